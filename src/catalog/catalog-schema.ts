@@ -1,0 +1,125 @@
+/**
+ * The catalog, kept in the control group's database: groups and nodes, distributed
+ * and reference tables, shards with their hash ranges, and placements (shard ->
+ * group). The views answer the questions the seed and Citus users ask
+ * (`citus_shards`, `pg_dist_shard`, `pg_dist_placement`, `pg_dist_node`,
+ * `pg_dist_partition`); the database's search_path includes dpg_catalog, so the
+ * seed's `SELECT ... FROM citus_shards` runs unchanged.
+ */
+export const FIRST_SHARD_ID = 102008;
+
+export const CATALOG_SCHEMA_SQL = `
+CREATE SCHEMA IF NOT EXISTS dpg_catalog;
+
+CREATE TABLE dpg_catalog.groups (
+  group_id   int PRIMARY KEY,
+  name       text NOT NULL UNIQUE,
+  kind       text NOT NULL CHECK (kind IN ('control', 'worker'))
+);
+
+CREATE TABLE dpg_catalog.nodes (
+  node_id      int PRIMARY KEY,
+  group_id     int NOT NULL REFERENCES dpg_catalog.groups,
+  name         text NOT NULL UNIQUE,
+  host         text NOT NULL,
+  port         int NOT NULL,
+  patroni_port int NOT NULL,
+  role         text NOT NULL DEFAULT 'unknown' CHECK (role IN ('leader', 'replica', 'unknown')),
+  state        text NOT NULL DEFAULT 'unknown',
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE dpg_catalog.colocation_groups (
+  colocation_id       int PRIMARY KEY,
+  shard_count         int NOT NULL CHECK (shard_count > 0),
+  distribution_column_type regtype NOT NULL
+);
+
+CREATE TABLE dpg_catalog.tables (
+  table_name          text PRIMARY KEY,
+  kind                text NOT NULL CHECK (kind IN ('distributed', 'reference')),
+  distribution_column text,
+  colocation_id       int REFERENCES dpg_catalog.colocation_groups,
+  shard_count         int NOT NULL CHECK (shard_count > 0),
+  durability          text NOT NULL CHECK (durability IN ('critical', 'audit', 'ephemeral')),
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  CHECK ((kind = 'distributed') = (distribution_column IS NOT NULL AND colocation_id IS NOT NULL))
+);
+
+CREATE SEQUENCE dpg_catalog.shard_id_seq START ${FIRST_SHARD_ID};
+
+CREATE TABLE dpg_catalog.shards (
+  shardid     bigint PRIMARY KEY DEFAULT nextval('dpg_catalog.shard_id_seq'),
+  table_name  text NOT NULL REFERENCES dpg_catalog.tables ON DELETE CASCADE,
+  shard_index int NOT NULL,
+  -- Inclusive int32 range of hashtext(distribution value); NULL for reference tables.
+  hash_min    int,
+  hash_max    int,
+  UNIQUE (table_name, shard_index),
+  CHECK (hash_min <= hash_max)
+);
+
+CREATE TABLE dpg_catalog.placements (
+  placementid bigserial PRIMARY KEY,
+  shardid     bigint NOT NULL REFERENCES dpg_catalog.shards ON DELETE CASCADE,
+  group_id    int NOT NULL REFERENCES dpg_catalog.groups,
+  UNIQUE (shardid, group_id)
+);
+
+-- Sizes and row counts as last collected from the workers (dpg refreshes them).
+CREATE TABLE dpg_catalog.shard_stats (
+  shardid      bigint NOT NULL REFERENCES dpg_catalog.shards ON DELETE CASCADE,
+  group_id     int NOT NULL REFERENCES dpg_catalog.groups,
+  size_bytes   bigint NOT NULL,
+  row_count    bigint NOT NULL,
+  collected_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (shardid, group_id)
+);
+
+CREATE VIEW dpg_catalog.group_leaders AS
+  SELECT DISTINCT ON (group_id) group_id, node_id, host, port
+  FROM dpg_catalog.nodes
+  ORDER BY group_id, (role = 'leader') DESC, node_id;
+
+CREATE VIEW dpg_catalog.citus_shards AS
+  SELECT t.table_name::regclass AS table_name,
+         s.shardid,
+         t.table_name || '_' || s.shardid AS shard_name,
+         CASE t.kind WHEN 'distributed' THEN 'distributed' ELSE 'reference' END AS citus_table_type,
+         coalesce(t.colocation_id, 0) AS colocation_id,
+         l.host AS nodename,
+         l.port AS nodeport,
+         coalesce(st.size_bytes, 0) AS shard_size
+  FROM dpg_catalog.shards s
+  JOIN dpg_catalog.tables t USING (table_name)
+  JOIN dpg_catalog.placements p USING (shardid)
+  JOIN dpg_catalog.group_leaders l USING (group_id)
+  LEFT JOIN dpg_catalog.shard_stats st ON st.shardid = s.shardid AND st.group_id = p.group_id;
+
+CREATE VIEW dpg_catalog.pg_dist_shard AS
+  SELECT t.table_name::regclass AS logicalrelid,
+         s.shardid,
+         't'::"char" AS shardstorage,
+         s.hash_min::text AS shardminvalue,
+         s.hash_max::text AS shardmaxvalue
+  FROM dpg_catalog.shards s JOIN dpg_catalog.tables t USING (table_name);
+
+CREATE VIEW dpg_catalog.pg_dist_placement AS
+  SELECT p.placementid, p.shardid, 1 AS shardstate, coalesce(st.size_bytes, 0) AS shardlength, p.group_id AS groupid
+  FROM dpg_catalog.placements p
+  LEFT JOIN dpg_catalog.shard_stats st USING (shardid, group_id);
+
+CREATE VIEW dpg_catalog.pg_dist_node AS
+  SELECT n.node_id AS nodeid, n.group_id AS groupid, n.host AS nodename, n.port AS nodeport,
+         CASE n.role WHEN 'leader' THEN 'primary' ELSE 'secondary' END AS noderole,
+         n.state = 'running' AS isactive, g.name AS nodecluster
+  FROM dpg_catalog.nodes n JOIN dpg_catalog.groups g USING (group_id);
+
+CREATE VIEW dpg_catalog.pg_dist_partition AS
+  SELECT t.table_name::regclass AS logicalrelid,
+         CASE t.kind WHEN 'distributed' THEN 'h' ELSE 'n' END::"char" AS partmethod,
+         t.distribution_column AS partkey,
+         coalesce(t.colocation_id, 0) AS colocationid,
+         CASE t.kind WHEN 'distributed' THEN 's' ELSE 't' END::"char" AS repmodel
+  FROM dpg_catalog.tables t;
+`;

@@ -1,0 +1,184 @@
+import type { HnswProfile } from '../config/config.ts';
+
+/**
+ * The seed design's tables. Each definition renders its DDL for a given relation
+ * name, so the same text creates the shell copy on the control group
+ * (`memory_entries`) and every shard on the workers (`memory_entries_102008`,
+ * with index names suffixed by the shard id).
+ *
+ * Distributed tables put `namespace` in every unique constraint: a shard can only
+ * enforce uniqueness among its own rows, and all rows of one namespace live on one
+ * shard.
+ */
+export interface SeedTable {
+  name: string;
+  kind: 'distributed' | 'reference';
+  unlogged?: boolean;
+  /** Column list and table constraints (the text between the parentheses). */
+  body: string;
+  /** Secondary indexes: (relation, suffix) -> CREATE INDEX statements. */
+  indexes?: (relation: string, suffix: string) => string[];
+  /** Columns with a vector(384) embedding that get an HNSW index on every shard. */
+  hnsw?: { column: string; indexName: string }[];
+}
+
+export const EMBEDDING_DIMENSIONS = 384;
+const EMBEDDING = `vector(${EMBEDDING_DIMENSIONS})`;
+
+export const SEED_TABLES: SeedTable[] = [
+  {
+    name: 'memory_entries',
+    kind: 'distributed',
+    body: `
+  id          uuid NOT NULL DEFAULT gen_random_uuid(),
+  namespace   text NOT NULL,
+  key         text NOT NULL,
+  value       text,
+  embedding   ${EMBEDDING},
+  metadata    jsonb NOT NULL DEFAULT '{}',
+  tags        text[] NOT NULL DEFAULT '{}',
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (namespace, id),
+  UNIQUE (namespace, key)`,
+    indexes: (rel, s) => [`CREATE INDEX idx_memory_created${s} ON ${rel} (namespace, created_at)`],
+    hnsw: [{ column: 'embedding', indexName: 'idx_memory_embedding_hnsw' }],
+  },
+  {
+    name: 'patterns',
+    kind: 'distributed',
+    body: `
+  id            uuid NOT NULL DEFAULT gen_random_uuid(),
+  namespace     text NOT NULL,
+  pattern_type  text NOT NULL,
+  pattern_data  jsonb NOT NULL DEFAULT '{}',
+  confidence    real NOT NULL DEFAULT 0.5 CHECK (confidence BETWEEN 0 AND 1),
+  usage_count   integer NOT NULL DEFAULT 0,
+  embedding     ${EMBEDDING},
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (namespace, id)`,
+    indexes: (rel, s) => [`CREATE INDEX idx_patterns_type${s} ON ${rel} (namespace, pattern_type)`],
+    hnsw: [{ column: 'embedding', indexName: 'idx_patterns_embedding_hnsw' }],
+  },
+  {
+    name: 'pattern_history',
+    kind: 'distributed',
+    body: `
+  id           uuid NOT NULL DEFAULT gen_random_uuid(),
+  namespace    text NOT NULL,
+  pattern_id   uuid NOT NULL,
+  change_type  text NOT NULL,
+  previous     jsonb,
+  current      jsonb,
+  changed_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (namespace, id)`,
+    indexes: (rel, s) => [`CREATE INDEX idx_pattern_history_pattern${s} ON ${rel} (namespace, pattern_id, changed_at)`],
+  },
+  {
+    name: 'trajectories',
+    kind: 'distributed',
+    body: `
+  id          uuid NOT NULL DEFAULT gen_random_uuid(),
+  namespace   text NOT NULL,
+  pattern_id  uuid,
+  steps       jsonb NOT NULL DEFAULT '[]',
+  outcome     text,
+  reward      real,
+  embedding   ${EMBEDDING},
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (namespace, id)`,
+    indexes: (rel, s) => [`CREATE INDEX idx_trajectories_pattern${s} ON ${rel} (namespace, pattern_id)`],
+    hnsw: [{ column: 'embedding', indexName: 'idx_trajectories_embedding_hnsw' }],
+  },
+  {
+    name: 'graph_nodes',
+    kind: 'distributed',
+    body: `
+  id          uuid NOT NULL DEFAULT gen_random_uuid(),
+  namespace   text NOT NULL,
+  node_key    text NOT NULL,
+  label       text NOT NULL,
+  properties  jsonb NOT NULL DEFAULT '{}',
+  embedding   ${EMBEDDING},
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (namespace, id),
+  UNIQUE (namespace, node_key)`,
+    hnsw: [{ column: 'embedding', indexName: 'idx_graph_nodes_embedding_hnsw' }],
+  },
+  {
+    name: 'graph_edges',
+    kind: 'distributed',
+    body: `
+  id          uuid NOT NULL DEFAULT gen_random_uuid(),
+  namespace   text NOT NULL,
+  source_key  text NOT NULL,
+  target_key  text NOT NULL,
+  relation    text NOT NULL,
+  weight      real NOT NULL DEFAULT 1,
+  properties  jsonb NOT NULL DEFAULT '{}',
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (namespace, id),
+  UNIQUE (namespace, source_key, relation, target_key)`,
+    indexes: (rel, s) => [`CREATE INDEX idx_graph_edges_target${s} ON ${rel} (namespace, target_key)`],
+  },
+  {
+    name: 'metadata',
+    kind: 'reference',
+    body: `
+  key         text PRIMARY KEY,
+  value       jsonb NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()`,
+  },
+  {
+    name: 'vector_indexes',
+    kind: 'reference',
+    body: `
+  index_name       text PRIMARY KEY,
+  table_name       text NOT NULL,
+  column_name      text NOT NULL,
+  metric           text NOT NULL DEFAULT 'cosine',
+  dimensions       integer NOT NULL DEFAULT ${EMBEDDING_DIMENSIONS},
+  m                integer NOT NULL,
+  ef_construction  integer NOT NULL,
+  ef_search        integer NOT NULL,
+  created_at       timestamptz NOT NULL DEFAULT now()`,
+  },
+  {
+    name: 'sessions',
+    kind: 'reference',
+    unlogged: true,
+    body: `
+  session_id      text PRIMARY KEY,
+  namespace       text,
+  agent_id        text,
+  state           jsonb NOT NULL DEFAULT '{}',
+  started_at      timestamptz NOT NULL DEFAULT now(),
+  last_active_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at      timestamptz`,
+  },
+];
+
+/** The relation name of a shard on a worker: Citus' `<table>_<shardid>`. */
+export function shardRelationName(table: string, shardId: number | bigint | string): string {
+  return `${table}_${shardId}`;
+}
+
+/**
+ * DDL for one copy of a table. `suffix` is '' for the shell copy, `_<shardid>` for
+ * a shard. Shell copies get no HNSW index: they hold no rows.
+ */
+export function tableDDL(table: SeedTable, relation: string, suffix: string, profile: HnswProfile | null): string[] {
+  const statements = [`CREATE ${table.unlogged ? 'UNLOGGED ' : ''}TABLE ${relation} (${table.body}\n)`];
+  statements.push(...(table.indexes?.(relation, suffix) ?? []));
+  if (profile) {
+    for (const index of table.hnsw ?? []) {
+      // ruvector_cosine_ops is the seed's operator class, served by pgvector (extension ruvector).
+      statements.push(
+        `CREATE INDEX ${index.indexName}${suffix} ON ${relation} USING hnsw (${index.column} ruvector_cosine_ops) ` +
+          `WITH (m = ${profile.m}, ef_construction = ${profile.ef_construction})`,
+      );
+    }
+  }
+  return statements;
+}

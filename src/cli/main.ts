@@ -1,0 +1,206 @@
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { loadConfig, ConfigError, type LoadedConfig } from '../config/config.ts';
+import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
+import { readClusterState, DataFolderError } from '../cluster/state.ts';
+import { readSecrets } from '../cluster/secrets.ts';
+import { setup, SetupError } from '../cluster/setup.ts';
+import { upCluster, ClusterStartError } from '../cluster/up.ts';
+import { stopCluster } from '../cluster/down.ts';
+import { clusterStatus, formatStatus } from '../cluster/status.ts';
+import { connectNode, withClient } from '../cluster/connect.ts';
+import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
+import { refreshShardStats } from '../catalog/shard-stats.ts';
+import { MissingSystemUserError } from '../cluster/system-user.ts';
+
+const USAGE = `usage: dpg <command> [options]
+
+commands:
+  setup              install PostgreSQL 15, pgvector, Patroni, etcd, HAProxy, Redis, Prometheus (idempotent)
+  up                 start the local cluster (creates it on first run); reuses a running one
+  down               stop every process of the local cluster
+  status [--json]    every node and process: group, role, state, lag, ports, PIDs
+  url                the client connection URL
+  shards [--json]    the shard map (citus_shards): table, shard, node, size
+
+options:
+  --config FILE      config file (default: ./dpg.yaml when present, else built-in defaults)
+  --data-dir DIR     data folder (default: ./.dpg)
+  --base-port N      first port of the cluster's port range (default 15432)
+  --reset            with up: delete the data folder first and create a new cluster
+  --json             machine-readable output
+  -h, --help         this text`;
+
+class UsageError extends Error {}
+
+interface Options {
+  config?: string;
+  'data-dir'?: string;
+  'base-port'?: string;
+  reset?: boolean;
+  json?: boolean;
+  help?: boolean;
+}
+
+function parse(argv: string[]): { command: string | undefined; options: Options } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'base-port': { type: 'string' },
+        reset: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+    return { command: positionals[0], options: values as Options };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function load(options: Options): LoadedConfig {
+  let basePort: number | undefined;
+  if (options['base-port'] !== undefined) {
+    basePort = Number(options['base-port']);
+    if (!/^\d+$/.test(options['base-port'])) throw new UsageError(`--base-port ${JSON.stringify(options['base-port'])} is not a port number`);
+  }
+  return loadConfig({ path: options.config, dataDir: options['data-dir'], basePort });
+}
+
+/** The layout of an existing data folder (node folders may live outside it). */
+function existingLayout(loaded: LoadedConfig): ClusterLayout {
+  const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
+  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot);
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+async function clientUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<string> {
+  const secrets = readSecrets(layout.secretsFile);
+  if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
+  // Until the coordinator exists (issue #3) clients reach the control group's leader.
+  const leaders = await groupLeaders(layout);
+  const control = leaders.get(0)!;
+  return `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@${control.host}:${control.pgPort}/${loaded.config.cluster.database}`;
+}
+
+async function shardMap(loaded: LoadedConfig, layout: ClusterLayout): Promise<Record<string, unknown>[]> {
+  const secrets = readSecrets(layout.secretsFile);
+  if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
+  const leaders = await groupLeaders(layout);
+  const database = loaded.config.cluster.database;
+  return withClient(await connectNode(leaders.get(0)!, secrets, database), async (control) => {
+    await refreshNodeRoles(control, layout.groups);
+    await refreshShardStats(control, leaders, secrets, database);
+    const result = await control.query(
+      `SELECT s.table_name, s.shardid, s.table_name || '_' || s.shardid AS shard_name, s.hash_min, s.hash_max,
+              g.name AS group_name, l.host AS nodename, l.port AS nodeport, coalesce(st.size_bytes, 0) AS shard_size
+       FROM dpg_catalog.shards s
+       JOIN dpg_catalog.placements p USING (shardid)
+       JOIN dpg_catalog.groups g USING (group_id)
+       JOIN dpg_catalog.group_leaders l USING (group_id)
+       LEFT JOIN dpg_catalog.shard_stats st USING (shardid, group_id)
+       ORDER BY s.shardid, g.name`,
+    );
+    return result.rows;
+  });
+}
+
+function formatShardMap(rows: Record<string, unknown>[]): string {
+  const header = ['TABLE', 'SHARD', 'HASH RANGE', 'GROUP', 'NODE', 'SIZE'];
+  const cells = rows.map((r) => [
+    String(r.table_name),
+    String(r.shard_name),
+    r.hash_min === null ? '(reference: every group)' : `[${r.hash_min}, ${r.hash_max}]`,
+    String(r.group_name),
+    `${r.nodename}:${r.nodeport}`,
+    `${Math.round(Number(r.shard_size) / 1024)} kB`,
+  ]);
+  const all = [header, ...cells];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  return all.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { command, options } = parse(argv);
+  if (options.help || !command) {
+    out(USAGE);
+    return command || options.help ? 0 : 2;
+  }
+  if (options.reset && command !== 'up') throw new UsageError('--reset goes with up only');
+  switch (command) {
+    case 'setup': {
+      const report = setup(out);
+      out(
+        report.installedPackages.length === 0 && !report.builtPgvector && !report.installedRuvector
+          ? `everything is installed (checked in ${report.seconds.toFixed(1)} s)`
+          : `setup done in ${report.seconds.toFixed(1)} s`,
+      );
+      return 0;
+    }
+    case 'up': {
+      const loaded = load(options);
+      const result = await upCluster(loaded.config, loaded.dataDir, { reset: options.reset, log: err });
+      if (result.started.length === 0) out(`the cluster in ${loaded.dataDir} is already running; nothing changed`);
+      else out(`cluster ready in ${result.seconds.toFixed(1)} s`);
+      out(formatStatus(await clusterStatus(result.layout, result.secrets)));
+      out(`\nurl: ${await clientUrl(loaded, result.layout)}`);
+      return 0;
+    }
+    case 'down': {
+      const loaded = load(options);
+      const layout = existingLayout(loaded);
+      const result = await stopCluster(layout, { log: err });
+      if (result.leftBehind.length > 0) {
+        err(`processes still running after stop: PIDs ${result.leftBehind.join(', ')}`);
+        return 1;
+      }
+      out(result.stopped.length === 0 ? `nothing was running in ${loaded.dataDir}` : `stopped the cluster in ${loaded.dataDir}`);
+      return 0;
+    }
+    case 'status': {
+      const loaded = load(options);
+      const layout = existingLayout(loaded);
+      const status = await clusterStatus(layout, readSecrets(layout.secretsFile));
+      out(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+      return status.running && !status.healthy ? 1 : 0;
+    }
+    case 'url': {
+      const loaded = load(options);
+      out(await clientUrl(loaded, existingLayout(loaded)));
+      return 0;
+    }
+    case 'shards': {
+      const loaded = load(options);
+      const rows = await shardMap(loaded, existingLayout(loaded));
+      out(options.json ? JSON.stringify(rows, null, 2) : formatShardMap(rows));
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+const expected = [BootstrapError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      err(`dpg: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    const known = expected.some((kind) => error instanceof kind) || (error instanceof Error && /config file|not valid YAML|timed out/.test(error.message));
+    err(`dpg: ${error instanceof Error ? error.message : String(error)}`);
+    if ((!known || process.env.DPG_DEBUG) && error instanceof Error && error.stack) err(error.stack);
+    process.exit(1);
+  },
+);

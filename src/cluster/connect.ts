@@ -1,0 +1,39 @@
+import pg from 'pg';
+import type { GroupLayout, NodeLayout } from './layout.ts';
+import type { ClusterSecrets } from './secrets.ts';
+import { groupMembers } from './patroni.ts';
+
+/** An administrative connection to one node, as the PostgreSQL superuser over TCP. */
+export async function connectNode(node: NodeLayout, secrets: ClusterSecrets, database = 'postgres'): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: node.host,
+    port: node.pgPort,
+    user: 'postgres',
+    password: secrets.superuserPassword,
+    database,
+    connectionTimeoutMillis: 5000,
+    application_name: 'dpg-admin',
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
+  return client;
+}
+
+/** The node Patroni currently names leader of the group, or null when the group has none. */
+export async function groupLeader(group: GroupLayout): Promise<NodeLayout | null> {
+  const members = await groupMembers(group);
+  const leader = members?.find((m) => m.role === 'leader' && m.state === 'running');
+  return leader ? (group.nodes.find((n) => n.name === leader.name) ?? null) : null;
+}
+
+export async function withClient<T>(client: pg.Client, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import type { DpgConfig } from '../config/config.ts';
+
+/**
+ * Where every process of a local cluster lives: ports derived from one base port
+ * (so two clusters can run side by side) and folders inside the data folder.
+ *
+ *   base + 0          client endpoint (coordinator, or HAProxy in front of several)
+ *   base + 1..9       coordinators
+ *   base + 10, 11     etcd client, etcd peer
+ *   base + 20..29     coordinator metrics
+ *   base + 100 + 10g + i   PostgreSQL of node i in group g (g = 0 is the control group)
+ *   base + 200 + 10g + i   Patroni REST API of that node
+ */
+export interface NodeLayout {
+  /** Patroni member name, also the standby's application_name. */
+  name: string;
+  groupId: number;
+  index: number;
+  host: string;
+  pgPort: number;
+  restPort: number;
+  /** Folder owned by the postgres user: patroni.yml, pgdata/, socket, logs. */
+  dir: string;
+  pgDataDir: string;
+  patroniConfig: string;
+  logFile: string;
+}
+
+export interface GroupLayout {
+  id: number;
+  /** Patroni scope. */
+  name: string;
+  kind: 'control' | 'worker';
+  nodes: NodeLayout[];
+}
+
+export interface EtcdLayout {
+  /** True when dpg runs the member itself (no endpoints given in config). */
+  local: boolean;
+  clientPort: number;
+  peerPort: number;
+  dir: string;
+  logFile: string;
+  endpoints: string[];
+}
+
+export interface ClusterLayout {
+  dataDir: string;
+  host: string;
+  clientPort: number;
+  etcd: EtcdLayout;
+  groups: GroupLayout[];
+  runDir: string;
+  secretsFile: string;
+  stateFile: string;
+}
+
+export const PORT_SPAN = 300;
+
+/** Root for node folders: inside the data folder unless the postgres user cannot reach it. */
+export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join(dataDir, 'nodes')): ClusterLayout {
+  const base = config.ports.base;
+  const host = config.cluster.host;
+  const groups: GroupLayout[] = [];
+  const groupSizes = [config.cluster.control_group.nodes];
+  for (let g = 0; g < config.cluster.worker_groups.count; g++) groupSizes.push(config.distribution.replication_factor);
+  groupSizes.forEach((size, g) => {
+    const name = g === 0 ? 'control' : `worker${g}`;
+    const nodes: NodeLayout[] = [];
+    for (let i = 0; i < size; i++) {
+      const nodeName = `${name}-${i}`;
+      const dir = join(nodesRoot, nodeName);
+      nodes.push({
+        name: nodeName,
+        groupId: g,
+        index: i,
+        host,
+        pgPort: base + 100 + 10 * g + i,
+        restPort: base + 200 + 10 * g + i,
+        dir,
+        pgDataDir: join(dir, 'pgdata'),
+        patroniConfig: join(dir, 'patroni.yml'),
+        logFile: join(dir, 'patroni.log'),
+      });
+    }
+    groups.push({ id: g, name, kind: g === 0 ? 'control' : 'worker', nodes });
+  });
+  const etcdDir = join(dataDir, 'etcd');
+  const local = config.cluster.etcd.endpoints.length === 0;
+  return {
+    dataDir,
+    host,
+    clientPort: base,
+    etcd: {
+      local,
+      clientPort: base + 10,
+      peerPort: base + 11,
+      dir: etcdDir,
+      logFile: join(dataDir, 'logs', 'etcd.log'),
+      endpoints: local ? [`http://${host}:${base + 10}`] : config.cluster.etcd.endpoints,
+    },
+    groups,
+    runDir: join(dataDir, 'run'),
+    secretsFile: join(dataDir, 'secrets.json'),
+    stateFile: join(dataDir, 'cluster.json'),
+  };
+}
+
+export function allNodes(layout: ClusterLayout): NodeLayout[] {
+  return layout.groups.flatMap((g) => g.nodes);
+}
+
+export function workerGroups(layout: ClusterLayout): GroupLayout[] {
+  return layout.groups.filter((g) => g.kind === 'worker');
+}
+
+/** Every port the cluster listens on, named for error messages. */
+export function listeningPorts(layout: ClusterLayout): { port: number; what: string }[] {
+  const ports: { port: number; what: string }[] = [];
+  if (layout.etcd.local) {
+    ports.push({ port: layout.etcd.clientPort, what: 'etcd client' }, { port: layout.etcd.peerPort, what: 'etcd peer' });
+  }
+  for (const node of allNodes(layout)) {
+    ports.push({ port: node.pgPort, what: `PostgreSQL of ${node.name}` }, { port: node.restPort, what: `Patroni REST API of ${node.name}` });
+  }
+  return ports;
+}

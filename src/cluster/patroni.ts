@@ -1,0 +1,136 @@
+import { mkdirSync, writeFileSync, chownSync, existsSync } from 'node:fs';
+import { stringify as toYaml } from 'yaml';
+import type { DpgConfig } from '../config/config.ts';
+import type { ClusterLayout, GroupLayout, NodeLayout } from './layout.ts';
+import type { ClusterSecrets } from './secrets.ts';
+import type { SystemUser } from './system-user.ts';
+import { postgresBinDir } from './postgres-binaries.ts';
+import { startDetached, type ProcessRecord } from './processes.ts';
+
+export const PATRONI_BINARY = '/usr/bin/patroni';
+
+export function patroniProcessName(node: NodeLayout): string {
+  return `patroni-${node.name}`;
+}
+
+/** Patroni's etcd key prefix: one per cluster, so clusters can share an etcd. */
+export function patroniNamespace(clusterId: string): string {
+  return `/dpg/${clusterId}/`;
+}
+
+/** The YAML Patroni reads for one node (see Patroni's "YAML Configuration Settings" page). */
+export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: GroupLayout, node: NodeLayout, clusterId: string, secrets: ClusterSecrets): object {
+  const hosts = layout.etcd.endpoints.map((e) => e.replace(/^https?:\/\//, ''));
+  return {
+    scope: group.name,
+    namespace: patroniNamespace(clusterId),
+    name: node.name,
+    restapi: { listen: `${node.host}:${node.restPort}`, connect_address: `${node.host}:${node.restPort}` },
+    etcd3: { hosts },
+    bootstrap: {
+      dcs: {
+        ttl: config.patroni.ttl,
+        loop_wait: config.patroni.loop_wait,
+        retry_timeout: config.patroni.retry_timeout,
+        maximum_lag_on_failover: 1024 * 1024,
+        // With synchronous_mode a commit on the primary waits for a standby (when one is
+        // streaming), and Patroni only promotes a standby that was synchronous.
+        synchronous_mode: config.replication.synchronous_mode && group.nodes.length > 1,
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: {
+            ...config.postgres.parameters,
+            wal_level: 'replica',
+            hot_standby: 'on',
+            wal_log_hints: 'on',
+            shared_preload_libraries: '',
+          },
+        },
+      },
+      initdb: [{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums'],
+    },
+    postgresql: {
+      listen: `${node.host}:${node.pgPort}`,
+      connect_address: `${node.host}:${node.pgPort}`,
+      data_dir: node.pgDataDir,
+      bin_dir: postgresBinDir(),
+      pgpass: `${node.dir}/pgpass`,
+      authentication: {
+        superuser: { username: 'postgres', password: secrets.superuserPassword },
+        replication: { username: 'replicator', password: secrets.replicationPassword },
+        rewind: { username: 'postgres', password: secrets.superuserPassword },
+      },
+      parameters: {
+        unix_socket_directories: node.dir,
+        logging_collector: 'on',
+        log_directory: 'log',
+        log_filename: 'postgresql.log',
+        log_min_messages: 'warning',
+        password_encryption: 'scram-sha-256',
+      },
+      pg_hba: [
+        'local all all peer',
+        `host replication replicator 127.0.0.1/32 scram-sha-256`,
+        `host all all 127.0.0.1/32 scram-sha-256`,
+      ],
+    },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  };
+}
+
+/** Writes the node's folder and config, owned by the postgres user (Patroni runs as it). */
+export function writePatroniConfig(file: object, node: NodeLayout, user: SystemUser): void {
+  mkdirSync(node.dir, { recursive: true, mode: 0o700 });
+  chownSync(node.dir, user.uid, user.gid);
+  writeFileSync(node.patroniConfig, toYaml(file), { mode: 0o600 });
+  chownSync(node.patroniConfig, user.uid, user.gid);
+  if (existsSync(node.logFile)) chownSync(node.logFile, user.uid, user.gid);
+}
+
+export function startPatroni(runDir: string, node: NodeLayout, user: SystemUser): ProcessRecord {
+  return startDetached(runDir, {
+    name: patroniProcessName(node),
+    // Debian's patroni is a Python script for Debian's interpreter (/usr/bin/python3).
+    command: PATRONI_BINARY,
+    args: [node.patroniConfig],
+    logFile: node.logFile,
+    marker: node.patroniConfig,
+    uid: user.uid,
+    gid: user.gid,
+    cwd: node.dir,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: node.dir, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
+  });
+}
+
+/** One member as Patroni's REST API reports it (GET /cluster). */
+export interface PatroniMember {
+  name: string;
+  role: 'leader' | 'replica' | 'sync_standby' | 'standby_leader' | string;
+  state: string;
+  host?: string;
+  port?: number;
+  timeline?: number;
+  /** Bytes behind the leader, or 'unknown'. */
+  lag?: number | string;
+}
+
+export async function patroniClusterView(node: NodeLayout, timeoutMs = 1000): Promise<PatroniMember[] | null> {
+  try {
+    const response = await fetch(`http://${node.host}:${node.restPort}/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) return null;
+    const body = (await response.json()) as { members?: PatroniMember[] };
+    return body.members ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The group as seen by the first member whose REST API answers. */
+export async function groupMembers(group: GroupLayout): Promise<PatroniMember[] | null> {
+  for (const node of group.nodes) {
+    const members = await patroniClusterView(node);
+    if (members) return members;
+  }
+  return null;
+}

@@ -1,0 +1,29 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+/** Passwords generated once per cluster and kept in the data folder (mode 0600). */
+export interface ClusterSecrets {
+  superuserPassword: string;
+  replicationPassword: string;
+  /** The seed's application role, `dpg_cluster`. */
+  appUser: string;
+  appPassword: string;
+}
+
+const generate = () => randomBytes(18).toString('base64url');
+
+export function loadOrCreateSecrets(file: string): ClusterSecrets {
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ClusterSecrets;
+  const secrets: ClusterSecrets = {
+    superuserPassword: generate(),
+    replicationPassword: generate(),
+    appUser: 'dpg_cluster',
+    appPassword: generate(),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+export function readSecrets(file: string): ClusterSecrets | null {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterSecrets) : null;
+}

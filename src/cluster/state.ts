@@ -1,0 +1,93 @@
+import { existsSync, readFileSync, writeFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { randomBytes, createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { DpgConfig } from '../config/config.ts';
+
+/** Bumped when the data folder's layout changes incompatibly. */
+export const DATA_FORMAT = 1;
+
+/** What `dpg up` records about a data folder the first time, checked on every later start. */
+export interface ClusterState {
+  format: number;
+  clusterId: string;
+  createdAt: string;
+  /** Where the node folders are (inside the data folder unless postgres could not reach it). */
+  nodesRoot: string;
+  basePort: number;
+  controlNodes: number;
+  workerGroups: number;
+  nodesPerWorkerGroup: number;
+  /** True once the databases, catalog and schema exist. */
+  bootstrapped: boolean;
+}
+
+export class DataFolderError extends Error {}
+
+export function readClusterState(stateFile: string): ClusterState | null {
+  if (!existsSync(stateFile)) return null;
+  try {
+    return JSON.parse(readFileSync(stateFile, 'utf8')) as ClusterState;
+  } catch (error) {
+    throw new DataFolderError(`${stateFile} is not readable JSON (${String(error)}); move the data folder away or pass --reset to delete it`);
+  }
+}
+
+export function writeClusterState(stateFile: string, state: ClusterState): void {
+  writeFileSync(stateFile, JSON.stringify(state, null, 2));
+}
+
+/**
+ * Opens (or creates) the state of a data folder, refusing a folder dpg did not make,
+ * one from another data format, or one whose topology differs from the config.
+ */
+export function openClusterState(dataDir: string, stateFile: string, config: DpgConfig, nodesRootFor: (clusterId: string) => string): ClusterState {
+  const existing = readClusterState(stateFile);
+  if (!existing) {
+    if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+      throw new DataFolderError(
+        `${dataDir} is not empty and holds no dpg cluster (no cluster.json); choose another data folder (--data-dir) or empty it yourself`,
+      );
+    }
+    mkdirSync(dataDir, { recursive: true });
+    const clusterId = randomBytes(6).toString('hex');
+    const state: ClusterState = {
+      format: DATA_FORMAT,
+      clusterId,
+      createdAt: new Date().toISOString(),
+      nodesRoot: nodesRootFor(clusterId),
+      basePort: config.ports.base,
+      controlNodes: config.cluster.control_group.nodes,
+      workerGroups: config.cluster.worker_groups.count,
+      nodesPerWorkerGroup: config.distribution.replication_factor,
+      bootstrapped: false,
+    };
+    writeClusterState(stateFile, state);
+    return state;
+  }
+  if (existing.format !== DATA_FORMAT) {
+    throw new DataFolderError(
+      `${dataDir} was made by a dpg with data format ${existing.format}; this dpg uses format ${DATA_FORMAT}. ` +
+        `Move the folder away, or pass --reset to delete it and start a new cluster`,
+    );
+  }
+  const mismatches: string[] = [];
+  const compare = (what: string, recorded: number, configured: number) => {
+    if (recorded !== configured) mismatches.push(`${what}: data folder has ${recorded}, config says ${configured}`);
+  };
+  compare('ports.base', existing.basePort, config.ports.base);
+  compare('cluster.control_group.nodes', existing.controlNodes, config.cluster.control_group.nodes);
+  compare('cluster.worker_groups.count', existing.workerGroups, config.cluster.worker_groups.count);
+  compare('distribution.replication_factor', existing.nodesPerWorkerGroup, config.distribution.replication_factor);
+  if (mismatches.length > 0) {
+    throw new DataFolderError(
+      `the cluster in ${dataDir} does not match the config (${mismatches.join('; ')}). ` +
+        `Use the config it was made with, or pass --reset to delete it and start a new cluster`,
+    );
+  }
+  return existing;
+}
+
+/** Fallback folder for node data when the postgres user cannot reach the data folder. */
+export function fallbackNodesRoot(dataDir: string): string {
+  return join('/var/lib/dpg', createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
+}

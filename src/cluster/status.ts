@@ -1,0 +1,153 @@
+import { ETCD_PROCESS, etcdHealthy } from './etcd.ts';
+import { patroniProcessName, groupMembers } from './patroni.ts';
+import { readProcessRecord, isAlive, postmasterPid } from './processes.ts';
+import { connectNode, withClient } from './connect.ts';
+import type { ClusterLayout } from './layout.ts';
+import type { ClusterSecrets } from './secrets.ts';
+
+export interface NodeStatus {
+  group: string;
+  name: string;
+  role: 'leader' | 'sync_standby' | 'replica' | 'unknown';
+  /** Patroni's member state (running, streaming, starting, stopped, ...) or 'down'. */
+  state: string;
+  host: string;
+  port: number;
+  patroniPort: number;
+  patroniPid: number | null;
+  postgresPid: number | null;
+  /** Bytes of WAL the node is behind its leader (0 for the leader); null when unknown. */
+  lagBytes: number | null;
+  /** Replay lag in seconds as the leader sees it (pg_stat_replication.replay_lag); null when unknown. */
+  lagSeconds: number | null;
+  timeline: number | null;
+}
+
+export interface ProcessStatus {
+  name: string;
+  pid: number | null;
+  running: boolean;
+  ports: Record<string, number>;
+  url?: string;
+}
+
+export interface ClusterStatus {
+  dataDir: string;
+  running: boolean;
+  healthy: boolean;
+  nodes: NodeStatus[];
+  processes: ProcessStatus[];
+  problems: string[];
+}
+
+/** Everything `dpg status` shows, gathered from pid files, Patroni's REST API and the leaders. */
+export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecrets | null): Promise<ClusterStatus> {
+  const problems: string[] = [];
+  const processes: ProcessStatus[] = [];
+  if (layout.etcd.local) {
+    const record = readProcessRecord(layout.runDir, ETCD_PROCESS);
+    const running = !!record && isAlive(record.pid, record.marker);
+    processes.push({
+      name: 'etcd',
+      pid: running ? record!.pid : null,
+      running,
+      ports: { client: layout.etcd.clientPort, peer: layout.etcd.peerPort },
+      url: layout.etcd.endpoints[0],
+    });
+  }
+  const etcdUp = (await Promise.all(layout.etcd.endpoints.map(etcdHealthy))).some(Boolean);
+  if (!etcdUp) problems.push(`etcd (${layout.etcd.endpoints.join(', ')}) is not answering`);
+
+  const nodes: NodeStatus[] = [];
+  for (const group of layout.groups) {
+    const members = (await groupMembers(group)) ?? [];
+    const lagSeconds = await replayLagSeconds(layout, group.name, members, secrets);
+    for (const node of group.nodes) {
+      const record = readProcessRecord(layout.runDir, patroniProcessName(node));
+      const patroniAlive = !!record && isAlive(record.pid, record.marker);
+      const pgPid = postmasterPid(node.pgDataDir);
+      const postgresAlive = pgPid !== null && isAlive(pgPid, node.pgDataDir);
+      const member = members.find((m) => m.name === node.name);
+      const role = member ? (member.role === 'leader' || member.role === 'sync_standby' || member.role === 'replica' ? member.role : 'unknown') : 'unknown';
+      const state = member?.state ?? (patroniAlive ? 'starting' : 'down');
+      nodes.push({
+        group: group.name,
+        name: node.name,
+        role,
+        state,
+        host: node.host,
+        port: node.pgPort,
+        patroniPort: node.restPort,
+        patroniPid: patroniAlive ? record!.pid : null,
+        postgresPid: postgresAlive ? pgPid : null,
+        lagBytes: role === 'leader' ? 0 : typeof member?.lag === 'number' ? member.lag : null,
+        lagSeconds: role === 'leader' ? 0 : (lagSeconds.get(node.name) ?? null),
+        timeline: member?.timeline ?? null,
+      });
+      if (!patroniAlive) problems.push(`${node.name}: Patroni is not running (run 'npx dpg up' to start it again)`);
+      else if (!postgresAlive) problems.push(`${node.name}: PostgreSQL is not running (Patroni is restarting it, or see ${node.logFile})`);
+    }
+    if (members.length > 0 && !members.some((m) => m.role === 'leader' && m.state === 'running')) {
+      problems.push(`group ${group.name} has no running leader`);
+    }
+  }
+  const anyRunning = processes.some((p) => p.running) || nodes.some((n) => n.patroniPid !== null || n.postgresPid !== null);
+  return { dataDir: layout.dataDir, running: anyRunning, healthy: anyRunning && problems.length === 0, nodes, processes, problems };
+}
+
+/** replay_lag of each standby as its leader reports it, in seconds. */
+async function replayLagSeconds(
+  layout: ClusterLayout,
+  groupName: string,
+  members: { name: string; role: string; state: string }[],
+  secrets: ClusterSecrets | null,
+): Promise<Map<string, number>> {
+  const lags = new Map<string, number>();
+  const leaderName = members.find((m) => m.role === 'leader' && m.state === 'running')?.name;
+  const leader = layout.groups.find((g) => g.name === groupName)?.nodes.find((n) => n.name === leaderName);
+  if (!leader || !secrets || members.length < 2) return lags;
+  try {
+    await withClient(await connectNode(leader, secrets), async (client) => {
+      const result = await client.query<{ application_name: string; seconds: number | null }>(
+        `SELECT application_name, coalesce(extract(epoch FROM replay_lag), 0)::float8 AS seconds FROM pg_stat_replication`,
+      );
+      for (const row of result.rows) if (row.seconds !== null) lags.set(row.application_name, row.seconds);
+    });
+  } catch {
+    // The leader may be restarting; lag shows as unknown.
+  }
+  return lags;
+}
+
+function pad(cells: string[][]): string {
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function formatStatus(status: ClusterStatus): string {
+  const lines: string[] = [`dpg cluster in ${status.dataDir}: ${!status.running ? 'stopped' : status.healthy ? 'running' : 'DEGRADED'}`, ''];
+  const header = ['GROUP', 'NODE', 'ROLE', 'STATE', 'PG PORT', 'PATRONI', 'PATRONI PID', 'POSTGRES PID', 'LAG', 'TL'];
+  const rows = status.nodes.map((n) => [
+    n.group,
+    n.name,
+    n.role,
+    n.state,
+    String(n.port),
+    String(n.patroniPort),
+    n.patroniPid === null ? '-' : String(n.patroniPid),
+    n.postgresPid === null ? '-' : String(n.postgresPid),
+    n.role === 'leader' ? '-' : `${n.lagBytes === null ? '?' : `${n.lagBytes} B`} / ${n.lagSeconds === null ? '?' : `${n.lagSeconds.toFixed(3)} s`}`,
+    n.timeline === null ? '-' : String(n.timeline),
+  ]);
+  lines.push(pad([header, ...rows]), '');
+  const processRows = status.processes.map((p) => [
+    p.name,
+    p.running ? 'running' : 'down',
+    p.pid === null ? '-' : String(p.pid),
+    Object.entries(p.ports).map(([k, v]) => `${k} ${v}`).join(', '),
+    p.url ?? '',
+  ]);
+  if (processRows.length > 0) lines.push(pad([['PROCESS', 'STATE', 'PID', 'PORTS', 'URL'], ...processRows]), '');
+  for (const problem of status.problems) lines.push(`! ${problem}`);
+  return lines.join('\n').trimEnd();
+}

@@ -1,0 +1,160 @@
+import { existsSync, mkdirSync, rmSync, chownSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { DpgConfig } from '../config/config.ts';
+import { buildLayout, allNodes, listeningPorts, type ClusterLayout, type GroupLayout } from './layout.ts';
+import { openClusterState, fallbackNodesRoot, writeClusterState, type ClusterState } from './state.ts';
+import { loadOrCreateSecrets, type ClusterSecrets } from './secrets.ts';
+import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
+import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
+import { patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, PATRONI_BINARY } from './patroni.ts';
+import { readProcessRecord, isAlive, portIsFree, waitFor } from './processes.ts';
+import { postgresInstalled } from './postgres-binaries.ts';
+import { vectorExtensionInstalled } from './setup.ts';
+import { bootstrapCluster } from '../catalog/bootstrap.ts';
+import { stopCluster } from './down.ts';
+
+export interface UpOptions {
+  /** Delete an existing data folder first (the only way dpg deletes one). */
+  reset?: boolean;
+  log?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+export interface UpResult {
+  layout: ClusterLayout;
+  state: ClusterState;
+  secrets: ClusterSecrets;
+  /** Names of the processes this call started; empty when the cluster was already running. */
+  started: string[];
+  seconds: number;
+}
+
+export class ClusterStartError extends Error {}
+
+/** Checks the binaries a cluster needs, naming the command that installs them. */
+export function checkInstalled(): void {
+  const missing: string[] = [];
+  if (!postgresInstalled()) missing.push('PostgreSQL 15');
+  if (!vectorExtensionInstalled()) missing.push('pgvector (and the ruvector extension)');
+  if (!existsSync(PATRONI_BINARY)) missing.push('Patroni');
+  if (!existsSync(ETCD_BINARY)) missing.push('etcd');
+  if (missing.length > 0) throw new ClusterStartError(`missing: ${missing.join(', ')}. Run 'npx dpg setup' to install them`);
+}
+
+/** True when the postgres user can write into `dir` (every parent folder must let it through). */
+function postgresCanUse(dir: string, user: SystemUser): boolean {
+  return spawnSync('/usr/bin/test', ['-w', dir, '-a', '-x', dir], { ...runAs(user) }).status === 0;
+}
+
+function resolveNodesRoot(dataDir: string, user: SystemUser): string {
+  const inside = join(dataDir, 'nodes');
+  mkdirSync(inside, { recursive: true, mode: 0o755 });
+  chownSync(inside, user.uid, user.gid);
+  if (postgresCanUse(inside, user)) return inside;
+  rmSync(inside, { recursive: true, force: true });
+  return fallbackNodesRoot(dataDir);
+}
+
+/**
+ * Brings the local cluster up: etcd, then every node's Patroni, then (first time only)
+ * databases, catalog and schema. Idempotent: processes already running are left alone.
+ */
+export async function upCluster(config: DpgConfig, dataDir: string, options: UpOptions = {}): Promise<UpResult> {
+  const log = options.log ?? (() => {});
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const startedAt = Date.now();
+  checkInstalled();
+  const user = lookupSystemUser();
+
+  if (options.reset && existsSync(dataDir)) {
+    const previous = buildLayout(config, dataDir);
+    await stopCluster(previous, { log });
+    log(`--reset: deleting ${dataDir}`);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const state = openClusterState(dataDir, join(dataDir, 'cluster.json'), config, () => resolveNodesRoot(dataDir, user));
+  if (state.nodesRoot !== join(dataDir, 'nodes')) {
+    if (options.reset) rmSync(state.nodesRoot, { recursive: true, force: true });
+    mkdirSync(state.nodesRoot, { recursive: true, mode: 0o755 });
+    chownSync(state.nodesRoot, user.uid, user.gid);
+    log(`the postgres user cannot reach ${dataDir}; node data lives in ${state.nodesRoot}`);
+  }
+  const layout = buildLayout(config, dataDir, state.nodesRoot);
+  const secrets = loadOrCreateSecrets(layout.secretsFile);
+
+  const toStart = await processesToStart(layout);
+  await checkPortsFree(layout, toStart);
+  const started: string[] = [];
+
+  if (layout.etcd.local && toStart.has(ETCD_PROCESS)) {
+    startEtcd(layout.runDir, layout.etcd, layout.host);
+    started.push(ETCD_PROCESS);
+    log(`etcd starting on ${layout.host}:${layout.etcd.clientPort}`);
+  }
+  await waitForEtcd(layout.etcd.endpoints, 30_000);
+
+  for (const group of layout.groups) {
+    for (const node of group.nodes) {
+      const name = patroniProcessName(node);
+      if (!toStart.has(name)) continue;
+      writePatroniConfig(patroniConfig(config, layout, group, node, state.clusterId, secrets), node, user);
+      startPatroni(layout.runDir, node, user);
+      started.push(name);
+    }
+  }
+  if (started.length > 0) log(`started ${started.join(', ')}`);
+
+  const remaining = () => Math.max(10_000, timeoutMs - (Date.now() - startedAt));
+  await Promise.all(layout.groups.map((group) => waitForGroupReady(group, config.replication.synchronous_mode, remaining())));
+  log(`every group has a leader and streaming replicas (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
+
+  if (!state.bootstrapped) {
+    await bootstrapCluster(config, layout, secrets, log);
+    state.bootstrapped = true;
+    writeClusterState(layout.stateFile, state);
+  }
+  return { layout, state, secrets, started, seconds: (Date.now() - startedAt) / 1000 };
+}
+
+/** Processes of the layout that are not running now. */
+async function processesToStart(layout: ClusterLayout): Promise<Set<string>> {
+  const names = new Set<string>();
+  if (layout.etcd.local) {
+    const record = readProcessRecord(layout.runDir, ETCD_PROCESS);
+    if (!record || !isAlive(record.pid, record.marker)) names.add(ETCD_PROCESS);
+  }
+  for (const node of allNodes(layout)) {
+    const record = readProcessRecord(layout.runDir, patroniProcessName(node));
+    if (!record || !isAlive(record.pid, record.marker)) names.add(patroniProcessName(node));
+  }
+  return names;
+}
+
+async function checkPortsFree(layout: ClusterLayout, toStart: Set<string>): Promise<void> {
+  const busy: string[] = [];
+  for (const { port, what } of listeningPorts(layout)) {
+    const owner = what.startsWith('etcd') ? ETCD_PROCESS : `patroni-${what.split(' of ')[1]}`;
+    if (!toStart.has(owner)) continue;
+    if (!(await portIsFree(port, layout.host))) busy.push(`${port} (${what})`);
+  }
+  if (busy.length > 0) {
+    throw new ClusterStartError(
+      `port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} already in use by another process. ` +
+        `Stop it, or give this cluster other ports with --base-port or ports.base in the config`,
+    );
+  }
+}
+
+/** Waits until the group has a running leader and every other member streams from it. */
+export async function waitForGroupReady(group: GroupLayout, synchronous: boolean, timeoutMs: number): Promise<void> {
+  await waitFor(`group ${group.name} to elect a leader and start its replicas`, timeoutMs, async () => {
+    const members = await groupMembers(group);
+    if (!members || members.length !== group.nodes.length) return false;
+    const leader = members.find((m) => m.role === 'leader' && m.state === 'running');
+    if (!leader) return false;
+    if (!members.every((m) => m === leader || m.state === 'running' || m.state === 'streaming')) return false;
+    // In synchronous mode Patroni names a sync standby only once it streams from the leader.
+    return !synchronous || members.length === 1 || members.some((m) => m.role === 'sync_standby');
+  }, 250);
+}

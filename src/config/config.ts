@@ -1,0 +1,363 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+
+/**
+ * dpg's one configuration file. Its sections mirror the seed design document
+ * (distribution, replication, pools, HNSW profiles); `cluster` and `ports`
+ * describe the local processes. Every key is validated at start.
+ */
+export interface DpgConfig {
+  /** Folder holding every node, log and pid file of the local cluster. */
+  data_dir: string;
+  ports: { base: number };
+  cluster: {
+    host: string;
+    database: string;
+    etcd: { endpoints: string[] };
+    control_group: { nodes: number };
+    worker_groups: { count: number };
+  };
+  distribution: {
+    method: 'hash';
+    key: string;
+    shard_count: number;
+    /** Copies of each shard = nodes in each worker group (DESIGN.md). */
+    replication_factor: number;
+    shard_rebalancing: { enabled: boolean; threshold: number; schedule: string };
+  };
+  replication: {
+    synchronous_mode: boolean;
+    tables: { critical: string[]; audit: string[]; ephemeral: string[] };
+  };
+  pools: {
+    coordinator_pool: { min_size: number; max_size: number; max_queries: number; max_inactive_connection_lifetime: number };
+    worker_pool_per_shard: { min_size: number; max_size: number; max_queries: number };
+  };
+  hnsw: { profiles: HnswProfile[] };
+  postgres: { parameters: Record<string, string | number | boolean> };
+  patroni: { ttl: number; loop_wait: number; retry_timeout: number };
+}
+
+/** One row of the seed's "Parameter Tuning by Shard Size" table. */
+export interface HnswProfile {
+  /** Upper bound of vectors per shard for this profile; null = no bound (the last row). */
+  max_vectors: number | null;
+  m: number;
+  ef_construction: number;
+  ef_search: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+    readonly allowed: string,
+    readonly source?: string,
+  ) {
+    super(`${source ? `${source}: ` : ''}${key} = ${JSON.stringify(value)} is not valid: ${allowed}`);
+  }
+}
+
+export const DEFAULT_CONFIG: DpgConfig = {
+  data_dir: './.dpg',
+  ports: { base: 15432 },
+  cluster: {
+    host: '127.0.0.1',
+    database: 'distributed_postgres_cluster',
+    etcd: { endpoints: [] },
+    control_group: { nodes: 1 },
+    worker_groups: { count: 3 },
+  },
+  distribution: {
+    method: 'hash',
+    key: 'namespace',
+    shard_count: 12,
+    replication_factor: 2,
+    shard_rebalancing: { enabled: true, threshold: 0.2, schedule: '0 2 * * 0' },
+  },
+  replication: {
+    synchronous_mode: true,
+    tables: {
+      critical: ['memory_entries', 'patterns', 'graph_nodes', 'graph_edges', 'trajectories'],
+      audit: ['pattern_history'],
+      ephemeral: ['sessions'],
+    },
+  },
+  pools: {
+    coordinator_pool: { min_size: 5, max_size: 50, max_queries: 50000, max_inactive_connection_lifetime: 300 },
+    worker_pool_per_shard: { min_size: 2, max_size: 20, max_queries: 10000 },
+  },
+  hnsw: {
+    profiles: [
+      { max_vectors: 1_000_000, m: 16, ef_construction: 100, ef_search: 50 },
+      { max_vectors: 5_000_000, m: 24, ef_construction: 150, ef_search: 75 },
+      { max_vectors: 10_000_000, m: 32, ef_construction: 200, ef_search: 100 },
+      { max_vectors: null, m: 48, ef_construction: 300, ef_search: 150 },
+    ],
+  },
+  // Tuned for a small machine running a dozen nodes at once.
+  postgres: {
+    parameters: {
+      shared_buffers: '64MB',
+      work_mem: '16MB',
+      maintenance_work_mem: '128MB',
+      effective_cache_size: '512MB',
+      max_connections: 200,
+      max_prepared_transactions: 100,
+      max_wal_senders: 10,
+      max_replication_slots: 10,
+      wal_keep_size: '256MB',
+      max_worker_processes: 8,
+      max_parallel_workers_per_gather: 1,
+      'hnsw.ef_search': 50,
+    },
+  },
+  patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
+};
+
+export const MAX_WORKER_GROUPS = 8;
+export const MAX_NODES_PER_GROUP = 5;
+
+type Check = (value: unknown, key: string) => unknown;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function integer(min: number, max: number): Check {
+  return (value, key) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(key, value, `an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function number(min: number, max: number): Check {
+  return (value, key) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      throw new ConfigError(key, value, `a number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+const boolean: Check = (value, key) => {
+  if (typeof value !== 'boolean') throw new ConfigError(key, value, 'true or false');
+  return value;
+};
+
+function oneOf(...allowed: string[]): Check {
+  return (value, key) => {
+    if (typeof value !== 'string' || !allowed.includes(value)) {
+      throw new ConfigError(key, value, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+    }
+    return value;
+  };
+}
+
+function string(pattern: RegExp, what: string): Check {
+  return (value, key) => {
+    if (typeof value !== 'string' || !pattern.test(value)) throw new ConfigError(key, value, what);
+    return value;
+  };
+}
+
+const identifier = string(/^[a-z_][a-z0-9_$]{0,62}$/, 'a lower-case SQL identifier (letters, digits, _; at most 63 bytes)');
+const cronSchedule = string(/^\S+(\s+\S+){4}$/, 'a cron schedule of five fields, e.g. "0 2 * * 0"');
+const nonEmpty = string(/^\S.*$/, 'a non-empty string');
+
+function listOf(item: Check): Check {
+  return (value, key) => {
+    if (!Array.isArray(value)) throw new ConfigError(key, value, 'a list');
+    return value.map((element, i) => item(element, `${key}[${i}]`));
+  };
+}
+
+function object(shape: Record<string, Check>): Check {
+  return (value, key) => {
+    if (!isPlainObject(value)) throw new ConfigError(key, value, `a mapping with keys ${Object.keys(shape).join(', ')}`);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const path = key ? `${key}.${k}` : k;
+      const check = shape[k];
+      if (!check) throw new ConfigError(path, v, `not a known key; known keys here: ${Object.keys(shape).join(', ')}`);
+      out[k] = check(v, path);
+    }
+    return out;
+  };
+}
+
+const etcdEndpoint = string(/^https?:\/\/[^\s/]+:\d{1,5}$/, 'an etcd client URL such as "http://127.0.0.1:2379"');
+
+const hnswProfile = object({
+  max_vectors: (value, key) => (value === null ? null : integer(1, Number.MAX_SAFE_INTEGER)(value, key)),
+  m: integer(2, 100),
+  ef_construction: integer(4, 1000),
+  ef_search: integer(1, 1000),
+});
+
+const parameterValue: Check = (value, key) => {
+  if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return value;
+  throw new ConfigError(key, value, 'a string, number or boolean PostgreSQL setting');
+};
+
+const schema = object({
+  data_dir: nonEmpty,
+  ports: object({ base: integer(1024, 65535 - 300) }),
+  cluster: object({
+    host: oneOf('127.0.0.1'),
+    database: identifier,
+    etcd: object({ endpoints: listOf(etcdEndpoint) }),
+    control_group: object({ nodes: integer(1, MAX_NODES_PER_GROUP) }),
+    worker_groups: object({ count: integer(1, MAX_WORKER_GROUPS) }),
+  }),
+  distribution: object({
+    method: oneOf('hash'),
+    key: identifier,
+    shard_count: integer(1, 4096),
+    replication_factor: integer(1, MAX_NODES_PER_GROUP),
+    shard_rebalancing: object({ enabled: boolean, threshold: number(0, 10), schedule: cronSchedule }),
+  }),
+  replication: object({
+    synchronous_mode: boolean,
+    tables: object({ critical: listOf(identifier), audit: listOf(identifier), ephemeral: listOf(identifier) }),
+  }),
+  pools: object({
+    coordinator_pool: object({
+      min_size: integer(0, 10000),
+      max_size: integer(1, 10000),
+      max_queries: integer(1, Number.MAX_SAFE_INTEGER),
+      max_inactive_connection_lifetime: number(0, 86400 * 365),
+    }),
+    worker_pool_per_shard: object({
+      min_size: integer(0, 10000),
+      max_size: integer(1, 10000),
+      max_queries: integer(1, Number.MAX_SAFE_INTEGER),
+    }),
+  }),
+  hnsw: object({ profiles: listOf(hnswProfile) }),
+  postgres: object({
+    parameters: (value, key) => {
+      if (!isPlainObject(value)) throw new ConfigError(key, value, 'a mapping of PostgreSQL setting names to values');
+      for (const [name, v] of Object.entries(value)) {
+        if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new ConfigError(`${key}.${name}`, v, 'a PostgreSQL setting name');
+        parameterValue(v, `${key}.${name}`);
+      }
+      return value;
+    },
+  }),
+  patroni: object({ ttl: integer(20, 3600), loop_wait: integer(1, 600), retry_timeout: integer(3, 600) }),
+});
+
+function mergeDefaults(defaults: unknown, given: unknown): unknown {
+  if (isPlainObject(defaults) && isPlainObject(given)) {
+    const out: Record<string, unknown> = { ...defaults };
+    for (const [k, v] of Object.entries(given)) out[k] = k in defaults ? mergeDefaults(defaults[k], v) : v;
+    return out;
+  }
+  return given === undefined ? defaults : given;
+}
+
+/** Relations between keys that single-key checks cannot see. */
+function checkConsistency(config: DpgConfig): void {
+  for (const pool of ['coordinator_pool', 'worker_pool_per_shard'] as const) {
+    const p = config.pools[pool];
+    if (p.min_size > p.max_size) {
+      throw new ConfigError(`pools.${pool}.min_size`, p.min_size, `at most pools.${pool}.max_size (${p.max_size})`);
+    }
+  }
+  const profiles = config.hnsw.profiles;
+  if (profiles.length === 0) throw new ConfigError('hnsw.profiles', profiles, 'at least one profile');
+  profiles.forEach((p, i) => {
+    const last = i === profiles.length - 1;
+    if (last && p.max_vectors !== null) {
+      throw new ConfigError(`hnsw.profiles[${i}].max_vectors`, p.max_vectors, 'null on the last profile (it takes every larger shard)');
+    }
+    if (!last && p.max_vectors === null) {
+      throw new ConfigError(`hnsw.profiles[${i}].max_vectors`, null, 'a number on every profile but the last');
+    }
+    const previous = i > 0 ? profiles[i - 1]!.max_vectors : 0;
+    if (!last && previous !== null && p.max_vectors !== null && p.max_vectors <= previous) {
+      throw new ConfigError(`hnsw.profiles[${i}].max_vectors`, p.max_vectors, `greater than the previous profile's (${previous}): profiles go from small shards to large`);
+    }
+  });
+  const seen = new Map<string, string>();
+  for (const cls of ['critical', 'audit', 'ephemeral'] as const) {
+    for (const table of config.replication.tables[cls]) {
+      const other = seen.get(table);
+      if (other) throw new ConfigError(`replication.tables.${cls}`, table, `a table in one class only; it is already ${other}`);
+      seen.set(table, cls);
+    }
+  }
+  const { ttl, loop_wait, retry_timeout } = config.patroni;
+  // Patroni's own rule: a leader must renew its key within the TTL even with retries.
+  if (loop_wait + 2 * retry_timeout > ttl) {
+    throw new ConfigError('patroni.ttl', ttl, `at least loop_wait + 2 * retry_timeout (${loop_wait + 2 * retry_timeout})`);
+  }
+}
+
+/** Validates a parsed document (or {} for defaults) and fills in defaults. */
+export function validateConfig(document: unknown, source?: string): DpgConfig {
+  try {
+    if (document === null || document === undefined) document = {};
+    schema(document, '');
+    const config = mergeDefaults(DEFAULT_CONFIG, document) as DpgConfig;
+    checkConsistency(config);
+    return config;
+  } catch (error) {
+    if (error instanceof ConfigError && source && !error.source) {
+      throw new ConfigError(error.key, error.value, error.allowed, source);
+    }
+    throw error;
+  }
+}
+
+export interface LoadedConfig {
+  config: DpgConfig;
+  /** The file read, or null when only defaults apply. */
+  path: string | null;
+  /** data_dir made absolute (relative paths are relative to the config file, or the working directory). */
+  dataDir: string;
+}
+
+export const CONFIG_FILE_NAME = 'dpg.yaml';
+
+/**
+ * Reads the config: an explicit path must exist; otherwise `./dpg.yaml` is used when
+ * present and defaults apply when it is not. `overrides` (from CLI flags) win.
+ */
+export function loadConfig(options: { path?: string; dataDir?: string; basePort?: number } = {}): LoadedConfig {
+  let path: string | null = null;
+  let document: unknown = {};
+  if (options.path) {
+    path = resolve(options.path);
+    if (!existsSync(path)) throw new Error(`config file ${path} does not exist`);
+  } else if (existsSync(CONFIG_FILE_NAME)) {
+    path = resolve(CONFIG_FILE_NAME);
+  }
+  if (path) {
+    try {
+      document = parseYaml(readFileSync(path, 'utf8'));
+    } catch (error) {
+      if (error instanceof YAMLParseError) throw new Error(`${path}: not valid YAML: ${error.message}`);
+      throw error;
+    }
+  }
+  if (isPlainObject(document)) {
+    const given: Record<string, unknown> = { ...document };
+    if (options.dataDir !== undefined) given.data_dir = options.dataDir;
+    if (options.basePort !== undefined) given.ports = { ...(isPlainObject(given.ports) ? given.ports : {}), base: options.basePort };
+    document = given;
+  } else if (document !== null && document !== undefined) {
+    throw new ConfigError('(top level)', document, 'a mapping of sections (data_dir, ports, cluster, distribution, ...)', path ?? undefined);
+  }
+  const config = validateConfig(document, path ?? undefined);
+  const base = path && options.dataDir === undefined ? dirname(path) : process.cwd();
+  return { config, path, dataDir: resolve(base, config.data_dir) };
+}
+
+/** The HNSW profile for a shard holding `vectors` rows (the seed's table). */
+export function hnswProfileFor(config: DpgConfig, vectors: number): HnswProfile {
+  return config.hnsw.profiles.find((p) => p.max_vectors === null || vectors < p.max_vectors) ?? config.hnsw.profiles.at(-1)!;
+}
