@@ -115,14 +115,17 @@ export function workerGroups(layout: ClusterLayout): GroupLayout[] {
   return layout.groups.filter((g) => g.kind === 'worker');
 }
 
-/** Every port the cluster listens on, named for error messages. */
-export function listeningPorts(layout: ClusterLayout): { port: number; what: string }[] {
-  const ports: { port: number; what: string }[] = [];
+/** Every port the cluster listens on, named for error messages, with the node whose it is. */
+export function listeningPorts(layout: ClusterLayout): { port: number; what: string; node: NodeLayout | null }[] {
+  const ports: { port: number; what: string; node: NodeLayout | null }[] = [];
   if (layout.etcd.local) {
-    ports.push({ port: layout.etcd.clientPort, what: 'etcd client' }, { port: layout.etcd.peerPort, what: 'etcd peer' });
+    ports.push({ port: layout.etcd.clientPort, what: 'etcd client', node: null }, { port: layout.etcd.peerPort, what: 'etcd peer', node: null });
   }
   for (const node of allNodes(layout)) {
-    ports.push({ port: node.pgPort, what: `PostgreSQL of ${node.name}` }, { port: node.restPort, what: `Patroni REST API of ${node.name}` });
+    ports.push(
+      { port: node.pgPort, what: `PostgreSQL of ${node.name}`, node },
+      { port: node.restPort, what: `Patroni REST API of ${node.name}`, node },
+    );
   }
   return ports;
 }

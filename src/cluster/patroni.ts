@@ -126,6 +126,18 @@ export async function patroniClusterView(node: NodeLayout, timeoutMs = 1000): Pr
   }
 }
 
+/** The node's own view of itself (GET /patroni): its PostgreSQL state, e.g. 'running'. */
+export async function patroniNodeState(node: NodeLayout, timeoutMs = 1000): Promise<string | null> {
+  try {
+    const response = await fetch(`http://${node.host}:${node.restPort}/patroni`, { signal: AbortSignal.timeout(timeoutMs) });
+    // Patroni answers 503 on a replica that is not yet healthy; the body still says why.
+    const body = (await response.json()) as { state?: string };
+    return body.state ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The group as seen by the first member whose REST API answers. */
 export async function groupMembers(group: GroupLayout): Promise<PatroniMember[] | null> {
   for (const node of group.nodes) {

@@ -2,13 +2,13 @@ import { existsSync, mkdirSync, rmSync, chownSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
-import { buildLayout, allNodes, listeningPorts, type ClusterLayout, type GroupLayout } from './layout.ts';
+import { buildLayout, allNodes, listeningPorts, type ClusterLayout, type GroupLayout, type NodeLayout } from './layout.ts';
 import { openClusterState, fallbackNodesRoot, writeClusterState, type ClusterState } from './state.ts';
 import { loadOrCreateSecrets, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
-import { patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, PATRONI_BINARY } from './patroni.ts';
-import { readProcessRecord, isAlive, portIsFree, waitFor } from './processes.ts';
+import { patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
+import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
 import { bootstrapCluster } from '../catalog/bootstrap.ts';
@@ -98,6 +98,7 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     for (const node of group.nodes) {
       const name = patroniProcessName(node);
       if (!toStart.has(name)) continue;
+      await stopOrphanedPostgres(node, log);
       writePatroniConfig(patroniConfig(config, layout, group, node, state.clusterId, secrets), node, user);
       startPatroni(layout.runDir, node, user);
       started.push(name);
@@ -117,6 +118,17 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   return { layout, state, secrets, started, seconds: (Date.now() - startedAt) / 1000 };
 }
 
+/**
+ * A PostgreSQL whose Patroni died keeps running unmanaged; it is stopped (fast
+ * shutdown) so the new Patroni starts it under its control.
+ */
+async function stopOrphanedPostgres(node: NodeLayout, log: (line: string) => void): Promise<void> {
+  const pid = postmasterPid(node.pgDataDir);
+  if (pid === null || !isAlive(pid, node.pgDataDir)) return;
+  log(`PostgreSQL of ${node.name} (PID ${pid}) runs without its Patroni; stopping it so Patroni can take it over`);
+  await stopPid(pid, node.pgDataDir, 'SIGINT', 30_000);
+}
+
 /** Processes of the layout that are not running now. */
 async function processesToStart(layout: ClusterLayout): Promise<Set<string>> {
   const names = new Set<string>();
@@ -133,9 +145,11 @@ async function processesToStart(layout: ClusterLayout): Promise<Set<string>> {
 
 async function checkPortsFree(layout: ClusterLayout, toStart: Set<string>): Promise<void> {
   const busy: string[] = [];
-  for (const { port, what } of listeningPorts(layout)) {
-    const owner = what.startsWith('etcd') ? ETCD_PROCESS : `patroni-${what.split(' of ')[1]}`;
-    if (!toStart.has(owner)) continue;
+  for (const { port, what, node } of listeningPorts(layout)) {
+    if (!toStart.has(node ? patroniProcessName(node) : ETCD_PROCESS)) continue;
+    // An orphaned PostgreSQL of our own holds its port; up stops it before restarting Patroni.
+    const ownPostmaster = node && port === node.pgPort ? postmasterPid(node.pgDataDir) : null;
+    if (node && ownPostmaster !== null && isAlive(ownPostmaster, node.pgDataDir)) continue;
     if (!(await portIsFree(port, layout.host))) busy.push(`${port} (${what})`);
   }
   if (busy.length > 0) {
@@ -154,6 +168,9 @@ export async function waitForGroupReady(group: GroupLayout, synchronous: boolean
     const leader = members.find((m) => m.role === 'leader' && m.state === 'running');
     if (!leader) return false;
     if (!members.every((m) => m === leader || m.state === 'running' || m.state === 'streaming')) return false;
+    // The DCS keeps a dead member's last state until its key expires: ask each node itself.
+    const own = await Promise.all(group.nodes.map((node) => patroniNodeState(node)));
+    if (!own.every((state) => state === 'running')) return false;
     // In synchronous mode Patroni names a sync standby only once it streams from the leader.
     return !synchronous || members.length === 1 || members.some((m) => m.role === 'sync_standby');
   }, 250);

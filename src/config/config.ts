@@ -174,13 +174,18 @@ function listOf(item: Check): Check {
   };
 }
 
-function object(shape: Record<string, Check>): Check {
+/** `required` keys have no default (list items such as an HNSW profile are not merged with defaults). */
+function object(shape: Record<string, Check>, required: string[] = []): Check {
   return (value, key) => {
-    if (!isPlainObject(value)) throw new ConfigError(key, value, `a mapping with keys ${Object.keys(shape).join(', ')}`);
+    if (!isPlainObject(value)) throw new ConfigError(key || '(top level)', value, `a mapping with keys ${Object.keys(shape).join(', ')}`);
+    for (const k of required) {
+      if (!Object.hasOwn(value, k)) throw new ConfigError(key ? `${key}.${k}` : k, undefined, `missing; every entry needs ${required.join(', ')}`);
+    }
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const path = key ? `${key}.${k}` : k;
-      const check = shape[k];
+      // hasOwn: keys such as `constructor` or `toString` must not find Object.prototype's members.
+      const check = Object.hasOwn(shape, k) ? shape[k] : undefined;
       if (!check) throw new ConfigError(path, v, `not a known key; known keys here: ${Object.keys(shape).join(', ')}`);
       out[k] = check(v, path);
     }
@@ -190,12 +195,15 @@ function object(shape: Record<string, Check>): Check {
 
 const etcdEndpoint = string(/^https?:\/\/[^\s/]+:\d{1,5}$/, 'an etcd client URL such as "http://127.0.0.1:2379"');
 
-const hnswProfile = object({
-  max_vectors: (value, key) => (value === null ? null : integer(1, Number.MAX_SAFE_INTEGER)(value, key)),
-  m: integer(2, 100),
-  ef_construction: integer(4, 1000),
-  ef_search: integer(1, 1000),
-});
+const hnswProfile = object(
+  {
+    max_vectors: (value, key) => (value === null ? null : integer(1, Number.MAX_SAFE_INTEGER)(value, key)),
+    m: integer(2, 100),
+    ef_construction: integer(4, 1000),
+    ef_search: integer(1, 1000),
+  },
+  ['max_vectors', 'm', 'ef_construction', 'ef_search'],
+);
 
 const parameterValue: Check = (value, key) => {
   if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return value;
@@ -253,7 +261,7 @@ const schema = object({
 function mergeDefaults(defaults: unknown, given: unknown): unknown {
   if (isPlainObject(defaults) && isPlainObject(given)) {
     const out: Record<string, unknown> = { ...defaults };
-    for (const [k, v] of Object.entries(given)) out[k] = k in defaults ? mergeDefaults(defaults[k], v) : v;
+    for (const [k, v] of Object.entries(given)) out[k] = Object.hasOwn(defaults, k) ? mergeDefaults(defaults[k], v) : v;
     return out;
   }
   return given === undefined ? defaults : given;
@@ -344,12 +352,14 @@ export function loadConfig(options: { path?: string; dataDir?: string; basePort?
       throw error;
     }
   }
+  // An empty or comment-only file parses to null: defaults apply, and so must the overrides.
+  if (document === null || document === undefined) document = {};
   if (isPlainObject(document)) {
     const given: Record<string, unknown> = { ...document };
     if (options.dataDir !== undefined) given.data_dir = options.dataDir;
     if (options.basePort !== undefined) given.ports = { ...(isPlainObject(given.ports) ? given.ports : {}), base: options.basePort };
     document = given;
-  } else if (document !== null && document !== undefined) {
+  } else {
     throw new ConfigError('(top level)', document, 'a mapping of sections (data_dir, ports, cluster, distribution, ...)', path ?? undefined);
   }
   const config = validateConfig(document, path ?? undefined);
