@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import type pg from 'pg';
 import { hashtext, hashBytes } from '../../src/catalog/hashtext.ts';
 import { startScratchPostgres, type ScratchPostgres } from '../support/scratch-postgres.ts';
+import { seededRandom } from '../support/random.ts';
 
 // Set DPG_TEST_SEED to replay a failing run.
 const seed = process.env.DPG_TEST_SEED ? Number(process.env.DPG_TEST_SEED) : randomInt(2 ** 31);
@@ -21,17 +22,6 @@ after(async () => {
   await client?.end();
   await server?.stop();
 });
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */
-function seededRandom(initialSeed: number): (bound: number) => number {
-  let state = initialSeed >>> 0;
-  return (bound) => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * bound);
-  };
-}
 
 function between(random: (bound: number) => number, low: number, high: number): number {
   return low + random(high - low + 1);

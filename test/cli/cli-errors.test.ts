@@ -1,42 +1,17 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runDpg as runCli, type CliResult } from '../support/dpg-cli.ts';
 import type { ClusterState } from '../../src/cluster/state.ts';
 
 // These tests only feed the CLI bad input: every case fails before a process could start
 // (`up` refuses the data folder in openClusterState, before etcd or Patroni), and the
 // unusual base port keeps any mistake away from a real cluster's ports.
-const DPG_BIN = fileURLToPath(new URL('../../bin/dpg.mjs', import.meta.url));
 const BASE_PORT = 41000;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runDpg(args: string[], cwd: string): Promise<CliResult> {
-  // Without DPG_DEBUG, as a user runs it: expected errors print no stack trace.
-  const env = { ...process.env };
-  delete env.DPG_DEBUG;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DPG_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runDpg = (args: string[], cwd: string) => runCli(args, { cwd, timeoutMs: 60_000 });
 
 const tempDirs: string[] = [];
 const tempDir = () => {

@@ -11,8 +11,11 @@ export interface CliResult {
 
 /** Runs the real `dpg` command line, as a user would (`npx dpg ...`). */
 export function runDpg(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  // Without DPG_DEBUG, as a user runs it: expected errors print no stack trace.
+  const env = { ...process.env };
+  delete env.DPG_DEBUG;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DPG_BIN, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [DPG_BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
