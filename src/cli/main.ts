@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { loadConfig, ConfigError, type LoadedConfig } from '../config/config.ts';
+import { loadConfig, ConfigError, ConfigFileError, type LoadedConfig } from '../config/config.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
 import { readSecrets } from '../cluster/secrets.ts';
@@ -189,7 +189,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const expected = [BootstrapError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
+const expected = [BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
@@ -198,7 +198,7 @@ main(process.argv.slice(2)).then(
       err(`dpg: ${error.message}\n\n${USAGE}`);
       process.exit(2);
     }
-    const known = expected.some((kind) => error instanceof kind) || (error instanceof Error && /config file|not valid YAML|timed out/.test(error.message));
+    const known = expected.some((kind) => error instanceof kind) || (error instanceof Error && /timed out/.test(error.message));
     err(`dpg: ${error instanceof Error ? error.message : String(error)}`);
     if ((!known || process.env.DPG_DEBUG) && error instanceof Error && error.stack) err(error.stack);
     process.exit(1);

@@ -59,6 +59,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** The config file itself is missing, unreadable or not YAML. */
+export class ConfigFileError extends Error {}
+
 export const DEFAULT_CONFIG: DpgConfig = {
   data_dir: './.dpg',
   ports: { base: 15432 },
@@ -340,7 +343,7 @@ export function loadConfig(options: { path?: string; dataDir?: string; basePort?
   let document: unknown = {};
   if (options.path) {
     path = resolve(options.path);
-    if (!existsSync(path)) throw new Error(`config file ${path} does not exist`);
+    if (!existsSync(path)) throw new ConfigFileError(`config file ${path} does not exist`);
   } else if (existsSync(CONFIG_FILE_NAME)) {
     path = resolve(CONFIG_FILE_NAME);
   }
@@ -348,8 +351,8 @@ export function loadConfig(options: { path?: string; dataDir?: string; basePort?
     try {
       document = parseYaml(readFileSync(path, 'utf8'));
     } catch (error) {
-      if (error instanceof YAMLParseError) throw new Error(`${path}: not valid YAML: ${error.message}`);
-      throw error;
+      if (error instanceof YAMLParseError) throw new ConfigFileError(`${path}: not valid YAML: ${error.message}`);
+      throw new ConfigFileError(`config file ${path} cannot be read: ${(error as Error).message}`);
     }
   }
   // An empty or comment-only file parses to null: defaults apply, and so must the overrides.
