@@ -76,6 +76,14 @@ CREATE TABLE dpg_catalog.shard_stats (
   PRIMARY KEY (shardid, group_id)
 );
 
+-- Two-phase commit decisions: a distributed transaction whose row exists here is
+-- committed; its prepared parts are committed by the coordinator or, after a crash,
+-- by the recovery loop. A prepared part without a row is rolled back.
+CREATE TABLE dpg_catalog.commit_records (
+  gid         text PRIMARY KEY,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE VIEW dpg_catalog.group_leaders AS
   SELECT DISTINCT ON (group_id) group_id, node_id, host, port
   FROM dpg_catalog.nodes
@@ -122,4 +130,19 @@ CREATE VIEW dpg_catalog.pg_dist_partition AS
          coalesce(t.colocation_id, 0) AS colocationid,
          CASE t.kind WHEN 'distributed' THEN 's' ELSE 't' END::"char" AS repmodel
   FROM dpg_catalog.tables t;
+`;
+
+/** Every coordinator LISTENs on this channel and reloads its snapshot when the catalog changes. */
+export const CATALOG_NOTIFY_SQL = `
+CREATE FUNCTION dpg_catalog.notify_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('dpg_catalog_changed', TG_TABLE_NAME);
+  RETURN NULL;
+END $$;
+${['groups', 'nodes', 'tables', 'shards', 'placements']
+  .map(
+    (t) => `CREATE TRIGGER ${t}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dpg_catalog.${t}
+  FOR EACH STATEMENT EXECUTE FUNCTION dpg_catalog.notify_catalog_changed();`,
+  )
+  .join('\n')}
 `;

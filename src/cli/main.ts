@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { loadConfig, ConfigError, ConfigFileError, type LoadedConfig } from '../config/config.ts';
+import { loadConfig, validateConfig, ConfigError, ConfigFileError, type LoadedConfig } from '../config/config.ts';
+import { readFileSync } from 'node:fs';
+import { runCoordinator } from '../server/main.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
 import { readSecrets } from '../cluster/secrets.ts';
@@ -86,10 +88,7 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 async function clientUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<string> {
   const secrets = readSecrets(layout.secretsFile);
   if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
-  // Until the coordinator exists (issue #3) clients reach the control group's leader.
-  const leaders = await groupLeaders(layout);
-  const control = leaders.get(0)!;
-  return `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@${control.host}:${control.pgPort}/${loaded.config.cluster.database}`;
+  return `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@${layout.host}:${layout.clientPort}/${loaded.config.cluster.database}`;
 }
 
 async function shardMap(loaded: LoadedConfig, layout: ClusterLayout): Promise<Record<string, unknown>[]> {
@@ -178,6 +177,16 @@ export async function main(argv: string[]): Promise<number> {
       out(await clientUrl(loaded, existingLayout(loaded)));
       return 0;
     }
+    case 'coordinator': {
+      // Internal: the coordinator process `dpg up` starts, with the config it resolved.
+      if (!options.config) throw new UsageError('coordinator needs --config (dpg up passes it)');
+      const config = validateConfig(JSON.parse(readFileSync(options.config, 'utf8')), options.config);
+      const layout = existingLayout({ config, path: options.config, dataDir: config.data_dir });
+      const secrets = readSecrets(layout.secretsFile);
+      if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}`);
+      await runCoordinator(config, layout, secrets, layout.clientPort);
+      return -1;
+    }
     case 'shards': {
       const loaded = load(options);
       const rows = await shardMap(loaded, existingLayout(loaded));
@@ -192,7 +201,8 @@ export async function main(argv: string[]): Promise<number> {
 const expected = [BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // -1: a server command that keeps running until signalled.
+  (code) => (code >= 0 ? process.exit(code) : undefined),
   (error: unknown) => {
     if (error instanceof UsageError) {
       err(`dpg: ${error.message}\n\n${USAGE}`);

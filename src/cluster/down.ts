@@ -17,7 +17,15 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   const log = options.log ?? (() => {});
   const records = listProcessRecords(layout.runDir);
   const stopped: string[] = [];
-  const patronis = records.filter((r) => r.name !== ETCD_PROCESS);
+  // Coordinators first: clients see a clean shutdown instead of failing workers.
+  for (const record of records.filter((r) => r.name.startsWith('coordinator'))) {
+    if (isAlive(record.pid, record.marker)) {
+      await stopPid(record.pid, record.marker, 'SIGTERM', 10_000);
+      stopped.push(record.name);
+    }
+    forgetProcess(layout.runDir, record.name);
+  }
+  const patronis = records.filter((r) => r.name !== ETCD_PROCESS && !r.name.startsWith('coordinator'));
   await Promise.all(
     patronis.map(async (record) => {
       if (isAlive(record.pid, record.marker)) {

@@ -117,7 +117,7 @@ export function workerGroups(layout: ClusterLayout): GroupLayout[] {
 
 /** Every port the cluster listens on, named for error messages, with the node whose it is. */
 export function listeningPorts(layout: ClusterLayout): { port: number; what: string; node: NodeLayout | null }[] {
-  const ports: { port: number; what: string; node: NodeLayout | null }[] = [];
+  const ports: { port: number; what: string; node: NodeLayout | null }[] = [{ port: layout.clientPort, what: 'coordinator', node: null }];
   if (layout.etcd.local) {
     ports.push({ port: layout.etcd.clientPort, what: 'etcd client', node: null }, { port: layout.etcd.peerPort, what: 'etcd peer', node: null });
   }

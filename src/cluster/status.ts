@@ -1,4 +1,5 @@
 import { ETCD_PROCESS, etcdHealthy } from './etcd.ts';
+import { COORDINATOR_PROCESS } from './coordinator-process.ts';
 import { patroniProcessName, groupMembers } from './patroni.ts';
 import { readProcessRecord, isAlive, postmasterPid } from './processes.ts';
 import { connectNode, withClient } from './connect.ts';
@@ -55,6 +56,15 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
       url: layout.etcd.endpoints[0],
     });
   }
+  const coordinator = readProcessRecord(layout.runDir, COORDINATOR_PROCESS);
+  const coordinatorRunning = !!coordinator && isAlive(coordinator.pid, coordinator.marker);
+  processes.push({
+    name: 'coordinator',
+    pid: coordinatorRunning ? coordinator!.pid : null,
+    running: coordinatorRunning,
+    ports: { client: layout.clientPort },
+    url: `postgresql://${layout.host}:${layout.clientPort}`,
+  });
   const etcdUp = (await Promise.all(layout.etcd.endpoints.map(etcdHealthy))).some(Boolean);
   if (!etcdUp) problems.push(`etcd (${layout.etcd.endpoints.join(', ')}) is not answering`);
 
@@ -91,6 +101,7 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
       problems.push(`group ${group.name} has no running leader`);
     }
   }
+  if (!coordinatorRunning && nodes.some((n) => n.patroniPid !== null)) problems.push(`the coordinator is not running (run 'npx dpg up' to start it again)`);
   const anyRunning = processes.some((p) => p.running) || nodes.some((n) => n.patroniPid !== null || n.postgresPid !== null);
   return { dataDir: layout.dataDir, running: anyRunning, healthy: anyRunning && problems.length === 0, nodes, processes, problems };
 }

@@ -12,6 +12,7 @@ import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
 import { bootstrapCluster } from '../catalog/bootstrap.ts';
+import { startCoordinator, waitForCoordinator, COORDINATOR_PROCESS } from './coordinator-process.ts';
 import { stopCluster } from './down.ts';
 
 export interface UpOptions {
@@ -115,6 +116,11 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     state.bootstrapped = true;
     writeClusterState(layout.stateFile, state);
   }
+  if (toStart.has(COORDINATOR_PROCESS)) {
+    startCoordinator(config, layout);
+    started.push(COORDINATOR_PROCESS);
+  }
+  await waitForCoordinator(layout, remaining());
   return { layout, state, secrets, started, seconds: (Date.now() - startedAt) / 1000 };
 }
 
@@ -136,6 +142,8 @@ async function processesToStart(layout: ClusterLayout): Promise<Set<string>> {
     const record = readProcessRecord(layout.runDir, ETCD_PROCESS);
     if (!record || !isAlive(record.pid, record.marker)) names.add(ETCD_PROCESS);
   }
+  const coordinator = readProcessRecord(layout.runDir, COORDINATOR_PROCESS);
+  if (!coordinator || !isAlive(coordinator.pid, coordinator.marker)) names.add(COORDINATOR_PROCESS);
   for (const node of allNodes(layout)) {
     const record = readProcessRecord(layout.runDir, patroniProcessName(node));
     if (!record || !isAlive(record.pid, record.marker)) names.add(patroniProcessName(node));
@@ -146,7 +154,8 @@ async function processesToStart(layout: ClusterLayout): Promise<Set<string>> {
 async function checkPortsFree(layout: ClusterLayout, toStart: Set<string>): Promise<void> {
   const busy: string[] = [];
   for (const { port, what, node } of listeningPorts(layout)) {
-    if (!toStart.has(node ? patroniProcessName(node) : ETCD_PROCESS)) continue;
+    const owner = node ? patroniProcessName(node) : what.startsWith('coordinator') ? COORDINATOR_PROCESS : ETCD_PROCESS;
+    if (!toStart.has(owner)) continue;
     // An orphaned PostgreSQL of our own holds its port; up stops it before restarting Patroni.
     const ownPostmaster = node && port === node.pgPort ? postmasterPid(node.pgDataDir) : null;
     if (node && ownPostmaster !== null && isAlive(ownPostmaster, node.pgDataDir)) continue;

@@ -37,6 +37,10 @@ export interface DpgConfig {
   hnsw: { profiles: HnswProfile[] };
   postgres: { parameters: Record<string, string | number | boolean> };
   patroni: { ttl: number; loop_wait: number; retry_timeout: number };
+  coordinator: {
+    /** Beyond this many client connections a new client gets SQLSTATE 53300 (the seed: 500). */
+    max_client_connections: number;
+  };
 }
 
 /** One row of the seed's "Parameter Tuning by Shard Size" table. */
@@ -117,6 +121,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
+  coordinator: { max_client_connections: 500 },
 };
 
 export const MAX_WORKER_GROUPS = 8;
@@ -259,6 +264,7 @@ const schema = object({
     },
   }),
   patroni: object({ ttl: integer(20, 3600), loop_wait: integer(1, 600), retry_timeout: integer(3, 600) }),
+  coordinator: object({ max_client_connections: integer(1, 100000) }),
 });
 
 function mergeDefaults(defaults: unknown, given: unknown): unknown {

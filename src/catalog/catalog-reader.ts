@@ -1,0 +1,52 @@
+import type pg from 'pg';
+import { CatalogSnapshot, type GroupInfo, type NodeInfo, type TableInfo } from './snapshot.ts';
+
+/** The channel the control group notifies on whenever the catalog changes. */
+export const CATALOG_CHANNEL = 'dpg_catalog_changed';
+
+/** Reads the whole catalog from the control group into a snapshot. */
+export async function readCatalogSnapshot(control: pg.Client, version: number): Promise<CatalogSnapshot> {
+  const groups = await control.query<{ group_id: number; name: string; kind: 'control' | 'worker' }>(
+    'SELECT group_id, name, kind FROM dpg_catalog.groups ORDER BY group_id',
+  );
+  const tables = await control.query<{
+    table_name: string;
+    kind: 'distributed' | 'reference';
+    distribution_column: string | null;
+    colocation_id: number | null;
+    shard_count: number;
+    durability: TableInfo['durability'];
+  }>('SELECT table_name, kind, distribution_column, colocation_id, shard_count, durability FROM dpg_catalog.tables');
+  const shards = await control.query<{ table_name: string; shardid: string; shard_index: number; hash_min: number | null; hash_max: number | null; groups: number[] }>(
+    `SELECT s.table_name, s.shardid::text, s.shard_index, s.hash_min, s.hash_max, array_agg(p.group_id ORDER BY p.group_id) AS groups
+     FROM dpg_catalog.shards s JOIN dpg_catalog.placements p USING (shardid)
+     GROUP BY 1, 2, 3, 4, 5 ORDER BY s.table_name, s.shard_index`,
+  );
+  const byTable = new Map<string, TableInfo>();
+  for (const t of tables.rows) {
+    byTable.set(t.table_name, {
+      name: t.table_name,
+      kind: t.kind,
+      distributionColumn: t.distribution_column,
+      colocationId: t.colocation_id,
+      shardCount: t.shard_count,
+      durability: t.durability,
+      shards: [],
+    });
+  }
+  for (const s of shards.rows) {
+    byTable.get(s.table_name)?.shards.push({
+      shardId: s.shardid,
+      index: s.shard_index,
+      hashMin: s.hash_min,
+      hashMax: s.hash_max,
+      groupIds: s.groups,
+    });
+  }
+  const nodes = await control.query<{ name: string; group_id: number; host: string; port: number; patroni_port: number }>(
+    'SELECT name, group_id, host, port, patroni_port FROM dpg_catalog.nodes ORDER BY node_id',
+  );
+  const nodeInfos: NodeInfo[] = nodes.rows.map((n) => ({ name: n.name, groupId: n.group_id, host: n.host, port: n.port, patroniPort: n.patroni_port }));
+  const groupInfos: GroupInfo[] = groups.rows.map((g) => ({ id: g.group_id, name: g.name, kind: g.kind }));
+  return new CatalogSnapshot([...byTable.values()], groupInfos, nodeInfos, version);
+}

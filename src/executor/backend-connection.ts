@@ -1,0 +1,266 @@
+import { connect, type Socket } from 'node:net';
+import { FrameReader, type Frame } from '../protocol/frames.ts';
+import { BackendCode } from '../protocol/message-codes.ts';
+import { decodeBackend, dataRowValues, type NoticeFields } from '../protocol/backend.ts';
+import { encodeFrontend, encodeSASLInitialResponse, encodeSASLResponse } from '../protocol/frontend.ts';
+import { ScramClientSession, SCRAM_MECHANISM } from '../protocol/scram.ts';
+
+export interface BackendTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** Startup parameters sent to the server (application_name, DateStyle, ...). */
+  parameters?: Record<string, string>;
+  connectTimeoutMs?: number;
+}
+
+/** An error the server reported (ErrorResponse), carrying all of its fields. */
+export class ServerError extends Error {
+  constructor(readonly fields: NoticeFields) {
+    super(fields.message ?? 'server error');
+  }
+  get sqlstate(): string {
+    return this.fields.code ?? 'XX000';
+  }
+}
+
+/** The connection broke (socket closed, protocol violation): it cannot be reused. */
+export class ConnectionLostError extends Error {
+  readonly sqlstate = '08006';
+}
+
+/**
+ * One connection from the coordinator to a PostgreSQL server, speaking the wire
+ * protocol with dpg's own codec so that result frames can be forwarded to clients
+ * without being decoded and encoded again.
+ */
+export class BackendConnection {
+  readonly parameters = new Map<string, string>();
+  processId = 0;
+  secretKey = 0;
+  /** Transaction status from the last ReadyForQuery: I idle, T in a block, E failed block. */
+  transactionStatus: 'I' | 'T' | 'E' = 'I';
+  /** Names of statements prepared on this connection (by the coordinator). */
+  readonly prepared = new Set<string>();
+  /** Fingerprint of the session settings last applied here (see executor/session-settings). */
+  settingsKey = '';
+  broken = false;
+  lastUsed = Date.now();
+  queriesRun = 0;
+
+  private readonly reader = new FrameReader();
+  private readonly queue: Frame[] = [];
+  private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly target: BackendTarget,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = this.reader.push(chunk);
+      } catch (error) {
+        this.fail(new ConnectionLostError(`protocol error from ${this.describe()}: ${(error as Error).message}`));
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        if (this.waiter) {
+          const w = this.waiter;
+          this.waiter = null;
+          w.resolve(frame);
+        } else {
+          this.queue.push(frame);
+        }
+      }
+    });
+    socket.on('error', (error) => this.fail(new ConnectionLostError(`connection to ${this.describe()} failed: ${error.message}`)));
+    socket.on('close', () => this.fail(new ConnectionLostError(`connection to ${this.describe()} closed`)));
+  }
+
+  describe(): string {
+    return `${this.target.host}:${this.target.port}`;
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.broken = true;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.reject(error);
+    }
+  }
+
+  static async open(target: BackendTarget): Promise<BackendConnection> {
+    const socket = connect({ host: target.host, port: target.port });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ConnectionLostError(`connecting to ${target.host}:${target.port} timed out`));
+      }, target.connectTimeoutMs ?? 5000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new ConnectionLostError(`cannot connect to ${target.host}:${target.port}: ${error.message}`));
+      });
+    });
+    const connection = new BackendConnection(socket, target);
+    try {
+      await connection.startup();
+    } catch (error) {
+      connection.destroy();
+      throw error;
+    }
+    return connection;
+  }
+
+  private async startup(): Promise<void> {
+    this.write(
+      encodeFrontend({
+        type: 'Startup',
+        protocolVersion: 196608,
+        parameters: { user: this.target.user, database: this.target.database, client_encoding: 'UTF8', ...this.target.parameters },
+      }),
+    );
+    let scram: ScramClientSession | null = null;
+    for (;;) {
+      const frame = await this.readFrame();
+      const message = decodeBackend(frame);
+      switch (message.type) {
+        case 'Authentication':
+          if (message.code === 0) break;
+          if (message.code === 10) {
+            const mechanisms = message.data.toString('utf8').split('\0').filter(Boolean);
+            if (!mechanisms.includes(SCRAM_MECHANISM)) throw new ConnectionLostError(`${this.describe()} offers no ${SCRAM_MECHANISM}`);
+            scram = new ScramClientSession(this.target.password);
+            this.write(encodeSASLInitialResponse(SCRAM_MECHANISM, scram.clientFirst()));
+          } else if (message.code === 11 && scram) {
+            this.write(encodeSASLResponse(scram.handleServerFirst(message.data)));
+          } else if (message.code === 12 && scram) {
+            scram.verifyServerFinal(message.data);
+          } else if (message.code === 3) {
+            this.write(encodeFrontend({ type: 'Password', data: Buffer.from(`${this.target.password}\0`) }));
+          } else {
+            throw new ConnectionLostError(`${this.describe()} asks for an unsupported authentication method (${message.code})`);
+          }
+          break;
+        case 'ParameterStatus':
+          this.parameters.set(message.name, message.value);
+          break;
+        case 'BackendKeyData':
+          this.processId = message.processId;
+          this.secretKey = message.secretKey;
+          break;
+        case 'ErrorResponse':
+          throw new ServerError(message.fields);
+        case 'NoticeResponse':
+          break;
+        case 'ReadyForQuery':
+          this.transactionStatus = message.status;
+          return;
+        default:
+          throw new ConnectionLostError(`unexpected ${message.type} from ${this.describe()} during startup`);
+      }
+    }
+  }
+
+  write(data: Buffer): void {
+    if (this.failure) throw this.failure;
+    this.socket.write(data);
+  }
+
+  /** The next frame from the server, in order. */
+  readFrame(): Promise<Frame> {
+    const frame = this.queue.shift();
+    if (frame) return Promise.resolve(frame);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** Frames already received and not yet read (lets callers batch without awaiting each). */
+  takeBuffered(): Frame | undefined {
+    return this.queue.shift();
+  }
+
+  /**
+   * Runs SQL with the simple query protocol and returns text rows; for the
+   * coordinator's own statements (BEGIN, SET, catalog lookups), not client results.
+   */
+  async simpleQuery(sql: string): Promise<{ rows: (string | null)[][]; tags: string[] }> {
+    this.write(encodeFrontend({ type: 'Query', sql }));
+    const rows: (string | null)[][] = [];
+    const tags: string[] = [];
+    let error: ServerError | null = null;
+    for (;;) {
+      const frame = await this.readFrame();
+      switch (frame.code) {
+        case BackendCode.DataRow:
+          rows.push(dataRowValues(frame).map((v) => (v === null ? null : v.toString('utf8'))));
+          break;
+        case BackendCode.CommandComplete: {
+          const m = decodeBackend(frame);
+          if (m.type === 'CommandComplete') tags.push(m.tag);
+          break;
+        }
+        case BackendCode.ErrorResponse: {
+          const m = decodeBackend(frame);
+          if (m.type === 'ErrorResponse') error = new ServerError(m.fields);
+          break;
+        }
+        case BackendCode.ReadyForQuery: {
+          const m = decodeBackend(frame);
+          if (m.type === 'ReadyForQuery') this.transactionStatus = m.status;
+          if (error) throw error;
+          return { rows, tags };
+        }
+        case BackendCode.ParameterStatus: {
+          const m = decodeBackend(frame);
+          if (m.type === 'ParameterStatus') this.parameters.set(m.name, m.value);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  /** Asks the server to cancel whatever this connection is running (a separate connection, as the protocol requires). */
+  async cancel(): Promise<void> {
+    const socket = connect({ host: this.target.host, port: this.target.port });
+    await new Promise<void>((resolve) => {
+      socket.once('connect', () => {
+        socket.end(encodeFrontend({ type: 'CancelRequest', processId: this.processId, secretKey: this.secretKey }));
+      });
+      socket.once('close', () => resolve());
+      socket.once('error', () => resolve());
+    });
+  }
+
+  destroy(): void {
+    this.broken = true;
+    this.socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    if (!this.broken) {
+      try {
+        this.socket.end(encodeFrontend({ type: 'Terminate' }));
+      } catch {
+        // already closed
+      }
+    }
+    this.destroy();
+  }
+}

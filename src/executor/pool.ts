@@ -1,0 +1,129 @@
+import { BackendConnection, ConnectionLostError, type BackendTarget } from './backend-connection.ts';
+
+export interface PoolOptions {
+  minSize: number;
+  maxSize: number;
+  /** A connection is replaced after this many statements (the seed's max_queries). */
+  maxQueries: number;
+  /** Idle connections beyond minSize close after this many seconds. */
+  maxIdleSeconds: number;
+  /** How long an acquire may wait for a free connection. */
+  acquireTimeoutMs: number;
+}
+
+export class PoolTimeoutError extends Error {
+  readonly sqlstate = '53300';
+}
+
+/**
+ * Connections from the coordinator to one worker group's primary. Sessions take a
+ * connection for one statement (or for a whole transaction block) and give it back.
+ */
+export class GroupPool {
+  private readonly idle: BackendConnection[] = [];
+  private readonly waiters: { resolve: (c: BackendConnection) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  private opening = 0;
+  private total = 0;
+  private closed = false;
+  private readonly reaper: NodeJS.Timeout;
+
+  constructor(
+    readonly groupId: number,
+    private target: () => Promise<BackendTarget>,
+    private readonly options: PoolOptions,
+  ) {
+    this.reaper = setInterval(() => this.closeIdle(), 10_000);
+    this.reaper.unref();
+  }
+
+  get inUse(): number {
+    return this.total - this.idle.length;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  async acquire(): Promise<BackendConnection> {
+    if (this.closed) throw new ConnectionLostError(`the pool of group ${this.groupId} is closed`);
+    for (;;) {
+      const connection = this.idle.pop();
+      if (!connection) break;
+      if (!connection.broken) return connection;
+      this.total--;
+    }
+    if (this.total + this.opening < this.options.maxSize) return this.openConnection();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.waiters.findIndex((w) => w.timer === timer);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new PoolTimeoutError(`no connection to worker group ${this.groupId} became free within ${this.options.acquireTimeoutMs} ms (pool size ${this.options.maxSize})`));
+      }, this.options.acquireTimeoutMs);
+      this.waiters.push({ resolve, reject, timer });
+    });
+  }
+
+  private async openConnection(): Promise<BackendConnection> {
+    this.opening++;
+    try {
+      const connection = await BackendConnection.open(await this.target());
+      this.total++;
+      return connection;
+    } finally {
+      this.opening--;
+    }
+  }
+
+  /** Gives a connection back; a broken one, or one mid-transaction, is closed instead. */
+  release(connection: BackendConnection): void {
+    connection.lastUsed = Date.now();
+    connection.queriesRun++;
+    const reusable = !connection.broken && connection.transactionStatus === 'I' && connection.queriesRun < this.options.maxQueries && !this.closed;
+    if (!reusable) {
+      this.total--;
+      void connection.close();
+      // A waiter may now open a fresh connection in its place.
+      const waiter = this.waiters.shift();
+      if (waiter) {
+        clearTimeout(waiter.timer);
+        this.openConnection().then(waiter.resolve, waiter.reject);
+      }
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(connection);
+      return;
+    }
+    this.idle.push(connection);
+  }
+
+  /** After a failover the old primary's connections are useless: drop every idle one. */
+  resetTarget(target: () => Promise<BackendTarget>): void {
+    this.target = target;
+    for (const connection of this.idle.splice(0)) {
+      this.total--;
+      void connection.close();
+    }
+  }
+
+  private closeIdle(): void {
+    const cutoff = Date.now() - this.options.maxIdleSeconds * 1000;
+    while (this.idle.length > this.options.minSize && this.idle[0]!.lastUsed < cutoff) {
+      const connection = this.idle.shift()!;
+      this.total--;
+      void connection.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.reaper);
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new ConnectionLostError('the coordinator is shutting down'));
+    }
+    await Promise.all(this.idle.splice(0).map((c) => c.close()));
+  }
+}

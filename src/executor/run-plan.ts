@@ -1,0 +1,269 @@
+import { deparseSync } from 'pgsql-deparser';
+import type { Coordinator } from '../server/coordinator.ts';
+import { ClientError, SqlState } from '../server/client-error.ts';
+import { CatalogSnapshot, type TableInfo } from '../catalog/snapshot.ts';
+import { fillShard, type DistributedPlan, type InsertPlan, type ReferenceWritePlan, type ControlPlan, type LimitSpec } from '../planner/plan.ts';
+import { resolveKeyValues, type KeyValue } from '../planner/shard-key.ts';
+import { LIMIT_PLACEHOLDER } from '../planner/merge-select.ts';
+import { unwrapNode, walk } from '../planner/sql-ast.ts';
+import type { SessionTransaction } from './transaction.ts';
+import { WorkerResultStream, LocalResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';
+import { MergedResultStream } from './merge.ts';
+import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
+
+/** Parameter values and formats of one execution (empty for the simple query protocol). */
+export interface Bindings {
+  extended: boolean;
+  params: (Buffer | null)[];
+  paramFormats: number[];
+  paramTypes: number[];
+  resultFormats: number[];
+  /** Number of visible result columns, needed only to give hidden merge columns the text format. */
+  visibleColumns?: () => Promise<number>;
+}
+
+export interface ExecutionContext {
+  coordinator: Coordinator;
+  transaction: SessionTransaction;
+  onNotice: NoticeSink;
+  bindings: Bindings;
+}
+
+/** Parameter values as text, for routing (distribution columns are text; binary text is its UTF-8 bytes). */
+function textParams(bindings: Bindings): (string | null)[] {
+  return bindings.params.map((p) => (p === null ? null : p.toString('utf8')));
+}
+
+function shardsFor(table: TableInfo, values: KeyValue[] | null, params: (string | null)[]): number[] {
+  if (values === null) return table.shards.map((s) => s.index);
+  const resolved = resolveKeyValues(values, params);
+  if (resolved === 'unknown') return table.shards.map((s) => s.index);
+  const shards = new Set<number>();
+  for (const value of resolved) {
+    if (value === null) continue;
+    shards.add(CatalogSnapshot.shardIndexForValue(table, value));
+  }
+  return [...shards].sort((a, b) => a - b);
+}
+
+function groupOf(table: TableInfo, shardIndex: number): number {
+  return table.shards[shardIndex]!.groupIds[0]!;
+}
+
+function request(sql: string, bindings: Bindings, resultFormats = bindings.resultFormats): WorkerRequest {
+  return bindings.extended
+    ? { sql, params: bindings.params, paramFormats: bindings.paramFormats, paramTypes: bindings.paramTypes, resultFormats }
+    : { sql };
+}
+
+/** Sends requests to one group and returns the stream of their results. */
+async function runOnGroup(ctx: ExecutionContext, groupId: number, requests: WorkerRequest[], write: boolean, hidden = 0): Promise<WorkerResultStream> {
+  const connection = await ctx.transaction.connection(groupId, { write });
+  const typeMap = ctx.coordinator.typeMaps.get(groupId)!;
+  const added = writeRequests(connection, requests, ctx.bindings.extended, typeMap);
+  ctx.transaction.busy.add(connection);
+  return new WorkerResultStream(
+    connection,
+    typeMap,
+    ctx.onNotice,
+    hidden,
+    () => ctx.transaction.busy.delete(connection),
+    () => added.forEach((name) => connection.prepared.delete(name)),
+  );
+}
+
+/** Rows of several streams one after another; `rowsFromFirstOnly` for writes copied to every group. */
+class ConcatResultStream implements ResultStream {
+  private index = 0;
+  constructor(
+    private readonly streams: WorkerResultStream[],
+    private readonly rowsFromFirstOnly = false,
+  ) {}
+  async description(): Promise<Buffer | null> {
+    let description: Buffer | null = null;
+    for (const stream of this.streams) description ??= await stream.description();
+    return description;
+  }
+  async nextRow(): Promise<Buffer | null> {
+    while (this.index < this.streams.length) {
+      const stream = this.streams[this.index]!;
+      const row = await stream.nextRow();
+      if (row && (!this.rowsFromFirstOnly || this.index === 0)) return row;
+      if (!row) this.index++;
+    }
+    return null;
+  }
+  tag(): string {
+    if (this.rowsFromFirstOnly) return this.streams[0]?.tag() ?? '';
+    return combineTags(this.streams.map((s) => s.tag()).filter(Boolean));
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.streams.map((s) => s.close()));
+  }
+}
+
+/** Runs a write over several groups atomically: inside the client's block, or in one of its own (2PC). */
+async function atomically(ctx: ExecutionContext, groups: number, run: () => Promise<ResultStream>): Promise<ResultStream> {
+  if (ctx.transaction.inBlock || groups <= 1) return run();
+  ctx.transaction.begin('BEGIN');
+  try {
+    const stream = await run();
+    const description = await stream.description();
+    const rows: Buffer[] = [];
+    for (let row = await stream.nextRow(); row; row = await stream.nextRow()) rows.push(row);
+    const tag = stream.tag();
+    await stream.close();
+    await ctx.transaction.commit();
+    return new LocalResultStream(tag, description, rows);
+  } catch (error) {
+    await ctx.transaction.rollback();
+    throw error;
+  }
+}
+
+export async function runControl(ctx: ExecutionContext, plan: ControlPlan): Promise<ResultStream> {
+  return runOnGroup(ctx, 0, [request(plan.sql, ctx.bindings)], true);
+}
+
+export async function runDistributed(ctx: ExecutionContext, plan: DistributedPlan): Promise<ResultStream> {
+  const { bindings } = ctx;
+  const params = textParams(bindings);
+  const write = !plan.readOnly;
+  if (plan.anchor.kind === 'reference') {
+    // Every worker group holds the reference table; read it from the first.
+    const groupId = plan.anchor.shards[0]!.groupIds[0]!;
+    return runOnGroup(ctx, groupId, [request(fillShard(plan.template, plan.relations, 0), bindings)], write);
+  }
+  let shards: number[];
+  if (plan.pinnedEach) {
+    const distributed = plan.relations.filter((t) => t.kind === 'distributed');
+    const sets = plan.pinnedEach.map((values, i) => shardsFor(distributed[i] ?? plan.anchor, values, params));
+    const first = sets[0]!;
+    if (!sets.every((s) => s.length === 1 && s[0] === first[0])) {
+      throw new ClientError(SqlState.featureNotSupported, 'the distributed tables of this statement are pinned to different shards and are not joined on their distribution column');
+    }
+    shards = first;
+  } else {
+    shards = shardsFor(plan.anchor, plan.keyValues, params);
+    if (plan.command === 'INSERT' && plan.keyValues && resolveKeyValues(plan.keyValues, params) !== 'unknown' && shards.length === 0) {
+      throw new ClientError('23502', `the distribution column ${plan.anchor.distributionColumn} of ${plan.anchor.name} cannot be NULL`);
+    }
+  }
+  // A contradiction (ns = 'a' AND ns = 'b') matches no row: any one shard answers it correctly.
+  if (shards.length === 0) shards = [0];
+  if (shards.length === 1) {
+    const shard = shards[0]!;
+    return runOnGroup(ctx, groupOf(plan.anchor, shard), [request(fillShard(plan.template, plan.relations, shard), bindings)], write);
+  }
+  const byGroup = new Map<number, number[]>();
+  for (const shard of shards) {
+    const group = groupOf(plan.anchor, shard);
+    byGroup.set(group, [...(byGroup.get(group) ?? []), shard]);
+  }
+  if (plan.command !== 'SELECT') {
+    return atomically(ctx, byGroup.size, async () => {
+      const streams = await Promise.all(
+        [...byGroup].map(([group, groupShards]) =>
+          runOnGroup(ctx, group, groupShards.map((s) => request(fillShard(plan.template, plan.relations, s), bindings)), true),
+        ),
+      );
+      return new ConcatResultStream(streams);
+    });
+  }
+  if (!plan.merge) throw new ClientError(SqlState.featureNotSupported, `${plan.mergeUnsupported} (the statement needs ${shards.length} shards; pin it to one with a condition on ${plan.anchor.distributionColumn})`);
+  const merge = plan.merge;
+  const { limit, offset } = resolveLimit(merge.limit, bindings);
+  const shardLimit = limit === null ? 'ALL' : String(limit + offset);
+  let resultFormats = bindings.resultFormats;
+  if (bindings.extended && merge.hiddenColumns > 0 && resultFormats.some((f) => f !== 0)) {
+    const visible = await bindings.visibleColumns!();
+    const formatOf = (i: number) => (resultFormats.length === 1 ? resultFormats[0]! : (resultFormats[i] ?? 0));
+    resultFormats = [...Array.from({ length: visible }, (_, i) => formatOf(i)), ...Array<number>(merge.hiddenColumns).fill(0)];
+  }
+  const streams = await Promise.all(
+    [...byGroup].map(([group, groupShards]) => {
+      const queries = groupShards.map((s) => fillShard(merge.shardTemplate, plan.relations, s).split(LIMIT_PLACEHOLDER).join(shardLimit));
+      const sql =
+        queries.length === 1
+          ? queries[0]!
+          : `${queries.map((q) => `(${q})`).join('\nUNION ALL\n')}\n${merge.unionOrderBy}${limit === null ? '' : ` LIMIT ${shardLimit}`}`;
+      return runOnGroup(ctx, group, [request(sql, bindings, resultFormats)], false, merge.hiddenColumns);
+    }),
+  );
+  return new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {});
+}
+
+function resolveLimit(spec: LimitSpec, bindings: Bindings): { limit: number | null; offset: number } {
+  const value = (v: { constant: number | null } | { param: number } | null): number | null => {
+    if (v === null) return null;
+    if ('constant' in v) return v.constant;
+    const raw = bindings.params[v.param - 1];
+    if (raw === undefined || raw === null) return null;
+    const format = bindings.paramFormats.length === 1 ? bindings.paramFormats[0] : bindings.paramFormats[v.param - 1];
+    if (format === 1) return raw.length === 8 ? Number(raw.readBigInt64BE(0)) : raw.length === 4 ? raw.readInt32BE(0) : raw.readInt16BE(0);
+    const n = Number(raw.toString('utf8'));
+    if (!Number.isInteger(n) || n < 0) throw new ClientError('2201W', `LIMIT must not be negative or fractional: ${raw.toString('utf8')}`);
+    return n;
+  };
+  return { limit: value(spec.limit), offset: value(spec.offset) ?? 0 };
+}
+
+export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promise<ResultStream> {
+  const params = textParams(ctx.bindings);
+  const rowsByShard = new Map<number, number[]>();
+  plan.rowKeys.forEach((key, row) => {
+    const resolved = resolveKeyValues([key], params);
+    if (resolved === 'unknown') throw new ClientError(SqlState.protocolViolation, 'a parameter giving the distribution value is missing');
+    const value = resolved[0];
+    if (value === null || value === undefined) {
+      throw new ClientError('23502', `the distribution column ${plan.table.distributionColumn} of ${plan.table.name} cannot be NULL`);
+    }
+    const shard = CatalogSnapshot.shardIndexForValue(plan.table, value);
+    rowsByShard.set(shard, [...(rowsByShard.get(shard) ?? []), row]);
+  });
+  const byGroup = new Map<number, WorkerRequest[]>();
+  for (const [shard, rows] of rowsByShard) {
+    const group = groupOf(plan.table, shard);
+    byGroup.set(group, [...(byGroup.get(group) ?? []), insertRequest(plan, shard, rows, ctx.bindings)]);
+  }
+  return atomically(ctx, byGroup.size, async () => {
+    const streams = await Promise.all([...byGroup].map(([group, requests]) => runOnGroup(ctx, group, requests, true)));
+    return new ConcatResultStream(streams);
+  });
+}
+
+/** The INSERT for some rows of a multi-row INSERT, its parameters renumbered to those rows' own. */
+function insertRequest(plan: InsertPlan, shard: number, rows: number[], bindings: Bindings): WorkerRequest {
+  const node = structuredClone(plan.node) as any;
+  const select = unwrapNode(node.selectStmt)[1];
+  select.valuesLists = rows.map((r) => select.valuesLists[r]);
+  // The rows left out may hold parameters: number the remaining ones 1..n in order of appearance.
+  const renumber = new Map<number, number>();
+  walk(node, (key, value) => {
+    if (key === 'ParamRef') {
+      if (!renumber.has(value.number)) renumber.set(value.number, renumber.size + 1);
+      value.number = renumber.get(value.number);
+    }
+    return undefined;
+  });
+  const sql = fillShard(deparseSync({ InsertStmt: node } as any), plan.relations, shard);
+  if (!bindings.extended) return { sql };
+  const order = [...renumber.entries()].sort((a, b) => a[1] - b[1]).map(([original]) => original - 1);
+  const pick = <T>(list: T[], fallback: T) => order.map((i) => list[i] ?? fallback);
+  return {
+    sql,
+    params: pick(bindings.params, null),
+    paramFormats: bindings.paramFormats.length <= 1 ? bindings.paramFormats : pick(bindings.paramFormats, 0),
+    paramTypes: pick(bindings.paramTypes, 0),
+    resultFormats: bindings.resultFormats,
+  };
+}
+
+export async function runReferenceWrite(ctx: ExecutionContext, plan: ReferenceWritePlan): Promise<ResultStream> {
+  const groups = ctx.coordinator.snapshot.workerGroupIds();
+  const sql = fillShard(plan.template, plan.relations, 0);
+  return atomically(ctx, groups.length, async () => {
+    const streams = await Promise.all(groups.map((g) => runOnGroup(ctx, g, [request(sql, ctx.bindings)], true)));
+    return new ConcatResultStream(streams, true);
+  });
+}

@@ -1,0 +1,454 @@
+import { encodeBackend, encodeCommandComplete, encodeErrorResponse, encodeNoticeResponse, readyForQuery, PARSE_COMPLETE, BIND_COMPLETE, CLOSE_COMPLETE, NO_DATA, PORTAL_SUSPENDED, EMPTY_QUERY_RESPONSE } from '../protocol/backend.ts';
+import { encodeFrontend, SYNC } from '../protocol/frontend.ts';
+import { BackendCode } from '../protocol/message-codes.ts';
+import { decodeBackend } from '../protocol/backend.ts';
+import type { FrontendMessage } from '../protocol/frontend.ts';
+import type { Coordinator } from '../server/coordinator.ts';
+import type { ClientSession } from '../server/client-session.ts';
+import { ClientError, SqlState, errorFields } from '../server/client-error.ts';
+import { ServerError } from './backend-connection.ts';
+import type { PlannedStatement } from '../planner/plan-cache.ts';
+import type { Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
+import { SessionTransaction } from './transaction.ts';
+import { LocalResultStream, type ResultStream } from './result-stream.ts';
+import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings, type ExecutionContext } from './run-plan.ts';
+
+interface StatementDescription {
+  parameterTypes: number[];
+  /** RowDescription frame as the control group gives it (client OIDs), or null for NoData. */
+  rowDescription: Buffer | null;
+  columns: number;
+}
+
+interface PreparedStatementEntry {
+  sql: string;
+  /** null for an empty query string. */
+  planned: PlannedStatement | null;
+  paramTypes: number[];
+  description?: StatementDescription;
+}
+
+interface Portal {
+  statement: PreparedStatementEntry;
+  bindings: Bindings;
+  stream: ResultStream | null;
+  /** The command tag once the portal ran to completion (Execute again returns nothing more). */
+  completedTag: string | null;
+}
+
+const SIMPLE: Bindings = { extended: false, params: [], paramFormats: [], paramTypes: [], resultFormats: [] };
+
+const STARTUP_KEYS_NOT_SETTINGS = new Set(['user', 'database', 'client_encoding', 'replication', 'options']);
+
+/**
+ * Runs one client session's statements: the simple query protocol, the extended
+ * protocol's statements and portals, transactions and SET, on top of the planner
+ * and the worker connections.
+ */
+export class SessionExecutor {
+  readonly transaction: SessionTransaction;
+  private readonly statements = new Map<string, PreparedStatementEntry>();
+  private readonly portals = new Map<string, Portal>();
+  /** After an error in the extended protocol, messages are skipped until Sync. */
+  private skipUntilSync = false;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly session: ClientSession,
+  ) {
+    this.transaction = new SessionTransaction(coordinator);
+  }
+
+  private get output() {
+    return this.session.output;
+  }
+
+  private context(bindings: Bindings, statement?: PreparedStatementEntry): ExecutionContext {
+    return {
+      coordinator: this.coordinator,
+      transaction: this.transaction,
+      onNotice: (frame) => this.output.write(frame),
+      bindings: statement ? { ...bindings, visibleColumns: async () => (await this.describeStatement(statement)).columns } : bindings,
+    };
+  }
+
+  /** Startup parameters other than user/database (application_name, DateStyle, options -c x=y) become session settings. */
+  async applyStartupParameters(parameters: Record<string, string>): Promise<void> {
+    const settings: [string, string][] = Object.entries(parameters).filter(([k]) => !STARTUP_KEYS_NOT_SETTINGS.has(k));
+    const options = parameters.options ?? '';
+    for (const match of options.matchAll(/(?:-c\s*|--)([A-Za-z0-9_.]+)=((?:\\.|[^\s\\])*)/g)) settings.push([match[1]!, match[2]!.replace(/\\(.)/g, '$1')]);
+    for (const [name, value] of settings) {
+      const key = name.toLowerCase();
+      this.transaction.recordSetting(key, `SET ${quoteIdent(key)} = '${value.replace(/'/g, "''")}'`, false);
+    }
+  }
+
+  // ---- simple query protocol -------------------------------------------------
+
+  async simpleQuery(sql: string): Promise<void> {
+    try {
+      const planned = this.plan(sql);
+      if (planned.length === 0) this.output.write(EMPTY_QUERY_RESPONSE);
+      for (const statement of planned) {
+        await this.runStatement(statement, SIMPLE, { describe: true, maxRows: 0 }, null);
+      }
+    } catch (error) {
+      this.writeError(error);
+      this.transaction.fail();
+    } finally {
+      this.transaction.endStatement();
+    }
+    this.output.write(readyForQuery(this.transaction.status));
+    this.output.flush();
+  }
+
+  private plan(sql: string): PlannedStatement[] {
+    return this.coordinator.plans.plan(sql, this.coordinator.snapshot);
+  }
+
+  /**
+   * Runs one statement and writes its result. `portal` is set for the extended
+   * protocol: an unfinished result stays in it for the next Execute.
+   */
+  private async runStatement(planned: PlannedStatement, bindings: Bindings, options: { describe: boolean; maxRows: number }, portal: Portal | null): Promise<void> {
+    const plan = planned.plan;
+    if (this.transaction.status === 'E' && !(plan.kind === 'transaction' && (plan.action === 'commit' || plan.action === 'rollback' || plan.action === 'rollback-to'))) {
+      throw new ClientError(SqlState.inFailedTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+    }
+    let stream = portal?.stream ?? null;
+    if (!stream) {
+      try {
+        stream = await this.open(plan, bindings, portal?.statement);
+      } catch (error) {
+        this.afterError(error);
+        throw error;
+      }
+      if (portal) portal.stream = stream;
+    }
+    try {
+      if (options.describe) {
+        const description = await stream.description();
+        if (description) this.output.write(description);
+        else if (portal) this.output.write(NO_DATA);
+      }
+      let sent = 0;
+      for (;;) {
+        if (options.maxRows > 0 && sent >= options.maxRows) {
+          this.output.write(PORTAL_SUSPENDED);
+          return;
+        }
+        const row = await stream.nextRow();
+        if (!row) break;
+        this.output.write(row);
+        sent++;
+        if (sent % 1024 === 0) await this.output.drained();
+      }
+      if (stream.empty) this.output.write(EMPTY_QUERY_RESPONSE);
+      else this.output.write(encodeCommandComplete(stream.tag()));
+      if (portal) portal.completedTag = stream.tag();
+      await stream.close();
+      if (portal) portal.stream = null;
+    } catch (error) {
+      await stream.close().catch(() => {});
+      if (portal) portal.stream = null;
+      this.afterError(error);
+      throw error;
+    }
+  }
+
+  /** An error inside a transaction block fails the block, as in PostgreSQL. */
+  private afterError(_error: unknown): void {
+    this.transaction.fail();
+  }
+
+  private async open(plan: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
+    const ctx = this.context(bindings, statement);
+    switch (plan.kind) {
+      case 'control':
+        return runControl(ctx, plan);
+      case 'distributed':
+        return runDistributed(ctx, plan);
+      case 'insert':
+        return runInsert(ctx, plan);
+      case 'reference-write':
+        return runReferenceWrite(ctx, plan);
+      case 'transaction':
+        return new LocalResultStream(await this.transactionCommand(plan));
+      case 'set':
+        return new LocalResultStream(await this.setCommand(plan));
+      case 'empty': {
+        const empty = new LocalResultStream('');
+        return Object.assign(empty, { empty: true });
+      }
+      case 'unsupported':
+        throw plan.error;
+      default: {
+        const never: never = plan;
+        throw new Error(`unknown plan ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private warn(code: string, message: string): void {
+    this.output.write(encodeNoticeResponse({ severity: 'WARNING', severityNonLocalized: 'WARNING', code, message }));
+  }
+
+  private async transactionCommand(plan: TransactionPlan): Promise<string> {
+    const t = this.transaction;
+    switch (plan.action) {
+      case 'begin':
+        if (t.inBlock) this.warn('25001', 'there is already a transaction in progress');
+        else t.begin(plan.sql);
+        return plan.tag;
+      case 'commit':
+        if (!t.inBlock) {
+          this.warn('25P01', 'there is no transaction in progress');
+          return 'COMMIT';
+        }
+        return t.commit();
+      case 'rollback':
+        if (!t.inBlock) this.warn('25P01', 'there is no transaction in progress');
+        else await t.rollback();
+        return 'ROLLBACK';
+      case 'savepoint':
+      case 'release':
+      case 'rollback-to': {
+        if (!t.inBlock) throw new ClientError('25P01', `${plan.tag === 'ROLLBACK' ? 'ROLLBACK TO SAVEPOINT' : plan.tag} can only be used in transaction blocks`);
+        await t.onEveryBegunGroup(plan.sql);
+        t.recordLocalSetting(plan.sql);
+        if (plan.action === 'rollback-to') t.status = 'T';
+        return plan.tag;
+      }
+      default:
+        throw new ClientError(SqlState.featureNotSupported, `${plan.tag} is not supported`);
+    }
+  }
+
+  private async setCommand(plan: SessionSettingPlan): Promise<string> {
+    const t = this.transaction;
+    if (plan.local) {
+      if (!t.inBlock) {
+        this.warn('25P01', `${plan.sql.split(/\s+/).slice(0, 2).join(' ').toUpperCase()} can only be used in transaction blocks`);
+        return plan.tag;
+      }
+      await t.onEveryBegunGroup(plan.sql);
+      t.recordLocalSetting(plan.sql);
+      return plan.tag;
+    }
+    // Validate on the control group (an unknown setting or a bad value fails here, not later).
+    const connection = await t.connection(0);
+    await connection.simpleQuery(plan.sql);
+    t.recordSetting(plan.name?.toLowerCase() ?? null, plan.sql, plan.reset);
+    if (t.inBlock) await t.onEveryBegunGroup(plan.sql);
+    return plan.tag;
+  }
+
+  // ---- extended query protocol -----------------------------------------------
+
+  async parse(name: string, sql: string, parameterTypes: number[]): Promise<void> {
+    if (this.skipUntilSync) return;
+    try {
+      if (name !== '' && this.statements.has(name)) throw new ClientError('42P05', `prepared statement "${name}" already exists`);
+      const planned = this.plan(sql);
+      if (planned.length > 1) throw new ClientError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
+      this.statements.set(name, { sql, planned: planned[0] ?? null, paramTypes: parameterTypes });
+      this.output.write(PARSE_COMPLETE);
+    } catch (error) {
+      this.extendedError(error);
+    }
+  }
+
+  async bind(message: Extract<FrontendMessage, { type: 'Bind' }>): Promise<void> {
+    if (this.skipUntilSync) return;
+    try {
+      const statement = this.statements.get(message.statement);
+      if (!statement) throw new ClientError(SqlState.invalidSqlStatementName, `prepared statement "${message.statement}" does not exist`);
+      if (message.portal !== '' && this.portals.has(message.portal)) throw new ClientError('42P03', `cursor "${message.portal}" already exists`);
+      await this.closePortal(message.portal);
+      this.portals.set(message.portal, {
+        statement,
+        bindings: {
+          extended: true,
+          params: message.parameters,
+          paramFormats: message.parameterFormats,
+          paramTypes: statement.paramTypes,
+          resultFormats: message.resultFormats,
+        },
+        stream: null,
+        completedTag: null,
+      });
+      this.output.write(BIND_COMPLETE);
+    } catch (error) {
+      this.extendedError(error);
+    }
+  }
+
+  async describe(kind: 'S' | 'P', name: string): Promise<void> {
+    if (this.skipUntilSync) return;
+    try {
+      if (kind === 'S') {
+        const statement = this.statements.get(name);
+        if (!statement) throw new ClientError(SqlState.invalidSqlStatementName, `prepared statement "${name}" does not exist`);
+        const description = await this.describeStatement(statement);
+        this.output.write(encodeBackend({ type: 'ParameterDescription', typeOids: description.parameterTypes }));
+        this.output.write(description.rowDescription ?? NO_DATA);
+        return;
+      }
+      const portal = this.portals.get(name);
+      if (!portal) throw new ClientError(SqlState.invalidCursorName, `portal "${name}" does not exist`);
+      const planned = portal.statement.planned;
+      if (!planned || planned.plan.kind === 'transaction' || planned.plan.kind === 'set' || portal.completedTag !== null) {
+        this.output.write(NO_DATA);
+        return;
+      }
+      if (!portal.stream) {
+        try {
+          portal.stream = await this.open(planned.plan, portal.bindings, portal.statement);
+        } catch (error) {
+          this.afterError(error);
+          throw error;
+        }
+      }
+      let description: Buffer | null;
+      try {
+        description = await portal.stream.description();
+      } catch (error) {
+        await portal.stream.close().catch(() => {});
+        portal.stream = null;
+        this.afterError(error);
+        throw error;
+      }
+      this.output.write(description ?? NO_DATA);
+    } catch (error) {
+      this.extendedError(error);
+    }
+  }
+
+  /** Parameter and result types of a statement, from the control group's shell tables (client OIDs). */
+  private async describeStatement(statement: PreparedStatementEntry): Promise<StatementDescription> {
+    if (statement.description) return statement.description;
+    const plan = statement.planned?.plan;
+    if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'empty') {
+      statement.description = { parameterTypes: [], rowDescription: null, columns: 0 };
+      return statement.description;
+    }
+    if (plan.kind === 'unsupported') throw plan.error;
+    const connection = await this.transaction.connection(0);
+    connection.write(
+      Buffer.concat([
+        encodeFrontend({ type: 'Parse', name: '', sql: statement.sql, parameterTypes: statement.paramTypes }),
+        encodeFrontend({ type: 'Describe', kind: 'S', name: '' }),
+        SYNC,
+      ]),
+    );
+    let parameterTypes: number[] = [];
+    let rowDescription: Buffer | null = null;
+    let columns = 0;
+    let error: ServerError | null = null;
+    for (;;) {
+      const frame = await connection.readFrame();
+      if (frame.code === BackendCode.ParameterDescription) {
+        const m = decodeBackend(frame);
+        if (m.type === 'ParameterDescription') parameterTypes = m.typeOids;
+      } else if (frame.code === BackendCode.RowDescription) {
+        rowDescription = Buffer.from(frame.raw);
+        columns = frame.body.readInt16BE(0);
+      } else if (frame.code === BackendCode.ErrorResponse) {
+        const m = decodeBackend(frame);
+        if (m.type === 'ErrorResponse') error = new ServerError(m.fields);
+      } else if (frame.code === BackendCode.ReadyForQuery) {
+        const m = decodeBackend(frame);
+        if (m.type === 'ReadyForQuery') connection.transactionStatus = m.status;
+        break;
+      }
+    }
+    if (!this.transaction.inBlock) this.transaction.endStatement();
+    if (error) throw error;
+    statement.description = { parameterTypes, rowDescription, columns };
+    return statement.description;
+  }
+
+  async execute(portalName: string, maxRows: number): Promise<void> {
+    if (this.skipUntilSync) return;
+    try {
+      const portal = this.portals.get(portalName);
+      if (!portal) throw new ClientError(SqlState.invalidCursorName, `portal "${portalName}" does not exist`);
+      if (!portal.statement.planned) {
+        this.output.write(EMPTY_QUERY_RESPONSE);
+        return;
+      }
+      if (portal.completedTag !== null) {
+        // Executing a finished portal again returns no rows, as PostgreSQL does.
+        this.output.write(encodeCommandComplete(portal.completedTag.replace(/\d+$/, '0')));
+        return;
+      }
+      await this.runStatement(portal.statement.planned, portal.bindings, { describe: false, maxRows }, portal);
+    } catch (error) {
+      this.extendedError(error);
+    }
+  }
+
+  async closeObject(kind: 'S' | 'P', name: string): Promise<void> {
+    if (this.skipUntilSync) return;
+    if (kind === 'S') this.statements.delete(name);
+    else await this.closePortal(name);
+    this.output.write(CLOSE_COMPLETE);
+  }
+
+  private async closePortal(name: string): Promise<void> {
+    const portal = this.portals.get(name);
+    if (!portal) return;
+    this.portals.delete(name);
+    await portal.stream?.close().catch(() => {});
+  }
+
+  async sync(): Promise<void> {
+    this.skipUntilSync = false;
+    if (!this.transaction.inBlock) {
+      // The implicit transaction of this batch ends: its portals go, as in PostgreSQL.
+      for (const name of [...this.portals.keys()]) await this.closePortal(name);
+      this.transaction.endStatement();
+    }
+    this.output.write(readyForQuery(this.transaction.status));
+    this.output.flush();
+  }
+
+  async flush(): Promise<void> {
+    this.output.flush();
+  }
+
+  async copyMessage(_message: FrontendMessage): Promise<void> {
+    // CopyData/CopyDone/CopyFail outside COPY: ignored, as PostgreSQL does.
+  }
+
+  async reportError(error: unknown): Promise<void> {
+    this.extendedError(error);
+  }
+
+  private extendedError(error: unknown): void {
+    this.writeError(error);
+    this.skipUntilSync = true;
+    this.transaction.fail();
+  }
+
+  private writeError(error: unknown): void {
+    const fields = errorFields(error);
+    if (fields.code === SqlState.internalError && !(error instanceof ClientError)) {
+      this.coordinator.log(`session ${this.session.processId}: ${(error as Error)?.stack ?? String(error)}`);
+    }
+    this.output.write(encodeErrorResponse(fields));
+  }
+
+  cancel(): void {
+    for (const connection of this.transaction.busy) void connection.cancel();
+  }
+
+  async close(): Promise<void> {
+    for (const name of [...this.portals.keys()]) await this.closePortal(name);
+    await this.transaction.close();
+  }
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import type { BackendConnection } from './backend-connection.ts';
+import { ServerError } from './backend-connection.ts';
+import type { Coordinator } from '../server/coordinator.ts';
+import { ClientError, SqlState } from '../server/client-error.ts';
+
+/**
+ * The worker connections one client session uses, and its transaction across them.
+ *
+ * Outside a transaction block each statement takes connections from the pools and
+ * gives them back when it ends. Inside a block (BEGIN ... COMMIT) a connection, once
+ * taken for a group, stays with the session, and BEGIN reaches a group only when the
+ * block first touches it. COMMIT of a block that wrote to one group is a plain
+ * COMMIT there; several groups commit with two-phase commit: PREPARE TRANSACTION on
+ * each, a commit record in the control group, then COMMIT PREPARED. The recovery loop
+ * (executor/recovery.ts) finishes what a crash interrupts, by that record.
+ */
+export class SessionTransaction {
+  /** 'I' idle, 'T' in a block, 'E' in a failed block (what ReadyForQuery reports). */
+  status: 'I' | 'T' | 'E' = 'I';
+  private beginSql = 'BEGIN';
+  private readonly held = new Map<number, BackendConnection>();
+  private readonly begun = new Set<number>();
+  private readonly written = new Set<number>();
+  /** Session-level SET statements, in order; applied to every connection the session takes. */
+  private readonly settings = new Map<string, string>();
+  private settingsKey = '';
+  /** SET LOCAL statements of the current block, applied to connections it takes later. */
+  private localSettings: string[] = [];
+  private statementConnections: { groupId: number; connection: BackendConnection }[] = [];
+  /** Connections running a statement right now (for CancelRequest). */
+  readonly busy = new Set<BackendConnection>();
+
+  constructor(private readonly coordinator: Coordinator) {}
+
+  get inBlock(): boolean {
+    return this.status !== 'I';
+  }
+
+  /** The connection for a group, for the statement now running (held for the block when in one). */
+  async connection(groupId: number, options: { write?: boolean } = {}): Promise<BackendConnection> {
+    let connection = this.held.get(groupId);
+    if (!connection) {
+      connection = await this.coordinator.pool(groupId).acquire();
+      try {
+        await this.applySettings(connection);
+        if (this.inBlock) {
+          await connection.simpleQuery([this.beginSql, ...this.localSettings].join('; '));
+          this.begun.add(groupId);
+        }
+      } catch (error) {
+        this.coordinator.pool(groupId).release(connection);
+        throw error;
+      }
+      if (this.inBlock) this.held.set(groupId, connection);
+      else this.statementConnections.push({ groupId, connection });
+    }
+    if (options.write) this.written.add(groupId);
+    return connection;
+  }
+
+  /** Ends a statement: outside a block its connections go back to their pools. */
+  endStatement(): void {
+    for (const { groupId, connection } of this.statementConnections) {
+      if (connection.transactionStatus !== 'I' && !connection.broken) {
+        // A statement left a transaction open (should not happen): do not hand it to another session.
+        connection.destroy();
+      }
+      this.coordinator.pool(groupId).release(connection);
+    }
+    this.statementConnections = [];
+  }
+
+  private async applySettings(connection: BackendConnection): Promise<void> {
+    if (connection.settingsKey === this.settingsKey) return;
+    const statements = ['RESET ALL', ...this.settings.values()];
+    await connection.simpleQuery(statements.join('; '));
+    connection.settingsKey = this.settingsKey;
+  }
+
+  /** Records a session-level SET/RESET; the caller has validated it on a connection already. */
+  recordSetting(name: string | null, sql: string, reset: boolean): void {
+    if (name === null) this.settings.clear();
+    else if (reset) this.settings.delete(name);
+    else {
+      this.settings.delete(name);
+      this.settings.set(name, sql);
+    }
+    this.settingsKey = [...this.settings.values()].join(';');
+  }
+
+  recordLocalSetting(sql: string): void {
+    this.localSettings.push(sql);
+  }
+
+  /** Connections this session holds now (block connections and the current statement's). */
+  connections(): BackendConnection[] {
+    return [...this.held.values(), ...this.statementConnections.map((s) => s.connection)];
+  }
+
+  begin(sql: string): void {
+    this.status = 'T';
+    this.beginSql = sql;
+  }
+
+  fail(): void {
+    if (this.inBlock) this.status = 'E';
+  }
+
+  async commit(): Promise<string> {
+    if (this.status === 'E') {
+      await this.rollback();
+      return 'ROLLBACK';
+    }
+    const groups = [...this.begun];
+    const writers = groups.filter((g) => this.written.has(g));
+    try {
+      if (writers.length <= 1) {
+        await Promise.all(groups.map((g) => this.held.get(g)!.simpleQuery('COMMIT')));
+      } else {
+        await this.twoPhaseCommit(groups, writers);
+      }
+    } finally {
+      this.finishBlock();
+    }
+    return 'COMMIT';
+  }
+
+  private async twoPhaseCommit(groups: number[], writers: number[]): Promise<void> {
+    const readers = groups.filter((g) => !writers.includes(g));
+    await Promise.all(readers.map((g) => this.held.get(g)!.simpleQuery('COMMIT').catch(() => {})));
+    const base = `dpg_${Date.now().toString(36)}_${randomBytes(6).toString('hex')}`;
+    const gids = new Map(writers.map((g) => [g, `${base}_g${g}`]));
+    const prepared: number[] = [];
+    try {
+      await Promise.all(
+        writers.map(async (g) => {
+          await this.held.get(g)!.simpleQuery(`PREPARE TRANSACTION '${gids.get(g)}'`);
+          prepared.push(g);
+        }),
+      );
+    } catch (error) {
+      await Promise.all(prepared.map((g) => this.held.get(g)!.simpleQuery(`ROLLBACK PREPARED '${gids.get(g)}'`).catch(() => {})));
+      await Promise.all(writers.filter((g) => !prepared.includes(g)).map((g) => this.held.get(g)!.simpleQuery('ROLLBACK').catch(() => {})));
+      throw error;
+    }
+    // The decision: once this row is committed the transaction is committed, whatever happens next.
+    await this.coordinator.recordCommitDecision(base);
+    const failures: unknown[] = [];
+    await Promise.all(
+      writers.map((g) => this.held.get(g)!.simpleQuery(`COMMIT PREPARED '${gids.get(g)}'`).catch((e) => failures.push(e))),
+    );
+    if (failures.length === 0) void this.coordinator.forgetCommitDecision(base);
+    // A failed COMMIT PREPARED is retried by the recovery loop; the transaction is committed.
+  }
+
+  async rollback(): Promise<void> {
+    try {
+      await Promise.all([...this.begun].map((g) => this.held.get(g)!.simpleQuery('ROLLBACK').catch(() => this.held.get(g)!.destroy())));
+    } finally {
+      this.finishBlock();
+    }
+  }
+
+  private finishBlock(): void {
+    for (const [groupId, connection] of this.held) this.coordinator.pool(groupId).release(connection);
+    this.held.clear();
+    this.begun.clear();
+    this.written.clear();
+    this.localSettings = [];
+    this.status = 'I';
+    this.beginSql = 'BEGIN';
+  }
+
+  /** Runs `sql` (SAVEPOINT, RELEASE, ROLLBACK TO) on every group the block has touched. */
+  async onEveryBegunGroup(sql: string): Promise<void> {
+    await Promise.all([...this.begun].map((g) => this.held.get(g)!.simpleQuery(sql)));
+  }
+
+  async close(): Promise<void> {
+    if (this.inBlock) await this.rollback().catch(() => {});
+    this.endStatement();
+  }
+}
+
+/** A worker error inside a block fails the block, as PostgreSQL does. */
+export function isServerError(error: unknown): error is ServerError {
+  return error instanceof ServerError;
+}
+
+export function notInFailedBlock(transaction: SessionTransaction): void {
+  if (transaction.status === 'E') {
+    throw new ClientError(SqlState.inFailedTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+  }
+}

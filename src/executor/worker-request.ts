@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { encodeFrontend, SYNC } from '../protocol/frontend.ts';
+import type { BackendConnection } from './backend-connection.ts';
+import type { TypeMap } from './type-map.ts';
+
+/** One statement to run on a worker, with the client's parameters when it came through the extended protocol. */
+export interface WorkerRequest {
+  sql: string;
+  params?: (Buffer | null)[];
+  paramFormats?: number[];
+  /** Parameter types as the client declared them (control group OIDs; 0 = unspecified). */
+  paramTypes?: number[];
+  resultFormats?: number[];
+}
+
+/** Statements are prepared once per worker connection, named by a hash of their text and parameter types. */
+function preparedName(sql: string, types: number[]): string {
+  return `dpg_${createHash('sha1').update(sql).update(types.join(',')).digest('base64url').slice(0, 20)}`;
+}
+
+const MAX_PREPARED_PER_CONNECTION = 1000;
+
+/**
+ * Writes requests to a connection, ending with Sync (extended protocol) or as one
+ * simple Query: the caller then reads the responses up to ReadyForQuery.
+ * Returns the statement names prepared by this write, to forget them if it fails.
+ */
+export function writeRequests(connection: BackendConnection, requests: WorkerRequest[], extended: boolean, typeMap: TypeMap): string[] {
+  if (!extended) {
+    connection.write(encodeFrontend({ type: 'Query', sql: requests.map((r) => r.sql).join(';\n') }));
+    return [];
+  }
+  const frames: Buffer[] = [];
+  const added: string[] = [];
+  if (connection.prepared.size > MAX_PREPARED_PER_CONNECTION) {
+    frames.push(encodeFrontend({ type: 'Parse', name: '', sql: 'DEALLOCATE ALL', parameterTypes: [] }));
+    frames.push(encodeFrontend({ type: 'Bind', portal: '', statement: '', parameterFormats: [], parameters: [], resultFormats: [] }));
+    frames.push(encodeFrontend({ type: 'Execute', portal: '', maxRows: 0 }));
+    connection.prepared.clear();
+  }
+  for (const request of requests) {
+    const types = (request.paramTypes ?? []).map((oid) => typeMap.toWorker(oid));
+    const name = preparedName(request.sql, types);
+    if (!connection.prepared.has(name)) {
+      frames.push(encodeFrontend({ type: 'Parse', name, sql: request.sql, parameterTypes: types }));
+      connection.prepared.add(name);
+      added.push(name);
+    }
+    frames.push(
+      encodeFrontend({
+        type: 'Bind',
+        portal: '',
+        statement: name,
+        parameterFormats: request.paramFormats ?? [],
+        parameters: request.params ?? [],
+        resultFormats: request.resultFormats ?? [],
+      }),
+    );
+    frames.push(encodeFrontend({ type: 'Describe', kind: 'P', name: '' }));
+    frames.push(encodeFrontend({ type: 'Execute', portal: '', maxRows: 0 }));
+  }
+  frames.push(SYNC);
+  connection.write(Buffer.concat(frames));
+  return added;
+}
+
+/** Sums command tags of the same command from several shards: UPDATE 3 + UPDATE 2 = UPDATE 5. */
+export function combineTags(tags: string[]): string {
+  if (tags.length === 0) return '';
+  if (tags.length === 1) return tags[0]!;
+  const first = tags[0]!;
+  const match = /^(.*?)(\d+)$/.exec(first);
+  if (!match) return first;
+  const total = tags.reduce((sum, tag) => sum + Number(/(\d+)$/.exec(tag)?.[1] ?? 0), 0);
+  return `${match[1]}${total}`;
+}

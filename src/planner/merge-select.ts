@@ -1,0 +1,130 @@
+import { deparseSync } from 'pgsql-deparser';
+import { unwrapNode, walk } from './sql-ast.ts';
+import type { collectRelations } from './relations.ts';
+import type { LimitSpec, MergeSpec, SortKey } from './plan.ts';
+
+/** Aggregates PostgreSQL ships; a multi-shard SELECT using one needs partial aggregation. */
+const AGGREGATES = new Set([
+  'count', 'sum', 'avg', 'min', 'max', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'bit_and', 'bit_or', 'bit_xor',
+  'stddev', 'stddev_pop', 'stddev_samp', 'variance', 'var_pop', 'var_samp', 'json_agg', 'jsonb_agg', 'json_object_agg',
+  'jsonb_object_agg', 'xmlagg', 'corr', 'covar_pop', 'covar_samp', 'regr_avgx', 'regr_avgy', 'regr_count', 'regr_intercept',
+  'regr_r2', 'regr_slope', 'regr_sxx', 'regr_sxy', 'regr_syy', 'percentile_cont', 'percentile_disc', 'mode', 'rank',
+  'dense_rank', 'percent_rank', 'cume_dist', 'range_agg', 'range_intersect_agg', 'any_value',
+]);
+
+export const LIMIT_PLACEHOLDER = '__dpg_limit__';
+export const hiddenColumnName = (i: number) => `__dpg_sort_${i}`;
+
+/**
+ * Renames relations in a parse tree by their location. A RangeVar appears wrapped
+ * ({ RangeVar: {...} }) where the grammar has a Node, bare where it has a RangeVar
+ * field (INSERT's target): any object with a relname is one.
+ */
+export function replaceRelationNames(tree: unknown, placeholders: Map<number, string>): void {
+  walk(tree, (_key, value) => {
+    if (typeof value.relname === 'string' && placeholders.has(value.location)) value.relname = placeholders.get(value.location);
+    return undefined;
+  });
+}
+
+function usesAggregates(node: unknown): boolean {
+  let found = false;
+  walk(node, (key, value) => {
+    if (found) return false;
+    if (key === 'FuncCall') {
+      const name = (value.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval).at(-1);
+      if (value.agg_star || value.agg_distinct || value.over || value.agg_filter || value.agg_order || AGGREGATES.has(name)) found = true;
+    }
+    if (key === 'SubLink' || key === 'RangeSubselect') return false;
+    return undefined;
+  });
+  return found;
+}
+
+function limitValue(node: any): { constant: number | null } | { param: number } | 'unsupported' {
+  const [kind, body] = unwrapNode(node);
+  if (kind === 'A_Const') {
+    if (body.isnull) return { constant: null };
+    if (body.ival) return { constant: body.ival.ival ?? 0 };
+    return 'unsupported';
+  }
+  if (kind === 'ParamRef') return { param: body.number };
+  if (kind === 'TypeCast') return limitValue(body.arg);
+  return 'unsupported';
+}
+
+/**
+ * Plans how a SELECT over several shards is combined: each shard runs the query
+ * with its ORDER BY, every sort expression appended as a hidden column and LIMIT
+ * raised to LIMIT + OFFSET; the coordinator merges the sorted streams and applies
+ * OFFSET and LIMIT. Returns why not, when the SELECT needs more than a merge.
+ */
+export function planMergeSelect(
+  body: any,
+  info: ReturnType<typeof collectRelations>,
+  placeholders: Map<number, string>,
+): MergeSpec | string {
+  if (info.setOperation || body.op && body.op !== 'SETOP_NONE') return 'UNION, INTERSECT and EXCEPT over several shards are not supported yet';
+  if (info.hasCtes) return 'WITH queries over several shards are not supported yet';
+  if (info.hasSubqueries) return 'subqueries over several shards are not supported yet';
+  if (info.lockingClause) return 'FOR UPDATE/SHARE over several shards is not supported';
+  if (info.selectInto) return 'SELECT INTO over several shards is not supported';
+  if (body.distinctClause) return 'DISTINCT over several shards is not supported yet';
+  if (body.groupClause || body.havingClause) return 'GROUP BY and HAVING over several shards are not supported yet';
+  if (body.windowClause) return 'window functions over several shards are not supported';
+  if (usesAggregates(body.targetList) || usesAggregates(body.sortClause)) return 'aggregates over several shards are not supported yet';
+  if (body.limitOption === 'LIMIT_OPTION_WITH_TIES') return 'FETCH ... WITH TIES over several shards is not supported';
+
+  const shardBody = structuredClone(body);
+  replaceRelationNames(shardBody, placeholders);
+
+  const targets: any[] = shardBody.targetList ?? [];
+  const sortKeys: SortKey[] = [];
+  const unionOrder: string[] = [];
+  for (const [i, item] of ((shardBody.sortClause as any[]) ?? []).entries()) {
+    const sortBy = unwrapNode(item)[1];
+    if (sortBy.sortby_dir === 'SORTBY_USING') return 'ORDER BY ... USING over several shards is not supported';
+    const descending = sortBy.sortby_dir === 'SORTBY_DESC';
+    const nullsFirst = sortBy.sortby_nulls === 'SORTBY_NULLS_FIRST' || (sortBy.sortby_nulls !== 'SORTBY_NULLS_LAST' && descending);
+    let expression = sortBy.node;
+    const [kind, value] = unwrapNode(expression);
+    if (kind === 'A_Const' && value.ival !== undefined) {
+      const target = targets[(value.ival.ival ?? 0) - 1];
+      const targetValue = target && unwrapNode(target)[1]?.val;
+      if (!targetValue || JSON.stringify(targetValue).includes('A_Star')) return 'ORDER BY a column position over several shards needs an explicit select list';
+      expression = targetValue;
+    } else if (kind === 'ColumnRef' && value.fields?.length === 1) {
+      const name = unwrapNode(value.fields[0])[1]?.sval;
+      const aliased = targets.find((t) => unwrapNode(t)[1]?.name === name);
+      if (aliased) expression = unwrapNode(aliased)[1].val;
+    }
+    targets.push({ ResTarget: { name: hiddenColumnName(i), val: structuredClone(expression) } });
+    sortKeys.push({ column: i, descending, nullsFirst });
+    unionOrder.push(`${hiddenColumnName(i)}${descending ? ' DESC' : ''}${nullsFirst ? ' NULLS FIRST' : ' NULLS LAST'}`);
+  }
+  shardBody.targetList = targets;
+
+  const limit: LimitSpec = { limit: null, offset: null };
+  if (shardBody.limitCount) {
+    const value = limitValue(shardBody.limitCount);
+    if (value === 'unsupported') return 'LIMIT must be a constant or a parameter for a statement over several shards';
+    limit.limit = value;
+  }
+  if (shardBody.limitOffset) {
+    const value = limitValue(shardBody.limitOffset);
+    if (value === 'unsupported' || ('constant' in value && value.constant === null)) return 'OFFSET must be a constant or a parameter for a statement over several shards';
+    limit.offset = value as LimitSpec['offset'];
+  }
+  if (shardBody.limitCount || shardBody.limitOffset) {
+    shardBody.limitCount = { ColumnRef: { fields: [{ String: { sval: LIMIT_PLACEHOLDER } }] } };
+    delete shardBody.limitOffset;
+    shardBody.limitOption = 'LIMIT_OPTION_COUNT';
+  }
+  return {
+    shardTemplate: deparseSync({ SelectStmt: shardBody } as any),
+    hiddenColumns: sortKeys.length,
+    sortKeys,
+    unionOrderBy: unionOrder.length > 0 ? `ORDER BY ${unionOrder.join(', ')}` : '',
+    limit,
+  };
+}

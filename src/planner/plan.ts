@@ -1,0 +1,145 @@
+import type { TableInfo } from '../catalog/snapshot.ts';
+import type { KeyValue } from './shard-key.ts';
+import type { ClientError } from '../server/client-error.ts';
+
+/**
+ * What the coordinator does with one SQL statement. Plans depend only on the SQL
+ * text and the catalog version, so they are cached; parameter values pick the
+ * shard when the statement runs (for a prepared statement: at Bind).
+ */
+export type Plan =
+  | ControlPlan
+  | DistributedPlan
+  | InsertPlan
+  | ReferenceWritePlan
+  | TransactionPlan
+  | SessionSettingPlan
+  | EmptyPlan
+  | UnsupportedPlan;
+
+/** No distributed or reference table involved: the control group runs it as written (catalog queries, functions, shells). */
+export interface ControlPlan {
+  kind: 'control';
+  sql: string;
+  /** A utility statement that must not run inside the coordinator's own transaction wrappers. */
+  utility: boolean;
+}
+
+/** The ORDER BY of a multi-shard SELECT, evaluated by the coordinator's merge. */
+export interface SortKey {
+  /** Column of the worker's result row holding the sort value (hidden columns come after the visible ones). */
+  column: number;
+  descending: boolean;
+  nullsFirst: boolean;
+}
+
+export interface LimitSpec {
+  /** Integer constant, or a 1-based parameter number. */
+  limit: { constant: number | null } | { param: number } | null;
+  offset: { constant: number } | { param: number } | null;
+}
+
+/** How a SELECT spanning several shards is combined. */
+export interface MergeSpec {
+  /** SQL run on one shard, relation placeholders still in it (see `fillShard`); has ORDER BY and LIMIT limit+offset. */
+  shardTemplate: string;
+  /** Number of hidden sort columns appended to the target list, dropped before rows reach the client. */
+  hiddenColumns: number;
+  sortKeys: SortKey[];
+  /** ORDER BY clause to put after a UNION ALL of several shards on one group (names the hidden columns). */
+  unionOrderBy: string;
+  limit: LimitSpec;
+}
+
+/** SELECT/UPDATE/DELETE over co-located distributed tables (and reference tables). */
+export interface DistributedPlan {
+  kind: 'distributed';
+  command: 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+  /** The distributed table whose shard index every relation follows. */
+  anchor: TableInfo;
+  /** Values the anchor's distribution column is restricted to; null when every shard is needed. */
+  keyValues: KeyValue[] | null;
+  /**
+   * When the distributed tables are not joined on their distribution column, each is
+   * pinned on its own; the statement runs only if all resolve to one and the same shard.
+   */
+  pinnedEach: KeyValue[][] | null;
+  /** The statement with every relation replaced by a placeholder, filled per shard. */
+  template: string;
+  /** Relation placeholders in the template, in the order `fillShard` expects. */
+  relations: TableInfo[];
+  /** For SELECT over several shards; null when the SELECT cannot be merged (then it must route to one shard). */
+  merge: MergeSpec | null;
+  /** Why `merge` is null, for the 0A000 error when the statement does need several shards. */
+  mergeUnsupported: string | null;
+  readOnly: boolean;
+}
+
+/**
+ * A multi-row INSERT ... VALUES into a distributed table: the rows are grouped by
+ * shard and each group is sent as its own INSERT (a one-row INSERT is a
+ * DistributedPlan routed by its row's value).
+ */
+export interface InsertPlan {
+  kind: 'insert';
+  table: TableInfo;
+  /** Per VALUES row, the distribution value. */
+  rowKeys: KeyValue[];
+  /** The InsertStmt parse tree with relation placeholders; per shard its VALUES list is cut down. */
+  node: unknown;
+  relations: TableInfo[];
+  /** Has RETURNING: rows come back to the client. */
+  returning: boolean;
+}
+
+/** INSERT/UPDATE/DELETE/TRUNCATE on a reference table: every worker group, atomically. */
+export interface ReferenceWritePlan {
+  kind: 'reference-write';
+  template: string;
+  relations: TableInfo[];
+}
+
+export interface TransactionPlan {
+  kind: 'transaction';
+  action: 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback-to' | 'prepare' | 'commit-prepared' | 'rollback-prepared';
+  /** The statement text, sent to workers where the action needs it (BEGIN options, SAVEPOINT names). */
+  sql: string;
+  tag: string;
+}
+
+export interface SessionSettingPlan {
+  kind: 'set';
+  /** SET x = y / SET LOCAL / RESET x / RESET ALL / SET SESSION CHARACTERISTICS, sent to every worker connection the session uses. */
+  sql: string;
+  name: string | null;
+  local: boolean;
+  reset: boolean;
+  tag: string;
+}
+
+export interface EmptyPlan {
+  kind: 'empty';
+}
+
+export interface UnsupportedPlan {
+  kind: 'unsupported';
+  error: ClientError;
+}
+
+/** Placeholder for relation k in a template; never a valid user identifier. */
+export function relationPlaceholder(k: number): string {
+  return `__dpg_rel_${k}__`;
+}
+
+/**
+ * Fills a template's relation placeholders for one shard index: distributed tables
+ * become `<table>_<shardid>` of that index, reference tables their single shard.
+ */
+export function fillShard(template: string, relations: TableInfo[], shardIndex: number): string {
+  let sql = template;
+  relations.forEach((table, k) => {
+    const shard = table.kind === 'reference' ? table.shards[0]! : table.shards[shardIndex]!;
+    sql = sql.split(relationPlaceholder(k)).join(`${table.name}_${shard.shardId}`);
+  });
+  return sql;
+}

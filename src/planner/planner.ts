@@ -1,0 +1,161 @@
+import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
+import { ClientError, SqlState } from '../server/client-error.ts';
+import type { ParsedStatement } from './sql-ast.ts';
+import { unwrapNode } from './sql-ast.ts';
+import { collectRelations, type RelationRef } from './relations.ts';
+import { analyzeShardKey, joinConditions, type KeyRelation, type KeyValue } from './shard-key.ts';
+import { rewriteRelations } from './rewrite.ts';
+import { relationPlaceholder, type Plan, type DistributedPlan } from './plan.ts';
+import { planMergeSelect } from './merge-select.ts';
+import { planInsert } from './insert.ts';
+
+const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
+
+const TRANSACTION_TAGS: Record<string, { action: Extract<Plan, { kind: 'transaction' }>['action']; tag: string }> = {
+  TRANS_STMT_BEGIN: { action: 'begin', tag: 'BEGIN' },
+  TRANS_STMT_START: { action: 'begin', tag: 'START TRANSACTION' },
+  TRANS_STMT_COMMIT: { action: 'commit', tag: 'COMMIT' },
+  TRANS_STMT_ROLLBACK: { action: 'rollback', tag: 'ROLLBACK' },
+  TRANS_STMT_SAVEPOINT: { action: 'savepoint', tag: 'SAVEPOINT' },
+  TRANS_STMT_RELEASE: { action: 'release', tag: 'RELEASE' },
+  TRANS_STMT_ROLLBACK_TO: { action: 'rollback-to', tag: 'ROLLBACK' },
+  TRANS_STMT_PREPARE: { action: 'prepare', tag: 'PREPARE TRANSACTION' },
+  TRANS_STMT_COMMIT_PREPARED: { action: 'commit-prepared', tag: 'COMMIT PREPARED' },
+  TRANS_STMT_ROLLBACK_PREPARED: { action: 'rollback-prepared', tag: 'ROLLBACK PREPARED' },
+};
+
+/** Plans one parsed statement against a catalog snapshot. */
+export function planStatement(statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
+  const [kind, body] = unwrapNode(statement.node);
+  switch (kind) {
+    case 'TransactionStmt': {
+      const entry = TRANSACTION_TAGS[body.kind as string];
+      if (!entry) return notSupported(`transaction statement ${String(body.kind)} is not supported`);
+      if (entry.action === 'prepare' || entry.action === 'commit-prepared' || entry.action === 'rollback-prepared') {
+        return notSupported('PREPARE TRANSACTION and COMMIT/ROLLBACK PREPARED are used by dpg itself for two-phase commit and are not available to clients');
+      }
+      return { kind: 'transaction', action: entry.action, sql: statement.text, tag: entry.tag };
+    }
+    case 'VariableSetStmt': {
+      const setKind = body.kind as string;
+      const reset = setKind === 'VAR_RESET' || setKind === 'VAR_RESET_ALL';
+      return {
+        kind: 'set',
+        sql: statement.text,
+        name: setKind === 'VAR_RESET_ALL' ? null : ((body.name as string | undefined) ?? null),
+        local: !!body.is_local || setKind === 'VAR_SET_MULTI',
+        reset,
+        tag: reset ? 'RESET' : 'SET',
+      };
+    }
+    case 'SelectStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+    case 'InsertStmt':
+      return planQuery(kind, body, statement, snapshot);
+    default:
+      return planUtility(kind ?? "unknown", statement, snapshot);
+  }
+}
+
+/** DDL and other utility statements: on the control group unless they name a distributed table. */
+function planUtility(kind: string, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
+  const { relations } = collectRelations(statement.node);
+  const managed = relations.filter((r) => snapshot.table(r.name, r.schema));
+  if (managed.length === 0) return { kind: 'control', sql: statement.text, utility: true };
+  return notSupported(`${kind.replace(/Stmt$/, '')} on distributed or reference tables (${managed.map((r) => r.name).join(', ')}) is not supported yet`);
+}
+
+interface Resolved {
+  ref: RelationRef;
+  table: TableInfo | undefined;
+}
+
+function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
+  const info = collectRelations(statement.node);
+  const resolved: Resolved[] = info.relations.map((ref) => ({ ref, table: snapshot.table(ref.name, ref.schema) }));
+  const managed = resolved.filter((r) => r.table);
+  if (managed.length === 0) return { kind: 'control', sql: statement.text, utility: false };
+  const local = resolved.filter((r) => !r.table && !r.ref.name.startsWith('pg_') && r.ref.schema !== 'pg_catalog' && r.ref.schema !== 'information_schema');
+  if (local.length > 0) {
+    return notSupported(
+      `a statement cannot mix distributed or reference tables with tables that live only on the coordinator (${local.map((r) => r.ref.name).join(', ')})`,
+    );
+  }
+  const catalogRefs = resolved.filter((r) => !r.table);
+  if (catalogRefs.length > 0) return notSupported('a statement cannot join distributed tables with system catalogs');
+
+  const relations = managed.map((r) => r.table!);
+  const template = rewriteRelations(
+    statement.text,
+    managed.map((r, k) => ({ location: r.ref.location, newName: relationPlaceholder(k) })),
+  );
+  const distributed = managed.filter((r) => r.table!.kind === 'distributed');
+
+  if (distributed.length === 0) {
+    if (kind === 'SelectStmt') {
+      if (info.lockingClause) return { kind: 'reference-write', template, relations };
+      return { kind: 'distributed', command: 'SELECT', anchor: relations[0]!, keyValues: null, pinnedEach: null, template, relations, merge: null, mergeUnsupported: null, readOnly: true };
+    }
+    return { kind: 'reference-write', template, relations };
+  }
+
+  const colocation = new Set(distributed.map((r) => r.table!.colocationId));
+  if (colocation.size > 1) {
+    return notSupported(
+      `the distributed tables ${distributed.map((r) => r.ref.name).join(', ')} are not co-located; dpg runs a statement only over co-located tables (same distribution column type and shard count)`,
+    );
+  }
+  if (managed.some((r) => r.ref.isTarget && r.table!.kind === 'reference')) {
+    return notSupported('a statement that writes a reference table cannot read distributed tables');
+  }
+
+  const placeholders = new Map(managed.map((r, k) => [r.ref.location, relationPlaceholder(k)]));
+  if (kind === 'InsertStmt') return planInsert(body, template, relations, placeholders);
+
+  // The router looks at the top query level: its WHERE and inner-join conditions.
+  const fromClause = kind === 'SelectStmt' ? body.fromClause : kind === 'UpdateStmt' ? body.fromClause : body.usingClause;
+  const topRefs = new Set<string>();
+  for (const r of managed) if (r.ref.inFrom || r.ref.isTarget) topRefs.add(r.ref.alias ?? r.ref.name);
+  const keyRelations: KeyRelation[] = managed.map((r) => ({ ref: r.ref.alias ?? r.ref.name, distributionColumn: r.table!.distributionColumn }));
+  const joins = joinConditions(fromClause, keyRelations);
+  for (const relation of keyRelations) relation.nullable = joins.nullableRefs.has(relation.ref);
+  const analysis = analyzeShardKey(body.whereClause, joins.innerQuals, keyRelations, { outerJoinQuals: joins.outerQuals });
+
+  const distributedRefs = distributed.map((r) => r.ref.alias ?? r.ref.name);
+  const anchorRef = distributedRefs[0]!;
+  const nested = distributed.filter((r) => !topRefs.has(r.ref.alias ?? r.ref.name));
+  const allJoined = distributedRefs.length === 1 || analysis.joinedOnKey.some((group) => distributedRefs.every((ref) => group.includes(ref)));
+  const keyValues: KeyValue[] | null = analysis.byRelation.get(anchorRef) ?? null;
+  if (!allJoined || nested.length > 0) {
+    // Without a join on the distribution column every relation must be pinned to one value.
+    const pinned = distributedRefs.map((ref) => analysis.byRelation.get(ref) ?? null);
+    if (nested.length > 0 || pinned.some((values) => values === null || values.length !== 1)) {
+      return notSupported(
+        nested.length > 0
+          ? 'a subquery or CTE over a distributed table is supported only when the whole statement is pinned to one shard by `distribution column = value` on every distributed table'
+          : 'distributed tables must be joined on their distribution column (e.g. m.namespace = p.namespace), or each pinned to the same value',
+      );
+    }
+    return { ...distributedPlan(kind, body, template, relations, pinned[0]!, info, placeholders), pinnedEach: pinned as KeyValue[][] };
+  }
+  return distributedPlan(kind, body, template, relations, keyValues, info, placeholders);
+}
+
+function distributedPlan(
+  kind: string,
+  body: any,
+  template: string,
+  relations: TableInfo[],
+  keyValues: KeyValue[] | null,
+  info: ReturnType<typeof collectRelations>,
+  placeholders: Map<number, string>,
+): DistributedPlan {
+  const anchor = relations.find((t) => t.kind === 'distributed')!;
+  const command = kind === 'SelectStmt' ? 'SELECT' : kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
+  const base: DistributedPlan = { kind: 'distributed', command, anchor, keyValues, pinnedEach: null, template, relations, merge: null, mergeUnsupported: null, readOnly: command === 'SELECT' && !info.lockingClause };
+  if (command !== 'SELECT') return base;
+  const merge = planMergeSelect(body, info, placeholders);
+  if (typeof merge === 'string') return { ...base, mergeUnsupported: merge };
+  return { ...base, merge };
+}

@@ -1,0 +1,259 @@
+import type { Socket } from 'node:net';
+import { randomInt } from 'node:crypto';
+import { FrameReader, type Frame } from '../protocol/frames.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import { decodeFrontend, decodeSASLInitialResponse, type FrontendMessage } from '../protocol/frontend.ts';
+import { encodeBackend, encodeErrorResponse, readyForQuery, type NoticeFields } from '../protocol/backend.ts';
+import { ScramServerSession, SCRAM_MECHANISM, ScramError } from '../protocol/scram.ts';
+import { ClientOutput } from './output.ts';
+import { ClientError, SqlState, errorFields } from './client-error.ts';
+import type { Coordinator } from './coordinator.ts';
+import { SessionExecutor } from '../executor/session-executor.ts';
+
+/**
+ * The states of one client connection. Every message is handled by an exhaustive
+ * switch on the state; a message that does not belong in a state is a protocol
+ * violation (08P01) and closes the connection.
+ * https://www.postgresql.org/docs/15/protocol-flow.html
+ */
+export enum SessionState {
+  AwaitingStartup = 'awaiting-startup',
+  Authenticating = 'authenticating',
+  Ready = 'ready',
+  Closed = 'closed',
+}
+
+export class ClientSession {
+  state = SessionState.AwaitingStartup;
+  readonly processId: number;
+  readonly secretKey = randomInt(-2147483648, 2147483647);
+  user = '';
+  database = '';
+  startupParameters: Record<string, string> = {};
+  private readonly reader = new FrameReader({ startup: true });
+  readonly output: ClientOutput;
+  private scram: ScramServerSession | null = null;
+  private scramUserKnown = false;
+  private executor: SessionExecutor | null = null;
+  /** Frames are handled one at a time, in order, even when handling awaits. */
+  private pending: Frame[] = [];
+  private working = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly coordinator: Coordinator,
+    processId: number,
+  ) {
+    this.processId = processId;
+    this.output = new ClientOutput(socket);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.state === SessionState.Closed) return;
+    try {
+      this.pending.push(...this.reader.push(chunk));
+    } catch (error) {
+      this.fatal(error instanceof ProtocolError ? error : new ProtocolError(String(error)));
+      return;
+    }
+    if (this.pending.length > 0 && this.reader.buffered > 0 && this.state === SessionState.AwaitingStartup) {
+      // Bytes after an SSLRequest before our answer: refuse them (see FrameReader).
+      const frame = this.pending[0]!;
+      if (frame.code === 0 && frame.body.length === 4) {
+        this.fatal(new ProtocolError('received unencrypted data after SSL request'));
+        return;
+      }
+    }
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.working) return;
+    this.working = true;
+    try {
+      while (this.pending.length > 0 && this.state !== SessionState.Closed) {
+        const frame = this.pending.shift()!;
+        await this.handle(frame);
+      }
+    } catch (error) {
+      // Expected failures (a protocol violation, failed authentication) close this
+      // connection with their own SQLSTATE; anything else is a bug, logged with context.
+      if (!(error instanceof ProtocolError) && !(error instanceof ClientError)) {
+        this.coordinator.log(`session ${this.processId} (user ${this.user || '?'}): ${(error as Error).stack ?? String(error)}`);
+      }
+      this.fatal(error);
+    } finally {
+      this.working = false;
+    }
+  }
+
+  private async handle(frame: Frame): Promise<void> {
+    const message = decodeFrontend(frame);
+    switch (this.state) {
+      case SessionState.AwaitingStartup:
+        return this.handleStartup(message);
+      case SessionState.Authenticating:
+        return this.handleAuthentication(message);
+      case SessionState.Ready:
+        return this.handleReady(message);
+      case SessionState.Closed:
+        return;
+      default: {
+        const never: never = this.state;
+        throw new ProtocolError(`unknown state ${String(never)}`);
+      }
+    }
+  }
+
+  private handleStartup(message: FrontendMessage): void {
+    switch (message.type) {
+      case 'SSLRequest':
+      case 'GSSENCRequest':
+        // No TLS/GSS on loopback: 'N' tells the client to go on unencrypted.
+        this.socket.write(Buffer.from('N'));
+        this.reader.expectStartup();
+        if (this.reader.buffered > 0) this.receive(Buffer.alloc(0));
+        return;
+      case 'CancelRequest':
+        this.coordinator.cancel(message.processId, message.secretKey);
+        this.close();
+        return;
+      case 'Startup': {
+        if (message.protocolVersion >> 16 !== 3) {
+          throw new ProtocolError(`unsupported frontend protocol ${message.protocolVersion >> 16}.${message.protocolVersion & 0xffff}: server supports 3.0`);
+        }
+        if ((message.protocolVersion & 0xffff) !== 0) {
+          // https://www.postgresql.org/docs/15/protocol-message-formats.html (NegotiateProtocolVersion)
+          this.output.write(encodeBackend({ type: 'NegotiateProtocolVersion', newestMinor: 0, unrecognized: Object.keys(message.parameters).filter((k) => k.startsWith('_pq_.')) }));
+        }
+        this.startupParameters = message.parameters;
+        this.user = message.parameters.user ?? '';
+        this.database = message.parameters.database ?? this.user;
+        if (!this.user) throw new ClientError(SqlState.invalidAuthorization, 'no PostgreSQL user name specified in startup packet');
+        if (this.coordinator.sessionCount() > this.coordinator.maxClients) {
+          throw new ClientError(SqlState.tooManyConnections, `sorry, too many clients already (the coordinator accepts ${this.coordinator.maxClients})`);
+        }
+        const verifier = this.coordinator.verifierFor(this.user);
+        this.scramUserKnown = verifier !== null;
+        // An unknown user still goes through SCRAM (with a verifier nobody knows), so
+        // the answer does not reveal which user names exist.
+        this.scram = new ScramServerSession(verifier ?? this.coordinator.decoyVerifier);
+        this.state = SessionState.Authenticating;
+        const mechanisms = Buffer.from(`${SCRAM_MECHANISM}\0\0`);
+        this.output.write(encodeBackend({ type: 'Authentication', code: 10, data: mechanisms }));
+        this.output.flush();
+        return;
+      }
+      default:
+        throw new ProtocolError(`expected a startup message, got ${message.type}`);
+    }
+  }
+
+  private async handleAuthentication(message: FrontendMessage): Promise<void> {
+    if (message.type !== 'Password' || !this.scram) throw new ProtocolError(`expected SASL response, got ${message.type}`);
+    try {
+      if (!this.scramStarted) {
+        const initial = decodeSASLInitialResponse(message.data);
+        if (initial.mechanism !== SCRAM_MECHANISM) {
+          throw new ClientError(SqlState.protocolViolation, `client selected an invalid SASL authentication mechanism: ${initial.mechanism}`);
+        }
+        this.scramStarted = true;
+        this.output.write(encodeBackend({ type: 'Authentication', code: 11, data: this.scram.handleClientFirst(initial.response) }));
+        this.output.flush();
+        return;
+      }
+      const final = this.scram.handleClientFinal(message.data);
+      if (!this.scramUserKnown) throw new ScramError('28P01', 'invalid proof');
+      this.output.write(encodeBackend({ type: 'Authentication', code: 12, data: final }));
+    } catch (error) {
+      if (error instanceof ScramError && error.sqlstate === SqlState.invalidPassword) {
+        throw new ClientError(SqlState.invalidPassword, `password authentication failed for user "${this.user}"`);
+      }
+      if (error instanceof ScramError) throw new ProtocolError(error.message);
+      throw error;
+    }
+    if (this.database !== this.coordinator.database) {
+      throw new ClientError(SqlState.invalidCatalogName, `database "${this.database}" does not exist (this coordinator serves "${this.coordinator.database}")`);
+    }
+    this.output.write(encodeBackend({ type: 'Authentication', code: 0, data: Buffer.alloc(0) }));
+    this.executor = new SessionExecutor(this.coordinator, this);
+    for (const [name, value] of this.coordinator.parameterStatus(this.startupParameters)) {
+      this.output.write(encodeBackend({ type: 'ParameterStatus', name, value }));
+    }
+    this.output.write(encodeBackend({ type: 'BackendKeyData', processId: this.processId, secretKey: this.secretKey }));
+    this.state = SessionState.Ready;
+    await this.executor.applyStartupParameters(this.startupParameters);
+    this.output.write(readyForQuery('I'));
+    this.output.flush();
+  }
+  private scramStarted = false;
+
+  private async handleReady(message: FrontendMessage): Promise<void> {
+    const executor = this.executor!;
+    switch (message.type) {
+      case 'Query':
+        return executor.simpleQuery(message.sql);
+      case 'Parse':
+        return executor.parse(message.name, message.sql, message.parameterTypes);
+      case 'Bind':
+        return executor.bind(message);
+      case 'Describe':
+        return executor.describe(message.kind, message.name);
+      case 'Execute':
+        return executor.execute(message.portal, message.maxRows);
+      case 'Close':
+        return executor.closeObject(message.kind, message.name);
+      case 'Sync':
+        return executor.sync();
+      case 'Flush':
+        return executor.flush();
+      case 'Terminate':
+        this.close();
+        return;
+      case 'CopyData':
+      case 'CopyDone':
+      case 'CopyFail':
+        // Outside COPY these are ignored, as PostgreSQL does (a COPY that failed early).
+        return executor.copyMessage(message);
+      case 'FunctionCall':
+        return executor.reportError(new ClientError(SqlState.featureNotSupported, 'the fast-path function call interface is not supported by dpg'));
+      case 'Startup':
+      case 'SSLRequest':
+      case 'GSSENCRequest':
+      case 'CancelRequest':
+      case 'Password':
+        throw new ProtocolError(`unexpected ${message.type} message after startup`);
+      default: {
+        const never: never = message;
+        throw new ProtocolError(`unexpected message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Sends an error and closes the connection (protocol violations, failed authentication). */
+  fatal(error: unknown): void {
+    if (this.state === SessionState.Closed) return;
+    const fields: NoticeFields = error instanceof ProtocolError ? { severity: 'FATAL', severityNonLocalized: 'FATAL', code: SqlState.protocolViolation, message: error.message } : { ...errorFields(error), severity: 'FATAL', severityNonLocalized: 'FATAL' };
+    this.output.write(encodeErrorResponse(fields));
+    this.output.flush();
+    this.close();
+  }
+
+  /** Asks the workers to cancel what this session is running (CancelRequest from the client). */
+  cancel(): void {
+    this.executor?.cancel();
+  }
+
+  close(): void {
+    if (this.state === SessionState.Closed) return;
+    this.state = SessionState.Closed;
+    this.pending = [];
+    this.coordinator.sessionClosed(this);
+    void this.executor?.close();
+    this.socket.end();
+  }
+}

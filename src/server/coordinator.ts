@@ -1,0 +1,218 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import { ClientSession } from './client-session.ts';
+import { makeScramVerifier } from '../protocol/scram.ts';
+import { readCatalogSnapshot, CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
+import type { CatalogSnapshot } from '../catalog/snapshot.ts';
+import { GroupPool, type PoolOptions } from '../executor/pool.ts';
+import { findGroupLeader } from '../executor/leaders.ts';
+import type { BackendTarget } from '../executor/backend-connection.ts';
+import { TypeMap } from '../executor/type-map.ts';
+import { PlanCache } from '../planner/plan-cache.ts';
+import { initParser } from '../planner/sql-ast.ts';
+import { recoverPreparedTransactions } from '../executor/recovery.ts';
+
+export interface CoordinatorOptions {
+  host: string;
+  port: number;
+  database: string;
+  /** Client users and their passwords (stored only as SCRAM verifiers). */
+  users: { name: string; password: string }[];
+  /** Where the catalog lives: the control group's current primary (a function: it moves on failover). */
+  control: { nodes: { host: string; port: number; patroniPort: number; name: string }[] };
+  /** Credentials the coordinator uses on every worker and on the control group. */
+  backendUser: string;
+  backendPassword: string;
+  maxClients: number;
+  workerPool: PoolOptions;
+  log?: (line: string) => void;
+}
+
+/** The PostgreSQL endpoint: accepts clients, keeps the catalog, the pools and the plan cache. */
+export class Coordinator {
+  readonly database: string;
+  readonly maxClients: number;
+  readonly decoyVerifier = makeScramVerifier(`decoy-${Math.random()}`);
+  readonly plans = new PlanCache();
+  readonly pools = new Map<number, GroupPool>();
+  readonly typeMaps = new Map<number, TypeMap>();
+  snapshot!: CatalogSnapshot;
+  /** Parameters reported to clients at startup, taken from the control group's primary. */
+  serverParameters = new Map<string, string>();
+  private readonly verifiers = new Map<string, string>();
+  private readonly sessions = new Map<number, ClientSession>();
+  private nextProcessId = 1;
+  private server: Server | null = null;
+  private catalogListener: pg.Client | null = null;
+  private catalogVersion = 0;
+  readonly log: (line: string) => void;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.database = options.database;
+    this.maxClients = options.maxClients;
+    this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+    for (const user of options.users) this.verifiers.set(user.name, makeScramVerifier(user.password));
+  }
+
+  verifierFor(user: string): string | null {
+    return this.verifiers.get(user) ?? null;
+  }
+
+  async start(): Promise<void> {
+    await initParser();
+    await this.connectCatalog();
+    await this.refreshTypeMaps();
+    this.server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.options.port, this.options.host, () => resolve());
+    });
+    this.startRecoveryLoop();
+    this.log(`coordinator listening on ${this.options.host}:${this.options.port}`);
+  }
+
+  private async controlTarget(): Promise<BackendTarget> {
+    const nodes = this.options.control.nodes.map((n) => ({ ...n, groupId: 0 }));
+    const leader = (await findGroupLeader(nodes)) ?? nodes[0]!;
+    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database };
+  }
+
+  /** The catalog snapshot, kept current through LISTEN on the control group. */
+  private async connectCatalog(): Promise<void> {
+    const target = await this.controlTarget();
+    const client = new pg.Client({ ...target, application_name: 'dpg-coordinator-catalog' });
+    await client.connect();
+    client.on('error', (error) => {
+      this.log(`catalog connection lost: ${error.message}; reconnecting`);
+      this.catalogListener = null;
+      setTimeout(() => void this.connectCatalog().catch((e) => this.log(`catalog reconnect failed: ${String(e)}`)), 1000).unref();
+    });
+    client.on('notification', () => void this.reloadCatalog(client));
+    await client.query(`LISTEN ${CATALOG_CHANNEL}`);
+    this.catalogListener = client;
+    const settings = await client.query<{ name: string; setting: string }>(
+      `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'server_encoding', 'DateStyle', 'IntervalStyle', 'integer_datetimes', 'TimeZone', 'standard_conforming_strings')`,
+    );
+    this.serverParameters = new Map(settings.rows.map((r) => [r.name, r.setting]));
+    await this.reloadCatalog(client);
+  }
+
+  private reloading: Promise<void> | null = null;
+
+  async reloadCatalog(client: pg.Client | null = this.catalogListener): Promise<void> {
+    if (!client) return;
+    if (this.reloading) return this.reloading;
+    this.reloading = (async () => {
+      const snapshot = await readCatalogSnapshot(client, ++this.catalogVersion);
+      this.snapshot = snapshot;
+      this.ensurePools();
+    })().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private ensurePools(): void {
+    for (const group of this.snapshot.groups.values()) {
+      if (this.pools.has(group.id)) continue;
+      const target = group.id === 0 ? () => this.controlTarget() : () => this.workerTarget(group.id);
+      this.pools.set(group.id, new GroupPool(group.id, target, this.options.workerPool));
+    }
+  }
+
+  private async workerTarget(groupId: number): Promise<BackendTarget> {
+    const nodes = this.snapshot.nodes.filter((n) => n.groupId === groupId);
+    const leader = await findGroupLeader(nodes);
+    if (!leader) throw Object.assign(new Error(`worker group ${groupId} has no primary right now`), { sqlstate: '08006' });
+    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database };
+  }
+
+  /** Extension types (pgvector's vector) have different OIDs on each node; map them to the control group's. */
+  async refreshTypeMaps(): Promise<void> {
+    const control = await TypeMap.readTypes(this.pool(0));
+    for (const groupId of this.pools.keys()) {
+      const types = groupId === 0 ? control : await TypeMap.readTypes(this.pool(groupId));
+      this.typeMaps.set(groupId, new TypeMap(types, control));
+    }
+  }
+
+  /** The commit point of a distributed transaction (see SessionTransaction.twoPhaseCommit). */
+  async recordCommitDecision(gid: string): Promise<void> {
+    const pool = this.pool(0);
+    const connection = await pool.acquire();
+    try {
+      await connection.simpleQuery(`INSERT INTO dpg_catalog.commit_records (gid) VALUES ('${gid}')`);
+    } finally {
+      pool.release(connection);
+    }
+  }
+
+  async forgetCommitDecision(gid: string): Promise<void> {
+    const pool = this.pool(0);
+    const connection = await pool.acquire().catch(() => null);
+    if (!connection) return;
+    try {
+      await connection.simpleQuery(`DELETE FROM dpg_catalog.commit_records WHERE gid = '${gid}'`);
+    } catch {
+      // the recovery loop deletes it later
+    } finally {
+      pool.release(connection);
+    }
+  }
+
+  private startRecoveryLoop(): void {
+    const run = () =>
+      recoverPreparedTransactions(this)
+        .then(({ committed, rolledBack }) => {
+          if (committed + rolledBack > 0) this.log(`2PC recovery: committed ${committed}, rolled back ${rolledBack} prepared transactions`);
+        })
+        .catch((error) => this.log(`2PC recovery failed: ${(error as Error).message}`));
+    void run();
+    this.recoveryTimer = setInterval(run, 10_000);
+    this.recoveryTimer.unref();
+  }
+  private recoveryTimer: NodeJS.Timeout | null = null;
+
+  pool(groupId: number): GroupPool {
+    const pool = this.pools.get(groupId);
+    if (!pool) throw new Error(`no pool for group ${groupId}`);
+    return pool;
+  }
+
+  parameterStatus(startup: Record<string, string>): [string, string][] {
+    const parameters = new Map(this.serverParameters);
+    parameters.set('client_encoding', 'UTF8');
+    parameters.set('application_name', startup.application_name ?? '');
+    parameters.set('is_superuser', 'off');
+    parameters.set('session_authorization', startup.user ?? '');
+    parameters.set('in_hot_standby', 'off');
+    return [...parameters];
+  }
+
+  private accept(socket: Socket): void {
+    const processId = this.nextProcessId++;
+    const session = new ClientSession(socket, this, processId);
+    this.sessions.set(processId, session);
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  sessionClosed(session: ClientSession): void {
+    this.sessions.delete(session.processId);
+  }
+
+  cancel(processId: number, secretKey: number): void {
+    const session = this.sessions.get(processId);
+    if (session && session.secretKey === secretKey) session.cancel();
+  }
+
+  async stop(): Promise<void> {
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const session of this.sessions.values()) session.close();
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    await this.catalogListener?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,37 @@
+import { Coordinator } from './coordinator.ts';
+import type { DpgConfig } from '../config/config.ts';
+import type { ClusterLayout } from '../cluster/layout.ts';
+import type { ClusterSecrets } from '../cluster/secrets.ts';
+
+/** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
+export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, port: number): Promise<void> {
+  const pools = config.pools;
+  const coordinator = new Coordinator({
+    host: layout.host,
+    port,
+    database: config.cluster.database,
+    users: [{ name: secrets.appUser, password: secrets.appPassword }],
+    control: { nodes: layout.groups[0]!.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort, patroniPort: n.restPort })) },
+    backendUser: 'postgres',
+    backendPassword: secrets.superuserPassword,
+    maxClients: config.coordinator.max_client_connections,
+    workerPool: {
+      minSize: pools.worker_pool_per_shard.min_size,
+      maxSize: pools.worker_pool_per_shard.max_size,
+      maxQueries: pools.worker_pool_per_shard.max_queries,
+      maxIdleSeconds: pools.coordinator_pool.max_inactive_connection_lifetime,
+      acquireTimeoutMs: 30_000,
+    },
+  });
+  await coordinator.start();
+  const stop = async (signal: string) => {
+    coordinator.log(`${signal}: stopping`);
+    await coordinator.stop().catch(() => {});
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  // A bug in one session must not take the endpoint down: log it and go on.
+  process.on('uncaughtException', (error) => coordinator.log(`uncaught: ${error.stack ?? String(error)}`));
+  process.on('unhandledRejection', (error) => coordinator.log(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
+}
