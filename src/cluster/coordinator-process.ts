@@ -11,7 +11,7 @@ const DPG_BIN = fileURLToPath(new URL('../../bin/dpg.mjs', import.meta.url));
 
 /** The config the coordinator runs with, as `dpg up` resolved it (flags and file merged). */
 export function coordinatorConfigFile(layout: ClusterLayout): string {
-  return join(layout.runDir, 'coordinator-config.json');
+  return join(layout.dataDir, 'coordinator-config.json');
 }
 
 export function startCoordinator(config: DpgConfig, layout: ClusterLayout): ProcessRecord {

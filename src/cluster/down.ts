@@ -1,6 +1,7 @@
 import { listProcessRecords, forgetProcess, stopPid, isAlive, postmasterPid, pidsWithMarker } from './processes.ts';
 import { allNodes, type ClusterLayout } from './layout.ts';
 import { ETCD_PROCESS } from './etcd.ts';
+import { coordinatorConfigFile } from './coordinator-process.ts';
 
 export interface DownResult {
   stopped: string[];
@@ -54,7 +55,7 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   }
   // Markers specific to our servers (a folder in their command lines), not the data folder,
   // which the command line of the dpg invocation itself may contain.
-  const markers = [layout.etcd.dir, ...allNodes(layout).map((n) => n.dir)];
+  const markers = [layout.etcd.dir, coordinatorConfigFile(layout), ...allNodes(layout).map((n) => n.dir)];
   const leftBehind = [...new Set(markers.flatMap((m) => pidsWithMarker(m)))];
   if (stopped.length > 0) log(`stopped ${stopped.join(', ')}`);
   return { stopped, leftBehind };

@@ -76,7 +76,7 @@ export function listProcessRecords(runDir: string): ProcessRecord[] {
   return readdirSync(runDir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => readProcessRecord(runDir, f.slice(0, -5)))
-    .filter((r): r is ProcessRecord => r !== null);
+    .filter((r): r is ProcessRecord => r !== null && typeof r.name === 'string' && Number.isInteger(r.pid));
 }
 
 export function forgetProcess(runDir: string, name: string): void {

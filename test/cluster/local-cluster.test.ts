@@ -12,6 +12,7 @@ import { readSecrets, type ClusterSecrets } from '../../src/cluster/secrets.ts';
 import { connectNode, withClient } from '../../src/cluster/connect.ts';
 import { isAlive, pidsWithMarker, readProcessRecord, sleep, waitFor } from '../../src/cluster/processes.ts';
 import { patroniProcessName } from '../../src/cluster/patroni.ts';
+import { coordinatorConfigFile } from '../../src/cluster/coordinator-process.ts';
 import { shardIndexForValue, shardRanges } from '../../src/catalog/shard-ranges.ts';
 import { SEED_TABLES } from '../../src/catalog/seed-schema.ts';
 import type { ClusterStatus } from '../../src/cluster/status.ts';
@@ -68,7 +69,12 @@ before(async () => {
 });
 
 after(async () => {
-  if (layout) await dpg('down');
+  if (layout) {
+    await dpg('down');
+    // Whatever a failed test left running must not outlive the suite.
+    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
+    for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
