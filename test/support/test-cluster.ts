@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { runDpg } from './dpg-cli.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { buildLayout, type ClusterLayout } from '../../src/cluster/layout.ts';
+import { readClusterState } from '../../src/cluster/state.ts';
+import { readSecrets, type ClusterSecrets } from '../../src/cluster/secrets.ts';
+import { pidsWithMarker } from '../../src/cluster/processes.ts';
+import { coordinatorConfigFile } from '../../src/cluster/coordinator-process.ts';
+
+/** A real local dpg cluster (etcd, Patroni, PostgreSQL, coordinator) for one test file. */
+export interface TestCluster {
+  dir: string;
+  url: string;
+  layout: ClusterLayout;
+  secrets: ClusterSecrets;
+  configFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a cluster with `dpg up` on its own ports. Each test file passes its own
+ * base port (tests run in parallel processes); replication factor 1 keeps it light
+ * unless a test needs standbys.
+ */
+export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number }): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'dpg-test-'));
+  chmodSync(dir, 0o755);
+  const configFile = join(dir, 'dpg.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'data_dir: ./data',
+      `ports: { base: ${options.basePort} }`,
+      `cluster: { worker_groups: { count: ${options.workerGroups ?? 2} } }`,
+      `distribution: { shard_count: ${options.shardCount ?? 6}, replication_factor: ${options.replicationFactor ?? 1} }`,
+      '',
+    ].join('\n'),
+  );
+  const up = await runDpg(['up', '--config', configFile], { cwd: dir });
+  assert.equal(up.code, 0, `dpg up failed:\n${up.stdout}\n${up.stderr}`);
+  const loaded = loadConfig({ path: configFile });
+  const layout = buildLayout(loaded.config, loaded.dataDir, readClusterState(join(loaded.dataDir, 'cluster.json'))!.nodesRoot);
+  const secrets = readSecrets(layout.secretsFile)!;
+  const url = `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@127.0.0.1:${options.basePort}/${loaded.config.cluster.database}`;
+  return {
+    dir,
+    url,
+    layout,
+    secrets,
+    configFile,
+    async stop() {
+      await runDpg(['down', '--config', configFile], { cwd: dir });
+      const markers = [layout.etcd.dir, coordinatorConfigFile(layout), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
+      for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
