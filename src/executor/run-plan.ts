@@ -9,6 +9,7 @@ import { unwrapNode, walk } from '../planner/sql-ast.ts';
 import type { SessionTransaction } from './transaction.ts';
 import { WorkerResultStream, LocalResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';
 import { MergedResultStream } from './merge.ts';
+import { runAggregate } from './combine.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
 
 /** Parameter values and formats of one execution (empty for the simple query protocol). */
@@ -20,6 +21,8 @@ export interface Bindings {
   resultFormats: number[];
   /** Number of visible result columns, needed only to give hidden merge columns the text format. */
   visibleColumns?: () => Promise<number>;
+  /** Parameter types as the control group infers them (for the combine query of an aggregate). */
+  describedParameterTypes?: () => Promise<number[]>;
 }
 
 export interface ExecutionContext {
@@ -170,6 +173,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
       return new ConcatResultStream(streams);
     });
   }
+  if (plan.aggregate) return runAggregate(ctx, plan, plan.aggregate, byGroup);
   if (!plan.merge) throw new ClientError(SqlState.featureNotSupported, `${plan.mergeUnsupported} (the statement needs ${shards.length} shards; pin it to one with a condition on ${plan.anchor.distributionColumn})`);
   const merge = plan.merge;
   const { limit, offset } = resolveLimit(merge.limit, bindings);

@@ -68,7 +68,13 @@ export class SessionExecutor {
       coordinator: this.coordinator,
       transaction: this.transaction,
       onNotice: (frame) => this.output.write(frame),
-      bindings: statement ? { ...bindings, visibleColumns: async () => (await this.describeStatement(statement)).columns } : bindings,
+      bindings: statement
+        ? {
+            ...bindings,
+            visibleColumns: async () => (await this.describeStatement(statement)).columns,
+            describedParameterTypes: async () => (await this.describeStatement(statement)).parameterTypes,
+          }
+        : bindings,
     };
   }
 

@@ -51,7 +51,7 @@ export function planInsert(body: any, template: string, relations: TableInfo[], 
     rowKeys.push(key);
   }
   if (rowKeys.length === 1) {
-    return { kind: 'distributed', command: 'INSERT', anchor: target, keyValues: rowKeys, pinnedEach: null, template, relations, merge: null, mergeUnsupported: null, readOnly: false };
+    return { kind: 'distributed', command: 'INSERT', anchor: target, keyValues: rowKeys, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: false };
   }
   const node = structuredClone(body);
   replaceRelationNames(node, placeholders);

@@ -27,7 +27,7 @@ export function replaceRelationNames(tree: unknown, placeholders: Map<number, st
   });
 }
 
-function usesAggregates(node: unknown): boolean {
+export function usesAggregates(node: unknown): boolean {
   let found = false;
   walk(node, (key, value) => {
     if (found) return false;

@@ -1,6 +1,7 @@
 import type { TableInfo } from '../catalog/snapshot.ts';
 import type { KeyValue } from './shard-key.ts';
 import type { ClientError } from '../server/client-error.ts';
+import type { AggregateSpec } from './aggregate-select.ts';
 
 /**
  * What the coordinator does with one SQL statement. Plans depend only on the SQL
@@ -70,7 +71,9 @@ export interface DistributedPlan {
   relations: TableInfo[];
   /** For SELECT over several shards; null when the SELECT cannot be merged (then it must route to one shard). */
   merge: MergeSpec | null;
-  /** Why `merge` is null, for the 0A000 error when the statement does need several shards. */
+  /** For SELECT with aggregates, GROUP BY or DISTINCT over several shards. */
+  aggregate: AggregateSpec | null;
+  /** Why neither `merge` nor `aggregate` applies, for the 0A000 error when the statement does need several shards. */
   mergeUnsupported: string | null;
   readOnly: boolean;
 }

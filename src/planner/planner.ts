@@ -6,7 +6,8 @@ import { collectRelations, type RelationRef } from './relations.ts';
 import { analyzeShardKey, joinConditions, type KeyRelation, type KeyValue } from './shard-key.ts';
 import { rewriteRelations } from './rewrite.ts';
 import { relationPlaceholder, type Plan, type DistributedPlan } from './plan.ts';
-import { planMergeSelect } from './merge-select.ts';
+import { planMergeSelect, usesAggregates } from './merge-select.ts';
+import { planAggregateSelect } from './aggregate-select.ts';
 import { planInsert } from './insert.ts';
 
 const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
@@ -95,7 +96,7 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
   if (distributed.length === 0) {
     if (kind === 'SelectStmt') {
       if (info.lockingClause) return { kind: 'reference-write', template, relations };
-      return { kind: 'distributed', command: 'SELECT', anchor: relations[0]!, keyValues: null, pinnedEach: null, template, relations, merge: null, mergeUnsupported: null, readOnly: true };
+      return { kind: 'distributed', command: 'SELECT', anchor: relations[0]!, keyValues: null, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: true };
     }
     return { kind: 'reference-write', template, relations };
   }
@@ -153,8 +154,13 @@ function distributedPlan(
 ): DistributedPlan {
   const anchor = relations.find((t) => t.kind === 'distributed')!;
   const command = kind === 'SelectStmt' ? 'SELECT' : kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
-  const base: DistributedPlan = { kind: 'distributed', command, anchor, keyValues, pinnedEach: null, template, relations, merge: null, mergeUnsupported: null, readOnly: command === 'SELECT' && !info.lockingClause };
+  const base: DistributedPlan = { kind: 'distributed', command, anchor, keyValues, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: command === 'SELECT' && !info.lockingClause };
   if (command !== 'SELECT') return base;
+  const needsCombine = body.groupClause || body.havingClause || body.distinctClause || usesAggregates(body.targetList) || usesAggregates(body.sortClause);
+  if (needsCombine) {
+    const aggregate = planAggregateSelect(body, info, placeholders);
+    return typeof aggregate === 'string' ? { ...base, mergeUnsupported: aggregate } : { ...base, aggregate };
+  }
   const merge = planMergeSelect(body, info, placeholders);
   if (typeof merge === 'string') return { ...base, mergeUnsupported: merge };
   return { ...base, merge };

@@ -173,6 +173,24 @@ export class Coordinator {
   }
   private recoveryTimer: NodeJS.Timeout | null = null;
 
+  private readonly typeNames = new Map<number, string>();
+
+  /** The SQL name of a type (client OIDs), for casts in queries the coordinator writes. */
+  async typeName(oid: number): Promise<string> {
+    const known = this.typeNames.get(oid);
+    if (known) return known;
+    const pool = this.pool(0);
+    const connection = await pool.acquire();
+    try {
+      const result = await connection.simpleQuery(`SELECT format_type(${Number(oid)}, NULL)`);
+      const name = result.rows[0]?.[0] ?? 'text';
+      this.typeNames.set(oid, name);
+      return name;
+    } finally {
+      pool.release(connection);
+    }
+  }
+
   pool(groupId: number): GroupPool {
     const pool = this.pools.get(groupId);
     if (!pool) throw new Error(`no pool for group ${groupId}`);
