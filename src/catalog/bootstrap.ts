@@ -4,7 +4,7 @@ import type { ClusterLayout, GroupLayout, NodeLayout } from '../cluster/layout.t
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
-import { CATALOG_SCHEMA_SQL, CATALOG_NOTIFY_SQL } from './catalog-schema.ts';
+import { CATALOG_SCHEMA_SQL } from './catalog-schema.ts';
 import { SEED_TABLES, tableDDL, shardRelationName, type SeedTable } from './seed-schema.ts';
 import { shardRanges, namespaceShardIdSql } from './shard-ranges.ts';
 
@@ -61,7 +61,6 @@ export async function bootstrapCluster(config: DpgConfig, layout: ClusterLayout,
     }
     await control.query('BEGIN');
     await control.query(CATALOG_SCHEMA_SQL);
-    await control.query(CATALOG_NOTIFY_SQL);
     await control.query(`ALTER DATABASE ${quoteIdent(database)} SET search_path = "$user", public, dpg_catalog`);
     await control.query(`GRANT USAGE ON SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
     await control.query(`GRANT SELECT ON ALL TABLES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);

@@ -131,18 +131,3 @@ CREATE VIEW dpg_catalog.pg_dist_partition AS
          CASE t.kind WHEN 'distributed' THEN 's' ELSE 't' END::"char" AS repmodel
   FROM dpg_catalog.tables t;
 `;
-
-/** Every coordinator LISTENs on this channel and reloads its snapshot when the catalog changes. */
-export const CATALOG_NOTIFY_SQL = `
-CREATE FUNCTION dpg_catalog.notify_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('dpg_catalog_changed', TG_TABLE_NAME);
-  RETURN NULL;
-END $$;
-${['groups', 'nodes', 'tables', 'shards', 'placements']
-  .map(
-    (t) => `CREATE TRIGGER ${t}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dpg_catalog.${t}
-  FOR EACH STATEMENT EXECUTE FUNCTION dpg_catalog.notify_catalog_changed();`,
-  )
-  .join('\n')}
-`;

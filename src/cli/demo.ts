@@ -157,6 +157,11 @@ export function topicQueryVector(seed: number, topic: number): number[] {
   return Array.from(nearby(topicCentroids(seed)[topic]!, QUERY_NOISE, gaussian));
 }
 
+/** The i-th namespace (0-based, largest first); the name does not depend on the seed or the sizes. */
+function namespaceName(i: number): string {
+  return `agent-${i + 1}/${DEMO_TOPICS[i % DEMO_TOPICS.length]}`;
+}
+
 /**
  * Namespace names and sizes: `agent-<i>/<topic>`, sizes proportional to 1/i (Zipf):
  * a few large namespaces and a long tail of small ones. Largest remainders make the
@@ -177,12 +182,10 @@ export function demoDataset(options: { rows?: number; namespaces?: number; seed?
   const exact = weights.map((w) => (w / totalWeight) * spread);
   const sizes = exact.map((x) => 1 + Math.floor(x));
   const byRemainder = exact.map((x, i) => ({ i, remainder: x - Math.floor(x) })).sort((a, b) => b.remainder - a.remainder || a.i - b.i);
-  for (let k = 0; k < rows - sizes.reduce((a, b) => a + b, 0); k++) sizes[byRemainder[k]!.i]!++;
+  const missing = rows - sizes.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < missing; k++) sizes[byRemainder[k]!.i]!++;
 
-  const namespaces = sizes.map((size, i) => {
-    const primaryTopic = i % DEMO_TOPICS.length;
-    return { name: `agent-${i + 1}/${DEMO_TOPICS[primaryTopic]}`, rows: size, primaryTopic };
-  });
+  const namespaces = sizes.map((size, i) => ({ name: namespaceName(i), rows: size, primaryTopic: i % DEMO_TOPICS.length }));
   return { rows, seed, namespaces };
 }
 
@@ -270,8 +273,8 @@ async function alreadyLoaded(client: pg.Client, dataset: DemoDataset): Promise<b
 async function clearPreviousLoad(client: pg.Client, dataset: DemoDataset): Promise<void> {
   const marker = await readMarker(client);
   await client.query('DELETE FROM metadata WHERE key = $1', [DEMO_METADATA_KEY]);
-  const previous = demoDataset({ rows: Math.max(dataset.rows, marker?.namespaces ?? 0), namespaces: Math.max(dataset.namespaces.length, marker?.namespaces ?? 0) });
-  for (const ns of previous.namespaces) await client.query('DELETE FROM memory_entries WHERE namespace = $1', [ns.name]);
+  const namespaces = Math.max(dataset.namespaces.length, marker?.namespaces ?? 0);
+  for (let i = 0; i < namespaces; i++) await client.query('DELETE FROM memory_entries WHERE namespace = $1', [namespaceName(i)]);
 }
 
 async function connect(url: string): Promise<pg.Client> {
@@ -284,9 +287,10 @@ async function load(url: string, dataset: DemoDataset, progress: Progress | null
   const rows = demoRows(dataset);
   const nextBatch = (): DemoRow[] => {
     const batch: DemoRow[] = [];
-    for (let r = rows.next(); !r.done; r = batch.length < BATCH_ROWS - 1 ? rows.next() : { done: true, value: undefined }) {
-      batch.push(r.value);
-      if (batch.length === BATCH_ROWS) break;
+    while (batch.length < BATCH_ROWS) {
+      const next = rows.next();
+      if (next.done) break;
+      batch.push(next.value);
     }
     return batch;
   };
@@ -374,7 +378,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const total = count.format(dataset.rows);
   const client = await connect(options.url);
   try {
-    let skipped = await alreadyLoaded(client, dataset);
+    const skipped = await alreadyLoaded(client, dataset);
     let loadSeconds = 0;
     if (skipped) {
       out(`demo data already loaded (${total} memory entries in ${dataset.namespaces.length} namespaces, seed ${dataset.seed}): skipping the load`);

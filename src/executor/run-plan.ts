@@ -1,4 +1,5 @@
 import { deparseSync } from 'pgsql-deparser';
+import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { CatalogSnapshot, type TableInfo } from '../catalog/snapshot.ts';
@@ -59,8 +60,17 @@ function request(sql: string, bindings: Bindings, resultFormats = bindings.resul
     : { sql };
 }
 
+/** Reads a stream to its end (for statements whose rows nobody needs: DDL, catalog writes). */
+export async function drain(stream: ResultStream): Promise<string> {
+  await stream.description();
+  while (await stream.nextRow());
+  const tag = stream.tag();
+  await stream.close();
+  return tag;
+}
+
 /** Sends requests to one group and returns the stream of their results. */
-async function runOnGroup(ctx: ExecutionContext, groupId: number, requests: WorkerRequest[], write: boolean, hidden = 0): Promise<WorkerResultStream> {
+export async function runOnGroup(ctx: ExecutionContext, groupId: number, requests: WorkerRequest[], write: boolean, hidden = 0): Promise<WorkerResultStream> {
   const connection = await ctx.transaction.connection(groupId, { write });
   const typeMap = ctx.coordinator.typeMaps.get(groupId)!;
   const added = writeRequests(connection, requests, ctx.bindings.extended, typeMap);
@@ -106,7 +116,7 @@ class ConcatResultStream implements ResultStream {
 }
 
 /** Runs a write over several groups atomically: inside the client's block, or in one of its own (2PC). */
-async function atomically(ctx: ExecutionContext, groups: number, run: () => Promise<ResultStream>): Promise<ResultStream> {
+export async function atomically(ctx: ExecutionContext, groups: number, run: () => Promise<ResultStream>): Promise<ResultStream> {
   if (ctx.transaction.inBlock || groups <= 1) return run();
   ctx.transaction.begin('BEGIN');
   try {
@@ -125,6 +135,7 @@ async function atomically(ctx: ExecutionContext, groups: number, run: () => Prom
 }
 
 export async function runControl(ctx: ExecutionContext, plan: ControlPlan): Promise<ResultStream> {
+  for (const message of plan.notices ?? []) ctx.onNotice(encodeNoticeResponse({ severity: 'NOTICE', severityNonLocalized: 'NOTICE', code: '00000', message }));
   return runOnGroup(ctx, 0, [request(plan.sql, ctx.bindings)], true);
 }
 

@@ -11,6 +11,8 @@ import type { PlannedStatement } from '../planner/plan-cache.ts';
 import type { Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
+import { runDdl, runDropIndex } from './run-ddl.ts';
+import { runDistributionFunction, voidResult } from './distribute.ts';
 import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings, type ExecutionContext } from './run-plan.ts';
 
 interface StatementDescription {
@@ -186,6 +188,12 @@ export class SessionExecutor {
         const empty = new LocalResultStream('');
         return Object.assign(empty, { empty: true });
       }
+      case 'ddl':
+        return runDdl(ctx, plan);
+      case 'drop-index':
+        return runDropIndex(ctx, plan);
+      case 'distribution-function':
+        return runDistributionFunction(ctx, plan);
       case 'unsupported':
         throw plan.error;
       default: {
@@ -334,8 +342,12 @@ export class SessionExecutor {
   private async describeStatement(statement: PreparedStatementEntry): Promise<StatementDescription> {
     if (statement.description) return statement.description;
     const plan = statement.planned?.plan;
-    if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'empty') {
+    if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'empty' || plan.kind === 'ddl' || plan.kind === 'drop-index') {
       statement.description = { parameterTypes: [], rowDescription: null, columns: 0 };
+      return statement.description;
+    }
+    if (plan.kind === 'distribution-function') {
+      statement.description = { parameterTypes: [], rowDescription: await voidResult(plan.name).description(), columns: 1 };
       return statement.description;
     }
     if (plan.kind === 'unsupported') throw plan.error;

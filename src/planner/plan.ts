@@ -16,7 +16,52 @@ export type Plan =
   | TransactionPlan
   | SessionSettingPlan
   | EmptyPlan
+  | DdlPlan
+  | DropIndexPlan
+  | DistributionFunctionPlan
   | UnsupportedPlan;
+
+/**
+ * DDL on distributed and reference tables: the statement runs on the control
+ * group's shell table and, rewritten, on every shard. Names that must be unique
+ * per schema (indexes, index-backed constraints) get the shard id as a suffix,
+ * as Citus does.
+ */
+export interface DdlPlan {
+  kind: 'ddl';
+  /** The statement for the control group (the shell tables), as the client wrote it. */
+  shellSql: string;
+  /** The tables the statement touches, each with the parse tree to render per shard. */
+  tables: TableInfo[];
+  /** Statement text per shard: render(shardIndex) for distributed tables, render(0) for reference ones. */
+  render: (table: TableInfo, shardIndex: number) => string;
+  /** CREATE INDEX CONCURRENTLY, VACUUM: cannot run inside a transaction block. */
+  transactional: boolean;
+  /** DROP TABLE: the catalog entries go too. */
+  dropsTables: string[];
+  tag: string;
+  /** Notices to send (e.g. an option dpg translated). */
+  notices: string[];
+}
+
+/** DROP INDEX: the control group knows which table an index is on; the shards' copies go too. */
+export interface DropIndexPlan {
+  kind: 'drop-index';
+  sql: string;
+  indexes: string[];
+  ifExists: boolean;
+  cascade: boolean;
+  concurrent: boolean;
+}
+
+/** create_distributed_table, create_reference_table, alter_distributed_table (Citus' functions). */
+export interface DistributionFunctionPlan {
+  kind: 'distribution-function';
+  name: 'create_distributed_table' | 'create_reference_table' | 'alter_distributed_table' | 'undistribute_table';
+  /** Positional arguments, then named ones, as text (NULL as null). */
+  args: (string | null)[];
+  named: Record<string, string | null>;
+}
 
 /** No distributed or reference table involved: the control group runs it as written (catalog queries, functions, shells). */
 export interface ControlPlan {
@@ -24,6 +69,8 @@ export interface ControlPlan {
   sql: string;
   /** A utility statement that must not run inside the coordinator's own transaction wrappers. */
   utility: boolean;
+  /** Notices to send before running it (e.g. an option dpg dropped). */
+  notices?: string[];
 }
 
 /** The ORDER BY of a multi-shard SELECT, evaluated by the coordinator's merge. */

@@ -9,6 +9,7 @@ import { relationPlaceholder, type Plan, type DistributedPlan } from './plan.ts'
 import { planMergeSelect, usesAggregates } from './merge-select.ts';
 import { planAggregateSelect } from './aggregate-select.ts';
 import { planInsert } from './insert.ts';
+import { planDdl } from './ddl.ts';
 
 const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
 
@@ -50,13 +51,47 @@ export function planStatement(statement: ParsedStatement, snapshot: CatalogSnaps
       };
     }
     case 'SelectStmt':
+      return planDistributionFunction(body) ?? planQuery(kind, body, statement, snapshot);
     case 'UpdateStmt':
     case 'DeleteStmt':
     case 'InsertStmt':
       return planQuery(kind, body, statement, snapshot);
     default:
-      return planUtility(kind ?? "unknown", statement, snapshot);
+      return planDdl(kind ?? 'unknown', statement, snapshot) ?? planUtility(kind ?? 'unknown', statement, snapshot);
   }
+}
+
+const DISTRIBUTION_FUNCTIONS = new Set(['create_distributed_table', 'create_reference_table', 'alter_distributed_table', 'undistribute_table']);
+
+/** A constant argument as text: 'x', 12, 'x'::regclass, NULL. */
+function constantText(node: any): string | null | undefined {
+  const [kind, value] = unwrapNode(node);
+  if (kind === 'TypeCast') return constantText(value.arg);
+  if (kind !== 'A_Const') return undefined;
+  if (value.isnull) return null;
+  if (value.sval) return value.sval.sval ?? '';
+  if (value.ival) return String(value.ival.ival ?? 0);
+  if (value.boolval) return String(!!value.boolval.boolval);
+  return undefined;
+}
+
+/** `SELECT create_distributed_table('t', 'col', ...)` and its siblings: run by the coordinator itself. */
+function planDistributionFunction(body: any): Plan | null {
+  if (body.fromClause || body.targetList?.length !== 1) return null;
+  const [kind, call] = unwrapNode(unwrapNode(body.targetList[0])[1].val);
+  if (kind !== 'FuncCall') return null;
+  const name = (call.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval).at(-1) as string;
+  if (!DISTRIBUTION_FUNCTIONS.has(name)) return null;
+  const args: (string | null)[] = [];
+  const named: Record<string, string | null> = {};
+  for (const arg of (call.args as any[]) ?? []) {
+    const [argKind, argBody] = unwrapNode(arg);
+    const value = constantText(argKind === 'NamedArgExpr' ? argBody.arg : arg);
+    if (value === undefined) return notSupported(`the arguments of ${name} must be constants`);
+    if (argKind === 'NamedArgExpr') named[argBody.name] = value;
+    else args.push(value);
+  }
+  return { kind: 'distribution-function', name: name as 'create_distributed_table', args, named };
 }
 
 /** DDL and other utility statements: on the control group unless they name a distributed table. */

@@ -25,6 +25,10 @@ export interface CoordinatorOptions {
   backendPassword: string;
   maxClients: number;
   workerPool: PoolOptions;
+  /** Shards of a new distributed table unless create_distributed_table says otherwise. */
+  defaultShardCount: number;
+  /** Durability class of each table named in config (replication.tables). */
+  durability: Record<string, 'critical' | 'audit' | 'ephemeral'>;
   log?: (line: string) => void;
 }
 
@@ -52,6 +56,18 @@ export class Coordinator {
     this.maxClients = options.maxClients;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     for (const user of options.users) this.verifiers.set(user.name, makeScramVerifier(user.password));
+  }
+
+  get defaultShardCount(): number {
+    return this.options.defaultShardCount;
+  }
+
+  durabilityOf(table: string, unlogged: boolean): 'critical' | 'audit' | 'ephemeral' {
+    return this.options.durability[table] ?? (unlogged ? 'ephemeral' : 'critical');
+  }
+
+  nodesPerGroup(groupId: number): number {
+    return this.snapshot.nodes.filter((n) => n.groupId === groupId).length;
   }
 
   verifierFor(user: string): string | null {
@@ -99,18 +115,35 @@ export class Coordinator {
 
   private reloading: Promise<void> | null = null;
 
+  /**
+   * After this coordinator changed the catalog: reload its own snapshot and tell the
+   * others (NOTIFY on the control group). The NOTIFY is sent on its own, after the
+   * change committed: PostgreSQL cannot PREPARE a transaction that ran NOTIFY.
+   */
+  async catalogChanged(): Promise<void> {
+    await this.catalogListener?.query(`NOTIFY ${CATALOG_CHANNEL}`).catch((error) => this.log(`catalog NOTIFY failed: ${(error as Error).message}`));
+    await this.reloadCatalog();
+  }
+
   async reloadCatalog(client: pg.Client | null = this.catalogListener): Promise<void> {
     if (!client) return;
-    if (this.reloading) return this.reloading;
+    if (this.reloading) {
+      // A reload already running may have read the catalog before the change we were told of.
+      this.reloadAgain = true;
+      return this.reloading;
+    }
     this.reloading = (async () => {
-      const snapshot = await readCatalogSnapshot(client, ++this.catalogVersion);
-      this.snapshot = snapshot;
-      this.ensurePools();
+      do {
+        this.reloadAgain = false;
+        this.snapshot = await readCatalogSnapshot(client, ++this.catalogVersion);
+        this.ensurePools();
+      } while (this.reloadAgain);
     })().finally(() => {
       this.reloading = null;
     });
     return this.reloading;
   }
+  private reloadAgain = false;
 
   private ensurePools(): void {
     for (const group of this.snapshot.groups.values()) {

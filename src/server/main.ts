@@ -15,6 +15,10 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     backendUser: 'postgres',
     backendPassword: secrets.superuserPassword,
     maxClients: config.coordinator.max_client_connections,
+    defaultShardCount: config.distribution.shard_count,
+    durability: Object.fromEntries(
+      (['critical', 'audit', 'ephemeral'] as const).flatMap((cls) => config.replication.tables[cls].map((t) => [t, cls] as const)),
+    ),
     workerPool: {
       minSize: pools.worker_pool_per_shard.min_size,
       maxSize: pools.worker_pool_per_shard.max_size,

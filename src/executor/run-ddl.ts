@@ -1,0 +1,81 @@
+import { encodeNoticeResponse } from '../protocol/backend.ts';
+import type { DdlPlan, DropIndexPlan } from '../planner/plan.ts';
+import { ClientError } from '../server/client-error.ts';
+import { LocalResultStream, type ResultStream } from './result-stream.ts';
+import { atomically, drain, runOnGroup, type ExecutionContext } from './run-plan.ts';
+
+/** DDL as plain text statements: no parameters, whatever protocol the client used. */
+export function textContext(ctx: ExecutionContext): ExecutionContext {
+  return { ...ctx, bindings: { ...ctx.bindings, extended: false, params: [], paramFormats: [], paramTypes: [], resultFormats: [] } };
+}
+
+export async function runStatementsOnGroups(ctx: ExecutionContext, byGroup: Map<number, string[]>, transactional: boolean): Promise<void> {
+  const text = textContext(ctx);
+  if (transactional) {
+    await Promise.all([...byGroup].map(async ([group, statements]) => drain(await runOnGroup(text, group, statements.map((sql) => ({ sql })), true))));
+    return;
+  }
+  // CREATE INDEX CONCURRENTLY and VACUUM cannot share a transaction: one statement at a time.
+  for (const [group, statements] of byGroup) {
+    for (const sql of statements) {
+      await drain(await runOnGroup(text, group, [{ sql }], true));
+    }
+  }
+}
+
+export async function runDdl(ctx: ExecutionContext, plan: DdlPlan): Promise<ResultStream> {
+  for (const notice of plan.notices) ctx.onNotice(encodeNoticeResponse({ severity: 'NOTICE', severityNonLocalized: 'NOTICE', code: '00000', message: notice }));
+  if (!plan.transactional && ctx.transaction.inBlock) {
+    throw new ClientError('25001', `${plan.tag}${plan.tag === 'CREATE INDEX' ? ' CONCURRENTLY' : ''} cannot run inside a transaction block`);
+  }
+  const byGroup = new Map<number, string[]>([[0, [plan.shellSql]]]);
+  for (const table of plan.tables) {
+    for (const shard of table.shards) {
+      for (const group of shard.groupIds) byGroup.set(group, [...(byGroup.get(group) ?? []), plan.render(table, shard.index)]);
+    }
+  }
+  if (plan.dropsTables.length > 0) {
+    const names = plan.dropsTables.map((n) => `'${n.replace(/'/g, "''")}'`).join(', ');
+    byGroup.get(0)!.push(`DELETE FROM dpg_catalog.tables WHERE table_name IN (${names})`);
+  }
+  if (plan.transactional) {
+    await atomically(ctx, byGroup.size, async () => {
+      await runStatementsOnGroups(ctx, byGroup, true);
+      return new LocalResultStream(plan.tag);
+    });
+  } else {
+    await runStatementsOnGroups(ctx, byGroup, false);
+  }
+  if (plan.dropsTables.length > 0) await ctx.coordinator.catalogChanged();
+  return new LocalResultStream(plan.tag);
+}
+
+/** DROP INDEX: finds on the control group which indexes belong to distributed or reference tables, and drops their shard copies too. */
+export async function runDropIndex(ctx: ExecutionContext, plan: DropIndexPlan): Promise<ResultStream> {
+  const control = await ctx.transaction.connection(0);
+  const owners = await control.simpleQuery(
+    `SELECT i.relname, t.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+     WHERE x.indexrelid IN (${plan.indexes.map((n) => `to_regclass('${n.replace(/'/g, "''")}')`).join(', ')})`,
+  );
+  const byGroup = new Map<number, string[]>([[0, [plan.sql]]]);
+  const options = `${plan.concurrent ? ' CONCURRENTLY' : ''}${' IF EXISTS'}`;
+  for (const [indexName, tableName] of owners.rows) {
+    const table = ctx.coordinator.snapshot.table(tableName!);
+    if (!table) continue;
+    for (const shard of table.shards) {
+      for (const group of shard.groupIds) {
+        byGroup.set(group, [...(byGroup.get(group) ?? []), `DROP INDEX${options} ${indexName}_${shard.shardId}${plan.cascade ? ' CASCADE' : ''}`]);
+      }
+    }
+  }
+  if (!plan.concurrent) {
+    await atomically(ctx, byGroup.size, async () => {
+      await runStatementsOnGroups(ctx, byGroup, true);
+      return new LocalResultStream('DROP INDEX');
+    });
+  } else {
+    if (ctx.transaction.inBlock) throw new ClientError('25001', 'DROP INDEX CONCURRENTLY cannot run inside a transaction block');
+    await runStatementsOnGroups(ctx, byGroup, false);
+  }
+  return new LocalResultStream('DROP INDEX');
+}
