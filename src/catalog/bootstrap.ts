@@ -4,7 +4,7 @@ import type { ClusterLayout, GroupLayout, NodeLayout } from '../cluster/layout.t
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
-import { CATALOG_SCHEMA_SQL } from './catalog-schema.ts';
+import { CATALOG_SCHEMA_SQL, CATALOG_VIEWS } from './catalog-schema.ts';
 import { SEED_TABLES, tableDDL, shardRelationName, type SeedTable } from './seed-schema.ts';
 import { shardRanges, namespaceShardIdSql } from './shard-ranges.ts';
 
@@ -61,9 +61,13 @@ export async function bootstrapCluster(config: DpgConfig, layout: ClusterLayout,
     }
     await control.query('BEGIN');
     await control.query(CATALOG_SCHEMA_SQL);
-    await control.query(`ALTER DATABASE ${quoteIdent(database)} SET search_path = "$user", public, dpg_catalog`);
     await control.query(`GRANT USAGE ON SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
-    await control.query(`GRANT SELECT ON ALL TABLES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
+    // The coordinator runs clients' statements as the application role, not as a superuser;
+    // it changes the catalog (create_distributed_table, 2PC records) as that role too.
+    // Clients cannot write the catalog: the planner refuses statements that would.
+    await control.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
+    await control.query(`GRANT SELECT ON ${CATALOG_VIEWS.map((v) => `public.${v}`).join(', ')} TO ${quoteIdent(secrets.appUser)}`);
+    await control.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
     await registerTopology(control, layout);
     // Shards are created as (so owned by) the application role; the control group's
     // shells are handed to it below, since the catalog writes there need the superuser.

@@ -8,6 +8,8 @@
  */
 export const FIRST_SHARD_ID = 102008;
 
+export const CATALOG_VIEWS = ['citus_shards', 'pg_dist_shard', 'pg_dist_placement', 'pg_dist_node', 'pg_dist_partition'];
+
 export const CATALOG_SCHEMA_SQL = `
 CREATE SCHEMA IF NOT EXISTS dpg_catalog;
 
@@ -89,7 +91,7 @@ CREATE VIEW dpg_catalog.group_leaders AS
   FROM dpg_catalog.nodes
   ORDER BY group_id, (role = 'leader') DESC, node_id;
 
-CREATE VIEW dpg_catalog.citus_shards AS
+CREATE VIEW public.citus_shards AS
   SELECT t.table_name::regclass AS table_name,
          s.shardid,
          t.table_name || '_' || s.shardid AS shard_name,
@@ -104,7 +106,7 @@ CREATE VIEW dpg_catalog.citus_shards AS
   JOIN dpg_catalog.group_leaders l USING (group_id)
   LEFT JOIN dpg_catalog.shard_stats st ON st.shardid = s.shardid AND st.group_id = p.group_id;
 
-CREATE VIEW dpg_catalog.pg_dist_shard AS
+CREATE VIEW public.pg_dist_shard AS
   SELECT t.table_name::regclass AS logicalrelid,
          s.shardid,
          't'::"char" AS shardstorage,
@@ -112,18 +114,18 @@ CREATE VIEW dpg_catalog.pg_dist_shard AS
          s.hash_max::text AS shardmaxvalue
   FROM dpg_catalog.shards s JOIN dpg_catalog.tables t USING (table_name);
 
-CREATE VIEW dpg_catalog.pg_dist_placement AS
+CREATE VIEW public.pg_dist_placement AS
   SELECT p.placementid, p.shardid, 1 AS shardstate, coalesce(st.size_bytes, 0) AS shardlength, p.group_id AS groupid
   FROM dpg_catalog.placements p
   LEFT JOIN dpg_catalog.shard_stats st USING (shardid, group_id);
 
-CREATE VIEW dpg_catalog.pg_dist_node AS
+CREATE VIEW public.pg_dist_node AS
   SELECT n.node_id AS nodeid, n.group_id AS groupid, n.host AS nodename, n.port AS nodeport,
          CASE n.role WHEN 'leader' THEN 'primary' ELSE 'secondary' END AS noderole,
          n.state = 'running' AS isactive, g.name AS nodecluster
   FROM dpg_catalog.nodes n JOIN dpg_catalog.groups g USING (group_id);
 
-CREATE VIEW dpg_catalog.pg_dist_partition AS
+CREATE VIEW public.pg_dist_partition AS
   SELECT t.table_name::regclass AS logicalrelid,
          CASE t.kind WHEN 'distributed' THEN 'h' ELSE 'n' END::"char" AS partmethod,
          t.distribution_column AS partkey,

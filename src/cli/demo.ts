@@ -158,7 +158,7 @@ export function topicQueryVector(seed: number, topic: number): number[] {
 }
 
 /** The i-th namespace (0-based, largest first); the name does not depend on the seed or the sizes. */
-function namespaceName(i: number): string {
+export function demoNamespaceName(i: number): string {
   return `agent-${i + 1}/${DEMO_TOPICS[i % DEMO_TOPICS.length]}`;
 }
 
@@ -185,7 +185,7 @@ export function demoDataset(options: { rows?: number; namespaces?: number; seed?
   const missing = rows - sizes.reduce((a, b) => a + b, 0);
   for (let k = 0; k < missing; k++) sizes[byRemainder[k]!.i]!++;
 
-  const namespaces = sizes.map((size, i) => ({ name: namespaceName(i), rows: size, primaryTopic: i % DEMO_TOPICS.length }));
+  const namespaces = sizes.map((size, i) => ({ name: demoNamespaceName(i), rows: size, primaryTopic: i % DEMO_TOPICS.length }));
   return { rows, seed, namespaces };
 }
 
@@ -274,7 +274,7 @@ async function clearPreviousLoad(client: pg.Client, dataset: DemoDataset): Promi
   const marker = await readMarker(client);
   await client.query('DELETE FROM metadata WHERE key = $1', [DEMO_METADATA_KEY]);
   const namespaces = Math.max(dataset.namespaces.length, marker?.namespaces ?? 0);
-  for (let i = 0; i < namespaces; i++) await client.query('DELETE FROM memory_entries WHERE namespace = $1', [namespaceName(i)]);
+  for (let i = 0; i < namespaces; i++) await client.query('DELETE FROM memory_entries WHERE namespace = $1', [demoNamespaceName(i)]);
 }
 
 async function connect(url: string): Promise<pg.Client> {
@@ -296,23 +296,29 @@ async function load(url: string, dataset: DemoDataset, progress: Progress | null
   };
   const clients = await Promise.all(Array.from({ length: LOAD_CONNECTIONS }, () => connect(url)));
   let done = 0;
+  let failed = false;
   try {
     // Each connection takes the next batch as soon as its previous one commits; the
     // generator runs synchronously, so batch contents do not depend on timing.
     await Promise.all(
       clients.map(async (client) => {
-        for (let batch = nextBatch(); batch.length > 0; batch = nextBatch()) {
+        for (let batch = nextBatch(); batch.length > 0 && !failed; batch = nextBatch()) {
           const { text, values } = insertStatement(batch);
-          await client.query(text, values);
+          try {
+            await client.query(text, values);
+          } catch (error) {
+            failed = true; // the other connections stop after their current batch
+            throw error;
+          }
           done += batch.length;
           progress?.update(done);
         }
       }),
     );
   } finally {
+    progress?.finish();
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
-  progress?.finish();
 }
 
 /** Nearest-rank percentile of sorted values. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
 
 /** Bumped when the data folder's layout changes incompatibly. */
-export const DATA_FORMAT = 1;
+export const DATA_FORMAT = 2;
 
 /** What `dpg up` records about a data folder the first time, checked on every later start. */
 export interface ClusterState {

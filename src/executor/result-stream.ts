@@ -62,6 +62,12 @@ export class WorkerResultStream implements ResultStream {
         case BackendCode.NoData:
           this.desc = null;
           break;
+        case BackendCode.CopyOutResponse:
+        case BackendCode.CopyData:
+        case BackendCode.CopyDone:
+          // COPY ... TO STDOUT on one node: its frames go to the client as they are.
+          if (this.desc === undefined) this.desc = null;
+          return frame;
         case BackendCode.CommandComplete: {
           const message = decodeBackend(frame);
           if (message.type === 'CommandComplete') this.tags.push(message.tag);

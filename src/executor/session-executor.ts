@@ -13,6 +13,7 @@ import { SessionTransaction } from './transaction.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction, voidResult } from './distribute.ts';
+import { CopyIn, CopyRelay, CopyOutStream, copyHeaderLine } from './copy.ts';
 import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings, type ExecutionContext } from './run-plan.ts';
 
 interface StatementDescription {
@@ -53,6 +54,8 @@ export class SessionExecutor {
   private readonly portals = new Map<string, Portal>();
   /** After an error in the extended protocol, messages are skipped until Sync. */
   private skipUntilSync = false;
+  /** A COPY FROM STDIN receiving data; `simple` when it came by the simple query protocol. */
+  private copyIn: { copy: CopyIn | CopyRelay; simple: boolean } | null = null;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -98,7 +101,8 @@ export class SessionExecutor {
       const planned = this.plan(sql);
       if (planned.length === 0) this.output.write(EMPTY_QUERY_RESPONSE);
       for (const statement of planned) {
-        await this.runStatement(statement, SIMPLE, { describe: true, maxRows: 0 }, null);
+        // COPY FROM STDIN: the client now sends the data; ReadyForQuery comes after CopyDone.
+        if ((await this.runStatement(statement, SIMPLE, { describe: true, maxRows: 0 }, null)) === 'copy-in') return;
       }
     } catch (error) {
       this.writeError(error);
@@ -118,10 +122,18 @@ export class SessionExecutor {
    * Runs one statement and writes its result. `portal` is set for the extended
    * protocol: an unfinished result stays in it for the next Execute.
    */
-  private async runStatement(planned: PlannedStatement, bindings: Bindings, options: { describe: boolean; maxRows: number }, portal: Portal | null): Promise<void> {
+  private async runStatement(planned: PlannedStatement, bindings: Bindings, options: { describe: boolean; maxRows: number }, portal: Portal | null): Promise<'done' | 'copy-in'> {
     const plan = planned.plan;
     if (this.transaction.status === 'E' && !(plan.kind === 'transaction' && (plan.action === 'commit' || plan.action === 'rollback' || plan.action === 'rollback-to'))) {
       throw new ClientError(SqlState.inFailedTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+    }
+    if ((plan.kind === 'copy' && plan.direction === 'in') || (plan.kind === 'control' && plan.copyIn)) {
+      const ctx = this.context(bindings);
+      const copy = plan.kind === 'copy' ? await CopyIn.start(ctx, plan) : await CopyRelay.start(ctx, plan.sql);
+      this.copyIn = { copy, simple: !bindings.extended };
+      this.output.write(this.copyIn.copy.response());
+      this.output.flush();
+      return 'copy-in';
     }
     let stream = portal?.stream ?? null;
     if (!stream) {
@@ -143,7 +155,7 @@ export class SessionExecutor {
       for (;;) {
         if (options.maxRows > 0 && sent >= options.maxRows) {
           this.output.write(PORTAL_SUSPENDED);
-          return;
+          return 'done';
         }
         const row = await stream.nextRow();
         if (!row) break;
@@ -156,6 +168,7 @@ export class SessionExecutor {
       if (portal) portal.completedTag = stream.tag();
       await stream.close();
       if (portal) portal.stream = null;
+      return 'done';
     } catch (error) {
       await stream.close().catch(() => {});
       if (portal) portal.stream = null;
@@ -194,6 +207,9 @@ export class SessionExecutor {
         return runDropIndex(ctx, plan);
       case 'distribution-function':
         return runDistributionFunction(ctx, plan);
+      case 'copy':
+        if (plan.direction === 'in') throw new Error('COPY FROM STDIN is started by runStatement');
+        return new CopyOutStream(ctx, plan, await copyHeaderLine(ctx, plan));
       case 'unsupported':
         throw plan.error;
       default: {
@@ -342,7 +358,7 @@ export class SessionExecutor {
   private async describeStatement(statement: PreparedStatementEntry): Promise<StatementDescription> {
     if (statement.description) return statement.description;
     const plan = statement.planned?.plan;
-    if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'empty' || plan.kind === 'ddl' || plan.kind === 'drop-index') {
+    if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'empty' || plan.kind === 'ddl' || plan.kind === 'drop-index' || plan.kind === 'copy') {
       statement.description = { parameterTypes: [], rowDescription: null, columns: 0 };
       return statement.description;
     }
@@ -435,8 +451,36 @@ export class SessionExecutor {
     this.output.flush();
   }
 
-  async copyMessage(_message: FrontendMessage): Promise<void> {
-    // CopyData/CopyDone/CopyFail outside COPY: ignored, as PostgreSQL does.
+  get inCopyIn(): boolean {
+    return this.copyIn !== null;
+  }
+
+  /** CopyData, CopyDone and CopyFail; outside COPY FROM STDIN they are ignored, as PostgreSQL does. */
+  async copyMessage(message: FrontendMessage): Promise<void> {
+    const state = this.copyIn;
+    if (!state) return;
+    if (message.type === 'CopyData') {
+      await state.copy.data(message.data);
+      return;
+    }
+    this.copyIn = null;
+    try {
+      if (message.type === 'CopyFail') {
+        await state.copy.abort();
+        throw new ClientError(SqlState.queryCanceled, `COPY from stdin failed: ${message.message}`);
+      }
+      this.output.write(encodeCommandComplete(await state.copy.done()));
+    } catch (error) {
+      if (state.simple) {
+        this.writeError(error);
+        this.transaction.fail();
+      } else this.extendedError(error);
+    }
+    if (state.simple) {
+      this.transaction.endStatement();
+      this.output.write(readyForQuery(this.transaction.status));
+    }
+    this.output.flush();
   }
 
   async reportError(error: unknown): Promise<void> {
@@ -462,6 +506,8 @@ export class SessionExecutor {
   }
 
   async close(): Promise<void> {
+    if (this.copyIn) await this.copyIn.copy.abort();
+    this.copyIn = null;
     for (const name of [...this.portals.keys()]) await this.closePortal(name);
     await this.transaction.close();
   }

@@ -19,7 +19,25 @@ export type Plan =
   | DdlPlan
   | DropIndexPlan
   | DistributionFunctionPlan
+  | CopyPlan
   | UnsupportedPlan;
+
+/** COPY FROM STDIN / TO STDOUT of a distributed or reference table. */
+export interface CopyPlan {
+  kind: 'copy';
+  direction: 'in' | 'out';
+  table: TableInfo;
+  /** The column list, or null for all columns in table order. */
+  columns: string[] | null;
+  format: 'text' | 'csv' | 'binary';
+  delimiter: string;
+  nullString: string;
+  quote: string;
+  escape: string;
+  header: boolean;
+  /** The COPY for one shard, with relation placeholder 0 and without HEADER. */
+  template: string;
+}
 
 /**
  * DDL on distributed and reference tables: the statement runs on the control
@@ -71,6 +89,8 @@ export interface ControlPlan {
   utility: boolean;
   /** Notices to send before running it (e.g. an option dpg dropped). */
   notices?: string[];
+  /** COPY FROM STDIN into a control-group table: the client's data is passed through. */
+  copyIn?: boolean;
 }
 
 /** The ORDER BY of a multi-shard SELECT, evaluated by the coordinator's merge. */

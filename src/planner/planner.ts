@@ -10,6 +10,7 @@ import { planMergeSelect, usesAggregates } from './merge-select.ts';
 import { planAggregateSelect } from './aggregate-select.ts';
 import { planInsert } from './insert.ts';
 import { planDdl } from './ddl.ts';
+import { planCopy } from './copy.ts';
 
 const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
 
@@ -26,9 +27,18 @@ const TRANSACTION_TAGS: Record<string, { action: Extract<Plan, { kind: 'transact
   TRANS_STMT_ROLLBACK_PREPARED: { action: 'rollback-prepared', tag: 'ROLLBACK PREPARED' },
 };
 
+/** Statements that would change dpg's catalog (schema dpg_catalog) other than through dpg's own functions. */
+function writesCatalog(kind: string | null, statement: ParsedStatement): boolean {
+  if (kind === 'SelectStmt' || kind === 'VariableShowStmt' || kind === 'ExplainStmt') return false;
+  return JSON.stringify(statement.node).includes('"dpg_catalog"');
+}
+
 /** Plans one parsed statement against a catalog snapshot. */
 export function planStatement(statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
   const [kind, body] = unwrapNode(statement.node);
+  if (writesCatalog(kind, statement)) {
+    return { kind: 'unsupported', error: new ClientError('42501', "permission denied: dpg's catalog (schema dpg_catalog) changes only through dpg's functions, such as create_distributed_table") };
+  }
   switch (kind) {
     case 'TransactionStmt': {
       const entry = TRANSACTION_TAGS[body.kind as string];
@@ -56,6 +66,8 @@ export function planStatement(statement: ParsedStatement, snapshot: CatalogSnaps
     case 'DeleteStmt':
     case 'InsertStmt':
       return planQuery(kind, body, statement, snapshot);
+    case 'CopyStmt':
+      return planCopy(statement, snapshot);
     default:
       return planDdl(kind ?? 'unknown', statement, snapshot) ?? planUtility(kind ?? 'unknown', statement, snapshot);
   }

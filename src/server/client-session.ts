@@ -194,6 +194,11 @@ export class ClientSession {
 
   private async handleReady(message: FrontendMessage): Promise<void> {
     const executor = this.executor!;
+    if (executor.inCopyIn && message.type !== 'CopyData' && message.type !== 'CopyDone' && message.type !== 'CopyFail') {
+      // During COPY FROM STDIN, Flush and Sync are ignored (protocol-flow.html, COPY Operations); anything else is a violation.
+      if (message.type === 'Flush' || message.type === 'Sync') return;
+      throw new ProtocolError(`unexpected message type ${message.type} during COPY from stdin`);
+    }
     switch (message.type) {
       case 'Query':
         return executor.simpleQuery(message.sql);

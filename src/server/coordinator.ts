@@ -207,6 +207,25 @@ export class Coordinator {
   private recoveryTimer: NodeJS.Timeout | null = null;
 
   private readonly typeNames = new Map<number, string>();
+  private readonly columnCache = new Map<string, { version: number; columns: string[] }>();
+
+  /** A table's columns in order, from its shell on the control group. */
+  async tableColumns(table: string): Promise<string[]> {
+    const cached = this.columnCache.get(table);
+    if (cached && cached.version === this.snapshot.version) return cached.columns;
+    const pool = this.pool(0);
+    const connection = await pool.acquire();
+    try {
+      const result = await connection.simpleQuery(
+        `SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('public.${table.replace(/'/g, "''")}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      );
+      const columns = result.rows.map((r) => r[0]!);
+      this.columnCache.set(table, { version: this.snapshot.version, columns });
+      return columns;
+    } finally {
+      pool.release(connection);
+    }
+  }
 
   /** The SQL name of a type (client OIDs), for casts in queries the coordinator writes. */
   async typeName(oid: number): Promise<string> {

@@ -12,8 +12,9 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     database: config.cluster.database,
     users: [{ name: secrets.appUser, password: secrets.appPassword }],
     control: { nodes: layout.groups[0]!.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort, patroniPort: n.restPort })) },
-    backendUser: 'postgres',
-    backendPassword: secrets.superuserPassword,
+    // Not the superuser: a client must not be able to read server files or change settings through dpg.
+    backendUser: secrets.appUser,
+    backendPassword: secrets.appPassword,
     maxClients: config.coordinator.max_client_connections,
     defaultShardCount: config.distribution.shard_count,
     durability: Object.fromEntries(

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDpg as runCli, type CliResult } from '../support/dpg-cli.ts';
-import type { ClusterState } from '../../src/cluster/state.ts';
+import { DATA_FORMAT, type ClusterState } from '../../src/cluster/state.ts';
 
 // These tests only feed the CLI bad input: every case fails before a process could start
 // (`up` refuses the data folder in openClusterState, before etcd or Patroni), and the
@@ -46,7 +46,7 @@ function snapshot(dir: string): Record<string, string> {
 
 function clusterState(dataDir: string, changes: Partial<ClusterState>): ClusterState {
   return {
-    format: 1,
+    format: DATA_FORMAT,
     clusterId: 'a1b2c3d4e5f6',
     createdAt: '2024-05-01T10:00:00.000Z',
     nodesRoot: join(dataDir, 'nodes'),

@@ -1,0 +1,272 @@
+/**
+ * Incremental splitters for COPY data in PostgreSQL's three formats: they cut a
+ * byte stream (CopyData messages cut anywhere) into rows and read one column's
+ * value of each row, so the coordinator can send every row to its shard unchanged.
+ * https://www.postgresql.org/docs/15/sql-copy.html (File Formats)
+ */
+export interface CopyRow {
+  /** The row's bytes as the client sent them (line terminator included; a binary tuple whole). */
+  raw: Buffer;
+  /** The value of the column asked for, as text; null for SQL NULL. */
+  value: string | null;
+}
+
+export interface RowSplitter {
+  /** Rows completed by this chunk. */
+  push(chunk: Buffer): CopyRow[];
+  /** Called at CopyDone: a partial last row without a terminator is still a row. */
+  end(): CopyRow[];
+  /** True once the text format's end marker (\.) was read. */
+  finished: boolean;
+}
+
+export class CopyFormatError extends Error {
+  readonly sqlstate = '22P04';
+}
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+const BACKSLASH = 0x5c;
+
+/** Text format: rows end at a newline byte (newlines inside values are escaped as \n). */
+export class TextRowSplitter implements RowSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+  finished = false;
+  constructor(
+    private readonly column: number,
+    private readonly delimiter: number,
+    private readonly nullString: string,
+  ) {}
+
+  push(chunk: Buffer): CopyRow[] {
+    if (this.finished) return [];
+    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    const rows: CopyRow[] = [];
+    let start = 0;
+    for (let i = data.indexOf(NEWLINE, start); i >= 0; i = data.indexOf(NEWLINE, start)) {
+      const raw = data.subarray(start, i + 1);
+      start = i + 1;
+      const line = raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
+      if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) {
+        this.finished = true;
+        break;
+      }
+      rows.push({ raw, value: this.column < 0 ? null : this.field(line) });
+    }
+    this.pending = Buffer.from(data.subarray(start));
+    return rows;
+  }
+
+  end(): CopyRow[] {
+    if (this.finished || this.pending.length === 0) return [];
+    const line = this.pending;
+    this.pending = Buffer.alloc(0);
+    if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) return [];
+    return [{ raw: Buffer.concat([line, Buffer.from('\n')]), value: this.column < 0 ? null : this.field(line) }];
+  }
+
+  private field(line: Buffer): string | null {
+    let index = 0;
+    let start = 0;
+    for (let i = 0; i <= line.length; i++) {
+      if (i === line.length || line[i] === this.delimiter) {
+        if (index === this.column) {
+          const raw = line.toString('utf8', start, i);
+          return raw === this.nullString ? null : unescapeText(raw);
+        }
+        index++;
+        start = i + 1;
+      } else if (line[i] === BACKSLASH) {
+        i++;
+      }
+    }
+    throw new CopyFormatError(`missing data for column ${this.column + 1}`);
+  }
+}
+
+/** Backslash escapes of the text format: \b \f \n \r \t \v, octal \NNN, hex \xHH, and \x for any other x. */
+export function unescapeText(value: string): string {
+  if (!value.includes('\\')) return value;
+  return value.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_, code: string) => {
+    if (code.startsWith('x') && code.length > 1) return String.fromCharCode(parseInt(code.slice(1), 16));
+    if (/^[0-7]+$/.test(code)) return String.fromCharCode(parseInt(code, 8));
+    return { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' }[code] ?? code;
+  });
+}
+
+/** CSV: rows end at a newline outside quotes; quoted values may hold delimiters and newlines. */
+export class CsvRowSplitter implements RowSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+  private scanned = 0;
+  private inQuotes = false;
+  finished = false;
+  constructor(
+    private readonly column: number,
+    private readonly delimiter: number,
+    private readonly quote: number,
+    private readonly escape: number,
+    private readonly nullString: string,
+    private skipHeader: boolean,
+  ) {}
+
+  push(chunk: Buffer): CopyRow[] {
+    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    const rows: CopyRow[] = [];
+    let start = 0;
+    for (let i = this.scanned; i < data.length; i++) {
+      const byte = data[i];
+      if (this.inQuotes) {
+        if (byte === this.escape && this.escape !== this.quote && data[i + 1] === this.quote) i++;
+        else if (byte === this.quote) {
+          if (this.escape === this.quote && i + 1 < data.length && data[i + 1] === this.quote) i++;
+          else if (this.escape === this.quote && i + 1 >= data.length) {
+            // Cannot tell "" from a closing quote yet: wait for more data.
+            this.scanned = i;
+            this.pending = Buffer.from(data.subarray(start));
+            this.scanned -= start;
+            return rows;
+          } else this.inQuotes = false;
+        }
+      } else if (byte === this.quote) {
+        this.inQuotes = true;
+      } else if (byte === NEWLINE) {
+        const raw = data.subarray(start, i + 1);
+        start = i + 1;
+        if (this.skipHeader) {
+          this.skipHeader = false;
+          continue;
+        }
+        const line = raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
+        if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) {
+          this.finished = true;
+          break;
+        }
+        rows.push({ raw, value: this.column < 0 ? null : this.field(line) });
+      }
+    }
+    this.pending = Buffer.from(data.subarray(start));
+    this.scanned = this.pending.length;
+    return rows;
+  }
+
+  end(): CopyRow[] {
+    if (this.finished || this.pending.length === 0) return [];
+    if (this.inQuotes) throw new CopyFormatError('unterminated CSV quoted field');
+    const line = this.pending;
+    this.pending = Buffer.alloc(0);
+    if (this.skipHeader) return [];
+    return [{ raw: Buffer.concat([line, Buffer.from('\n')]), value: this.column < 0 ? null : this.field(line) }];
+  }
+
+  private field(line: Buffer): string | null {
+    let index = 0;
+    let value = '';
+    let quoted = false;
+    let inQuotes = false;
+    let segmentStart = 0;
+    const parts: Buffer[] = [];
+    for (let i = 0; i <= line.length; i++) {
+      const byte = line[i];
+      if (i < line.length && inQuotes) {
+        if (byte === this.escape && line[i + 1] === this.quote && (this.escape !== this.quote || i + 1 < line.length)) {
+          parts.push(line.subarray(segmentStart, i), Buffer.from([this.quote]));
+          i++;
+          segmentStart = i + 1;
+        } else if (byte === this.quote) {
+          parts.push(line.subarray(segmentStart, i));
+          inQuotes = false;
+          segmentStart = i + 1;
+        }
+        continue;
+      }
+      if (i < line.length && byte === this.quote) {
+        parts.push(line.subarray(segmentStart, i));
+        inQuotes = true;
+        quoted = true;
+        segmentStart = i + 1;
+        continue;
+      }
+      if (i === line.length || byte === this.delimiter) {
+        parts.push(line.subarray(segmentStart, i));
+        if (index === this.column) {
+          value = Buffer.concat(parts).toString('utf8');
+          return !quoted && value === this.nullString ? null : value;
+        }
+        index++;
+        parts.length = 0;
+        quoted = false;
+        segmentStart = i + 1;
+      }
+    }
+    throw new CopyFormatError(`missing data for column ${this.column + 1}`);
+  }
+}
+
+/** PGCOPY\n\377\r\n\0: the binary format's signature. */
+export const BINARY_SIGNATURE = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]);
+/** Signature, flags 0, no header extension. */
+export const BINARY_HEADER = Buffer.concat([BINARY_SIGNATURE, Buffer.alloc(8)]);
+export const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
+
+/** Binary format: a header, then tuples (Int16 field count, each field Int32 length and bytes), then -1. */
+export class BinaryRowSplitter implements RowSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+  private headerRead = false;
+  finished = false;
+  constructor(private readonly column: number) {}
+
+  push(chunk: Buffer): CopyRow[] {
+    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    const rows: CopyRow[] = [];
+    if (!this.headerRead) {
+      if (data.length < 19) {
+        this.pending = Buffer.from(data);
+        return rows;
+      }
+      if (!data.subarray(0, 11).equals(BINARY_SIGNATURE)) throw new CopyFormatError('COPY file signature not recognized');
+      const extension = data.readUInt32BE(15);
+      if (data.length < 19 + extension) {
+        this.pending = Buffer.from(data);
+        return rows;
+      }
+      data = data.subarray(19 + extension);
+      this.headerRead = true;
+    }
+    let offset = 0;
+    while (!this.finished && offset + 2 <= data.length) {
+      const fields = data.readInt16BE(offset);
+      if (fields === -1) {
+        this.finished = true;
+        offset += 2;
+        break;
+      }
+      let cursor = offset + 2;
+      let value: string | null = null;
+      let complete = true;
+      for (let f = 0; f < fields; f++) {
+        if (cursor + 4 > data.length) {
+          complete = false;
+          break;
+        }
+        const length = data.readInt32BE(cursor);
+        cursor += 4;
+        if (length > 0 && cursor + length > data.length) {
+          complete = false;
+          break;
+        }
+        if (f === this.column) value = length < 0 ? null : data.toString('utf8', cursor, cursor + length);
+        if (length > 0) cursor += length;
+      }
+      if (!complete) break;
+      rows.push({ raw: data.subarray(offset, cursor), value });
+      offset = cursor;
+    }
+    this.pending = Buffer.from(data.subarray(offset));
+    return rows;
+  }
+
+  end(): CopyRow[] {
+    if (!this.finished && this.pending.length > 0) throw new CopyFormatError('unexpected end of binary COPY data');
+    return [];
+  }
+}
