@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadConfig, validateConfig, ConfigError, ConfigFileError, type LoadedConfig } from '../config/config.ts';
 import { readFileSync } from 'node:fs';
 import { runCoordinator } from '../server/main.ts';
+import { runDemo, DemoError } from './demo.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
 import { readSecrets } from '../cluster/secrets.ts';
@@ -24,6 +25,7 @@ commands:
   status [--json]    every node and process: group, role, state, lag, ports, PIDs
   url                the client connection URL
   shards [--json]    the shard map (citus_shards): table, shard, node, size
+  demo [--rows N]    load demo memories through the coordinator and run the seed's searches
 
 options:
   --config FILE      config file (default: ./dpg.yaml when present, else built-in defaults)
@@ -41,6 +43,7 @@ interface Options {
   'base-port'?: string;
   reset?: boolean;
   json?: boolean;
+  rows?: string;
   help?: boolean;
 }
 
@@ -56,6 +59,7 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         'base-port': { type: 'string' },
         reset: { type: 'boolean' },
         json: { type: 'boolean' },
+        rows: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -135,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
     return command || options.help ? 0 : 2;
   }
   if (options.reset && command !== 'up') throw new UsageError('--reset goes with up only');
+  if (options.rows !== undefined && command !== 'demo') throw new UsageError('--rows goes with demo only');
   switch (command) {
     case 'setup': {
       const report = setup(out);
@@ -187,6 +192,16 @@ export async function main(argv: string[]): Promise<number> {
       await runCoordinator(config, layout, secrets, layout.clientPort);
       return -1;
     }
+    case 'demo': {
+      const loaded = load(options);
+      let rows: number | undefined;
+      if (options.rows !== undefined) {
+        rows = Number(options.rows);
+        if (!/^\d+$/.test(options.rows)) throw new UsageError(`--rows ${JSON.stringify(options.rows)} is not a whole number`);
+      }
+      await runDemo({ url: await clientUrl(loaded, existingLayout(loaded)), rows, out, progress: true });
+      return 0;
+    }
     case 'shards': {
       const loaded = load(options);
       const rows = await shardMap(loaded, existingLayout(loaded));
@@ -198,7 +213,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const expected = [BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
+const expected = [DemoError, BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
 
 main(process.argv.slice(2)).then(
   // -1: a server command that keeps running until signalled.
