@@ -40,6 +40,10 @@ export interface DpgConfig {
   coordinator: {
     /** Beyond this many client connections a new client gets SQLSTATE 53300 (the seed: 500). */
     max_client_connections: number;
+    /** A prepared part of a two-phase commit without a commit record is rolled back once this old. */
+    prepared_transaction_grace_seconds: number;
+    /** How often the recovery loop looks for prepared transactions left by a crash. */
+    recovery_interval_seconds: number;
   };
 }
 
@@ -121,7 +125,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500 },
+  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10 },
 };
 
 export const MAX_WORKER_GROUPS = 8;
@@ -264,7 +268,11 @@ const schema = object({
     },
   }),
   patroni: object({ ttl: integer(20, 3600), loop_wait: integer(1, 600), retry_timeout: integer(3, 600) }),
-  coordinator: object({ max_client_connections: integer(1, 100000) }),
+  coordinator: object({
+    max_client_connections: integer(1, 100000),
+    prepared_transaction_grace_seconds: integer(1, 86400),
+    recovery_interval_seconds: integer(1, 3600),
+  }),
 });
 
 function mergeDefaults(defaults: unknown, given: unknown): unknown {

@@ -3,16 +3,15 @@ import type { Coordinator } from '../server/coordinator.ts';
 /** A part of a distributed transaction: `<transaction gid>_g<group>` (see SessionTransaction). */
 const PART = /^(dpg_[a-z0-9]+_[0-9a-f]+)_g(\d+)$/;
 
-/** A prepared part younger than this may still be committed by the coordinator that made it. */
-const GRACE_SECONDS = 30;
 
 /**
  * Resolves prepared transactions left behind by a coordinator that crashed during
  * two-phase commit: parts of a transaction with a commit record are committed, the
- * others (older than the grace period) rolled back. Old records whose parts are
+ * others rolled back once older than `graceSeconds` (a part younger than that may
+ * still be committed by the coordinator that made it). Old records whose parts are
  * all gone are deleted.
  */
-export async function recoverPreparedTransactions(coordinator: Coordinator): Promise<{ committed: number; rolledBack: number }> {
+export async function recoverPreparedTransactions(coordinator: Coordinator, graceSeconds: number): Promise<{ committed: number; rolledBack: number }> {
   let committed = 0;
   let rolledBack = 0;
   const control = coordinator.pool(0);
@@ -35,7 +34,7 @@ export async function recoverPreparedTransactions(coordinator: Coordinator): Pro
           if (record.rows.length > 0) {
             await connection.simpleQuery(`COMMIT PREPARED '${gid}'`);
             committed++;
-          } else if (Number(age) > GRACE_SECONDS) {
+          } else if (Number(age) > graceSeconds) {
             await connection.simpleQuery(`ROLLBACK PREPARED '${gid}'`);
             rolledBack++;
           }
@@ -44,7 +43,7 @@ export async function recoverPreparedTransactions(coordinator: Coordinator): Pro
         pool.release(connection);
       }
     }
-    const old = await decisions.simpleQuery(`SELECT gid FROM dpg_catalog.commit_records WHERE created_at < now() - interval '${GRACE_SECONDS} seconds'`);
+    const old = await decisions.simpleQuery(`SELECT gid FROM dpg_catalog.commit_records WHERE created_at < now() - interval '${graceSeconds} seconds'`);
     const done = old.rows.map(([gid]) => gid!).filter((gid) => !stillPrepared.has(gid));
     if (done.length > 0) {
       await decisions.simpleQuery(`DELETE FROM dpg_catalog.commit_records WHERE gid IN (${done.map((g) => `'${g}'`).join(', ')})`);

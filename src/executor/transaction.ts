@@ -144,14 +144,27 @@ export class SessionTransaction {
       await Promise.all(writers.filter((g) => !prepared.includes(g)).map((g) => this.held.get(g)!.simpleQuery('ROLLBACK').catch(() => {})));
       throw error;
     }
+    this.injectFault('crash-after-prepare');
     // The decision: once this row is committed the transaction is committed, whatever happens next.
     await this.coordinator.recordCommitDecision(base);
+    this.injectFault('crash-after-commit-record');
     const failures: unknown[] = [];
     await Promise.all(
       writers.map((g) => this.held.get(g)!.simpleQuery(`COMMIT PREPARED '${gids.get(g)}'`).catch((e) => failures.push(e))),
     );
     if (failures.length === 0) void this.coordinator.forgetCommitDecision(base);
     // A failed COMMIT PREPARED is retried by the recovery loop; the transaction is committed.
+  }
+
+  /**
+   * Fault injection for the two-phase commit tests: with DPG_FAULT_INJECTION=1 in the
+   * coordinator's environment, `SET dpg.fault_injection = '<point>'` makes the
+   * coordinator die (SIGKILL, no cleanup) at that point of a distributed commit.
+   */
+  private injectFault(point: string): void {
+    if (process.env.DPG_FAULT_INJECTION !== '1') return;
+    const setting = this.settings.get('dpg.fault_injection') ?? '';
+    if (setting.includes(`'${point}'`)) process.kill(process.pid, 'SIGKILL');
   }
 
   async rollback(): Promise<void> {

@@ -27,6 +27,8 @@ export interface CoordinatorOptions {
   workerPool: PoolOptions;
   /** Shards of a new distributed table unless create_distributed_table says otherwise. */
   defaultShardCount: number;
+  /** Two-phase commit recovery: grace period of an undecided prepared part, and the loop's interval. */
+  recovery: { graceSeconds: number; intervalSeconds: number };
   /** Durability class of each table named in config (replication.tables). */
   durability: Record<string, 'critical' | 'audit' | 'ephemeral'>;
   log?: (line: string) => void;
@@ -195,13 +197,13 @@ export class Coordinator {
 
   private startRecoveryLoop(): void {
     const run = () =>
-      recoverPreparedTransactions(this)
+      recoverPreparedTransactions(this, this.options.recovery.graceSeconds)
         .then(({ committed, rolledBack }) => {
           if (committed + rolledBack > 0) this.log(`2PC recovery: committed ${committed}, rolled back ${rolledBack} prepared transactions`);
         })
         .catch((error) => this.log(`2PC recovery failed: ${(error as Error).message}`));
     void run();
-    this.recoveryTimer = setInterval(run, 10_000);
+    this.recoveryTimer = setInterval(run, this.options.recovery.intervalSeconds * 1000);
     this.recoveryTimer.unref();
   }
   private recoveryTimer: NodeJS.Timeout | null = null;

@@ -17,6 +17,10 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     backendPassword: secrets.appPassword,
     maxClients: config.coordinator.max_client_connections,
     defaultShardCount: config.distribution.shard_count,
+    recovery: {
+      graceSeconds: config.coordinator.prepared_transaction_grace_seconds,
+      intervalSeconds: config.coordinator.recovery_interval_seconds,
+    },
     durability: Object.fromEntries(
       (['critical', 'audit', 'ephemeral'] as const).flatMap((cls) => config.replication.tables[cls].map((t) => [t, cls] as const)),
     ),

@@ -1,0 +1,108 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { runDpg } from '../support/dpg-cli.ts';
+import { shardIndexForValue } from '../../src/catalog/shard-ranges.ts';
+import { connectNode, withClient } from '../../src/cluster/connect.ts';
+import { waitFor } from '../../src/cluster/processes.ts';
+
+// A coordinator killed in the middle of a two-phase commit must leave no
+// half-committed transaction: the recovery loop of the restarted coordinator
+// rolls back what was only prepared, and commits what has a commit record.
+const SHARDS = 6;
+let cluster: TestCluster;
+
+/** Two namespaces whose shards live on different worker groups (shard i is on group 1 + i mod 2). */
+function namespacesOnBothGroups(prefix: string): [string, string] {
+  let even: string | null = null;
+  let odd: string | null = null;
+  for (let i = 0; !even || !odd; i++) {
+    const ns = `${prefix}-${i}`;
+    if (shardIndexForValue(ns, SHARDS) % 2 === 0) even ??= ns;
+    else odd ??= ns;
+  }
+  return [even, odd];
+}
+
+async function preparedCount(): Promise<number> {
+  let total = 0;
+  for (const group of cluster.layout.groups) {
+    total += await withClient(await connectNode(group.nodes[0]!, cluster.secrets, 'postgres'), async (c) =>
+      Number((await c.query("SELECT count(*) AS n FROM pg_prepared_xacts WHERE gid LIKE 'dpg\\_%'")).rows[0].n),
+    );
+  }
+  return total;
+}
+
+async function rowsIn(namespaces: string[]): Promise<number> {
+  const client = new pg.Client(cluster.url);
+  await client.connect();
+  try {
+    return Number((await client.query('SELECT count(*) AS n FROM memory_entries WHERE namespace = ANY($1)', [namespaces])).rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs a two-group transaction with a fault point set; the coordinator dies at COMMIT. */
+async function commitWithCrash(point: string, namespaces: [string, string]): Promise<void> {
+  const client = new pg.Client(cluster.url);
+  client.on('error', () => {});
+  await client.connect();
+  await client.query(`SET dpg.fault_injection = '${point}'`);
+  await client.query('BEGIN');
+  for (const ns of namespaces) await client.query('INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, $3)', [ns, `k-${point}`, point]);
+  await assert.rejects(client.query('COMMIT'), 'the client sees the connection fail, not a commit');
+  await client.end().catch(() => {});
+}
+
+async function restartCoordinator(): Promise<void> {
+  const up = await runDpg(['up', '--config', cluster.configFile], { cwd: cluster.dir });
+  assert.equal(up.code, 0, up.stderr);
+}
+
+before(async () => {
+  process.env.DPG_FAULT_INJECTION = '1';
+  cluster = await startTestCluster({
+    basePort: 30432,
+    shardCount: SHARDS,
+    extraConfig: ['coordinator: { prepared_transaction_grace_seconds: 2, recovery_interval_seconds: 1 }'],
+  });
+});
+
+after(async () => {
+  await cluster?.stop();
+});
+
+test('a coordinator killed after PREPARE TRANSACTION: recovery rolls the prepared parts back', async () => {
+  const namespaces = namespacesOnBothGroups('after-prepare');
+  await commitWithCrash('crash-after-prepare', namespaces);
+  assert.ok((await preparedCount()) >= 2, 'both groups hold a prepared part');
+  await restartCoordinator();
+  await waitFor('recovery to resolve the prepared parts', 30_000, async () => (await preparedCount()) === 0);
+  assert.equal(await rowsIn(namespaces), 0, 'nothing of the transaction is visible');
+});
+
+test('a coordinator killed after the commit record: recovery commits every part', async () => {
+  const namespaces = namespacesOnBothGroups('after-record');
+  await commitWithCrash('crash-after-commit-record', namespaces);
+  await restartCoordinator();
+  await waitFor('recovery to resolve the prepared parts', 30_000, async () => (await preparedCount()) === 0);
+  assert.equal(await rowsIn(namespaces), 2, 'both rows of the committed transaction are there');
+});
+
+test('without a fault a two-group transaction commits on both groups', async () => {
+  const namespaces = namespacesOnBothGroups('no-fault');
+  const client = new pg.Client(cluster.url);
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    for (const ns of namespaces) await client.query('INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, $3)', [ns, 'k', 'v']);
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+  assert.equal(await rowsIn(namespaces), 2);
+  assert.equal(await preparedCount(), 0);
+});
