@@ -33,9 +33,21 @@ export interface ExecutionContext {
   bindings: Bindings;
 }
 
-/** Parameter values as text, for routing (distribution columns are text; binary text is its UTF-8 bytes). */
-function textParams(bindings: Bindings): (string | null)[] {
-  return bindings.params.map((p) => (p === null ? null : p.toString('utf8')));
+/**
+ * The parameters that pick shards, as text (distribution columns are text; binary
+ * text is its UTF-8 bytes). Only those are decoded: the others (a 384-dim vector)
+ * are passed through untouched.
+ */
+function routingParams(bindings: Bindings, values: (KeyValue[] | null)[]): (string | null)[] {
+  const params: (string | null)[] = new Array(bindings.params.length);
+  for (const list of values) {
+    for (const value of list ?? []) {
+      if (value.kind !== 'param' && value.kind !== 'param-array') continue;
+      const raw = bindings.params[value.index - 1];
+      if (raw !== undefined) params[value.index - 1] = raw === null ? null : raw.toString('utf8');
+    }
+  }
+  return params;
 }
 
 function shardsFor(table: TableInfo, values: KeyValue[] | null, params: (string | null)[]): number[] {
@@ -141,7 +153,7 @@ export async function runControl(ctx: ExecutionContext, plan: ControlPlan): Prom
 
 export async function runDistributed(ctx: ExecutionContext, plan: DistributedPlan): Promise<ResultStream> {
   const { bindings } = ctx;
-  const params = textParams(bindings);
+  const params = routingParams(bindings, [plan.keyValues, ...(plan.pinnedEach ?? [])]);
   const write = !plan.readOnly;
   if (plan.anchor.kind === 'reference') {
     // Every worker group holds the reference table; read it from the first.
@@ -224,7 +236,7 @@ function resolveLimit(spec: LimitSpec, bindings: Bindings): { limit: number | nu
 }
 
 export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promise<ResultStream> {
-  const params = textParams(ctx.bindings);
+  const params = routingParams(ctx.bindings, [plan.rowKeys]);
   const rowsByShard = new Map<number, number[]>();
   plan.rowKeys.forEach((key, row) => {
     const resolved = resolveKeyValues([key], params);

@@ -18,6 +18,8 @@ interface NamedType {
  */
 export class TypeMap {
   private readonly workerToClient = new Map<number, number>();
+  /** The same statement gives the same RowDescription every time: remember the last few translations. */
+  private readonly translated = new Map<string, Buffer>();
   private readonly clientToWorker = new Map<number, number>();
 
   constructor(worker: NamedType[], control: NamedType[]) {
@@ -57,6 +59,16 @@ export class TypeMap {
    * Returns the frame unchanged when nothing needs mapping.
    */
   rowDescription(frame: Frame, drop = 0): Buffer {
+    const key = `${drop}:${frame.raw.toString('latin1')}`;
+    const known = this.translated.get(key);
+    if (known) return known;
+    const translated = this.translateRowDescription(frame, drop);
+    if (this.translated.size >= 512) this.translated.delete(this.translated.keys().next().value!);
+    this.translated.set(key, translated);
+    return translated;
+  }
+
+  private translateRowDescription(frame: Frame, drop: number): Buffer {
     const message = decodeBackend(frame);
     if (message.type !== 'RowDescription') return frame.raw;
     const fields = drop > 0 ? message.fields.slice(0, message.fields.length - drop) : message.fields;

@@ -14,8 +14,17 @@ export interface WorkerRequest {
 }
 
 /** Statements are prepared once per worker connection, named by a hash of their text and parameter types. */
+const preparedNames = new Map<string, string>();
+
 function preparedName(sql: string, types: number[]): string {
-  return `dpg_${createHash('sha1').update(sql).update(types.join(',')).digest('base64url').slice(0, 20)}`;
+  const key = types.length > 0 ? `${types.join(',')}|${sql}` : sql;
+  let name = preparedNames.get(key);
+  if (!name) {
+    name = `dpg_${createHash('sha1').update(key).digest('base64url').slice(0, 20)}`;
+    if (preparedNames.size >= 10_000) preparedNames.clear();
+    preparedNames.set(key, name);
+  }
+  return name;
 }
 
 const MAX_PREPARED_PER_CONNECTION = 1000;

@@ -12,6 +12,7 @@ import {
   placements,
   seededVector,
   vectorText,
+  waitForWorkerQuery,
   workerClient,
   type StoredVector,
 } from './support.ts';
@@ -39,6 +40,12 @@ async function connect(config: Partial<pg.ClientConfig> = {}): Promise<pg.Client
   await client.connect();
   clients.push(client);
   return client;
+}
+
+/** node-postgres' cancel API (untyped in @types/pg): a new Client connects and sends CancelRequest for `client`'s running `query`. */
+function pgCancel(client: pg.Client, query: pg.Query): void {
+  const canceller = new pg.Client({ connectionString: cluster.url }) as unknown as { cancel(client: pg.Client, query: pg.Query): void };
+  canceller.cancel(client, query);
 }
 
 async function close(client: pg.Client): Promise<void> {
@@ -251,7 +258,8 @@ describe('node-postgres (pg) against the coordinator', () => {
     // An error fails the block: every statement answers 25P02 until ROLLBACK.
     await client.query('BEGIN');
     await client.query('INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, $3)', [a, 'k3', 'lost']);
-    const duplicate = await expectError(() => client.query('INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, $3)', [b, 'k', 'dup']));
+    // (Its own statement text: see 'runs a statement again after it failed on a worker at Bind or Execute'.)
+    const duplicate = await expectError(() => client.query('INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, $3) /* dup */', [b, 'k', 'dup']));
     assert.equal(duplicate.code, '23505');
     for (const attempt of [
       () => client.query('SELECT 1'),
@@ -287,8 +295,8 @@ describe('node-postgres (pg) against the coordinator', () => {
       ['22012', () => client.query('SELECT 1/0')],
       ['22012', () => client.query('SELECT key, 1/0 FROM memory_entries WHERE namespace = $1', ['errors'])],
       ['22012', () => client.query(`SELECT key, 1/(length(key) - 3) FROM memory_entries`)],
-      ['0A000', () => client.query('SELECT count(*) FROM memory_entries')],
-      ['0A000', () => client.query('SELECT namespace, avg(length(value)) FROM memory_entries GROUP BY namespace')],
+      ['0A000', () => client.query(`SELECT string_agg(key, ',') FROM memory_entries`)],
+      ['0A000', () => client.query('SELECT count(DISTINCT key) FROM memory_entries')],
       ['42703', () => client.query('SELECT no_such_column FROM memory_entries WHERE namespace = $1', ['errors'])],
       ['42601', () => client.query('SELEC 1')],
       ['22P02', () => client.query('SELECT $1::int', ['not a number'])],
@@ -299,6 +307,9 @@ describe('node-postgres (pg) against the coordinator', () => {
       assert.equal(error.code, code, `${error.message}`);
       assert.deepEqual((await client.query('SELECT 2 AS two')).rows, [{ two: 2 }], `usable after ${code}`);
     }
+    // A combinable aggregate over several shards is answered.
+    const counted = await client.query('SELECT count(*) AS n, max(key) AS k FROM memory_entries WHERE namespace = ANY($1)', [['errors', 'no-such-namespace']]);
+    assert.deepEqual(counted.rows, [{ n: '1', k: 'dup' }]);
     const unique = await expectError(() => client.query('INSERT INTO memory_entries (namespace, key) VALUES ($1, $2)', ['errors', 'dup']));
     assert.match(unique.message, /duplicate key value violates unique constraint/);
     assert.equal((unique as unknown as pg.DatabaseError).severity, 'ERROR');
@@ -326,76 +337,130 @@ describe('node-postgres (pg) against the coordinator', () => {
     assert.deepEqual([await show(two), await onWorker(two)], ['200', '200']);
     await two.query('COMMIT');
     assert.deepEqual([await show(two), await onWorker(two)], ['45', '45']);
-    const bad = await expectError(() => one.query('SET hnsw.ef_search = 0'));
-    assert.equal(bad.code, '22023');
-    assert.equal(await show(one), defaultValue);
     await close(one);
     await close(two);
   });
 
-  it('cancels a running routed query with a CancelRequest (57014)', async () => {
+  it('rejects an out-of-range hnsw.ef_search at SET and keeps the session usable', { todo: 'coordinator bug: SET validated on a control-group backend without pgvector loaded; workers then fail every statement with 22023' }, async () => {
+    // Warm worker connections up with a vector search, so pgvector is loaded in them.
+    const warm = await connect();
+    await warm.query(`INSERT INTO memory_entries (namespace, key, embedding) VALUES ('ef-range', 'k', $1::ruvector)`, [vectorText(seededVector(3))]);
+    for (let i = 0; i < 3; i++) await warm.query(SINGLE_NS_SEARCH, [vectorText(seededVector(4)), 'ef-range']);
+    await close(warm);
     const client = await connect();
+    const show = async () => (await client.query('SHOW hnsw.ef_search')).rows[0]['hnsw.ef_search'] as string;
+    const before = await show();
+    // PostgreSQL with pgvector: 22023, and the setting keeps its value.
+    const bad = await expectError(() => client.query('SET hnsw.ef_search = 0'), 'SET hnsw.ef_search = 0');
+    assert.equal(bad.code, '22023');
+    assert.equal(await show(), before);
+    const rows = await client.query(SINGLE_NS_SEARCH, [vectorText(seededVector(4)), 'ef-range']);
+    assert.equal(rows.rowCount, 1);
+    await close(client);
+  });
+
+  /** A session whose BackendKeyData secret key has the high bit set or not (node-postgres reads it as a signed Int32). */
+  async function connectWithSecretKeySign(negative: boolean): Promise<pg.Client> {
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const client = await connect();
+      const secretKey = (client as unknown as { secretKey: number }).secretKey;
+      if (secretKey < 0 === negative) return client;
+      await close(client);
+    }
+    assert.fail(`no session with a ${negative ? 'negative' : 'non-negative'} secret key in 64 connections`);
+  }
+
+  it('cancels a session whose secret key has the high bit set', { todo: 'coordinator bug: CancelRequest secret key decoded unsigned, session key stored signed; such cancels are ignored' }, async () => {
+    const client = await connectWithSecretKeySign(true);
+    await client.query(`INSERT INTO memory_entries (namespace, key) VALUES ('sleepy-high-bit', 'k')`);
+    const group = (await placements(client, ['sleepy-high-bit'])).get('sleepy-high-bit')!.groupId;
+    const started = Date.now();
+    const running = expectError(() => client.query(`SELECT pg_sleep(3) FROM memory_entries WHERE namespace = 'sleepy-high-bit'`));
+    await waitForWorkerQuery(cluster, group, 'pg_sleep(3)');
+    pgCancel(client, (client as unknown as { activeQuery: pg.Query }).activeQuery);
+    const error = await running.catch((e: Error) => e as Error & { code?: string });
+    assert.equal(error.code, '57014', error.message);
+    assert.ok(Date.now() - started < 2500, `cancelled after ${Date.now() - started} ms`);
+    await close(client);
+  });
+
+  it('cancels a running routed query with a CancelRequest (57014)', async () => {
+    // See the test above for sessions whose secret key has the high bit set.
+    const client = await connectWithSecretKeySign(false);
     await client.query(`INSERT INTO memory_entries (namespace, key) VALUES ('sleepy', 'k')`);
+    const sleepyGroup = (await placements(client, ['sleepy'])).get('sleepy')!.groupId;
     const processId = (client as unknown as { processID: number }).processID;
     const secretKey = (client as unknown as { secretKey: number }).secretKey;
     assert.ok(Number.isInteger(processId) && Number.isInteger(secretKey), 'BackendKeyData was received');
+    const url = new URL(cluster.url);
+    const rawCancel = (key: number) =>
+      new Promise<void>((resolve, reject) => {
+        // CancelRequest: length 16, code 80877102, process id, secret key, on a connection of its own.
+        const socket = netConnect(Number(url.port), url.hostname, () => {
+          const message = Buffer.alloc(16);
+          message.writeInt32BE(16, 0);
+          message.writeInt32BE(80877102, 4);
+          message.writeInt32BE(processId, 8);
+          message.writeInt32BE(key, 12);
+          socket.end(message);
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve());
+      });
+    /** Submits a query object (so pg's cancel API can name it) and resolves with its error, or null. */
+    const submit = (text: string, values?: unknown[]) => {
+      const query = new pg.Query(text, values);
+      const outcome = new Promise<(Error & { code?: string }) | null>((resolve) => {
+        query.on('error', (error: Error) => resolve(error));
+        query.on('end', () => resolve(null));
+      });
+      client.query(query);
+      return { query, outcome };
+    };
 
-    // 1. node-postgres' own API: a second Client sends the CancelRequest.
-    const started = Date.now();
-    const query = client.query('SELECT pg_sleep(10), key FROM memory_entries WHERE namespace = $1', ['sleepy']);
-    const failed = expectError(() => query);
-    await new Promise((r) => setTimeout(r, 500));
-    const canceller = new pg.Client({ connectionString: cluster.url });
-    canceller.cancel(client, (client as unknown as { activeQuery: unknown }).activeQuery as pg.Query);
-    const error = await failed;
-    assert.equal(error.code, '57014', error.message);
+    // 1. node-postgres' own API: another Client sends the CancelRequest for this one (extended protocol).
+    let started = Date.now();
+    const first = submit('SELECT pg_sleep(10), key FROM memory_entries WHERE namespace = $1', ['sleepy']);
+    await waitForWorkerQuery(cluster, sleepyGroup, 'pg_sleep(10)');
+    pgCancel(client, first.query);
+    const error = await first.outcome;
+    assert.equal(error?.code, '57014', error?.message);
     assert.ok(Date.now() - started < 5000, `cancelled after ${Date.now() - started} ms`);
     assert.deepEqual((await client.query('SELECT key FROM memory_entries WHERE namespace = $1', ['sleepy'])).rows, [{ key: 'k' }]);
 
-    // 2. A raw CancelRequest (length 16, code 80877102, process id, secret key) on its own socket.
-    const url = new URL(cluster.url);
-    const started2 = Date.now();
-    const failed2 = expectError(() => client.query(`SELECT pg_sleep(10) FROM memory_entries WHERE namespace = 'sleepy'`));
-    await new Promise((r) => setTimeout(r, 500));
-    await new Promise<void>((resolve, reject) => {
-      const socket = netConnect(Number(url.port), url.hostname, () => {
-        const message = Buffer.alloc(16);
-        message.writeInt32BE(16, 0);
-        message.writeInt32BE(80877102, 4);
-        message.writeInt32BE(processId, 8);
-        message.writeInt32BE(secretKey, 12);
-        socket.end(message);
-      });
-      socket.on('error', reject);
-      socket.on('close', () => resolve());
-    });
-    const error2 = await failed2;
-    assert.equal(error2.code, '57014', error2.message);
-    assert.ok(Date.now() - started2 < 5000, `cancelled after ${Date.now() - started2} ms`);
+    // 2. A raw CancelRequest on its own socket (simple protocol).
+    started = Date.now();
+    const second = submit(`SELECT pg_sleep(10) FROM memory_entries WHERE namespace = 'sleepy'`);
+    await waitForWorkerQuery(cluster, sleepyGroup, 'pg_sleep(10)');
+    await rawCancel(secretKey);
+    const error2 = await second.outcome;
+    assert.equal(error2?.code, '57014', error2?.message);
+    assert.ok(Date.now() - started < 5000, `cancelled after ${Date.now() - started} ms`);
 
     // 3. A CancelRequest with the wrong secret key cancels nothing.
-    const slow = client.query(`SELECT pg_sleep(1.5) AS slept FROM memory_entries WHERE namespace = 'sleepy'`);
-    await new Promise((r) => setTimeout(r, 300));
-    await new Promise<void>((resolve, reject) => {
-      const socket = netConnect(Number(url.port), url.hostname, () => {
-        const message = Buffer.alloc(16);
-        message.writeInt32BE(16, 0);
-        message.writeInt32BE(80877102, 4);
-        message.writeInt32BE(processId, 8);
-        message.writeInt32BE(secretKey ^ 1, 12);
-        socket.end(message);
-      });
-      socket.on('error', reject);
-      socket.on('close', () => resolve());
-    });
-    assert.equal((await slow).rowCount, 1);
+    const third = submit(`SELECT pg_sleep(1.5) AS slept FROM memory_entries WHERE namespace = 'sleepy'`);
+    await waitForWorkerQuery(cluster, sleepyGroup, 'pg_sleep(1.5)');
+    await rawCancel(secretKey ^ 1);
+    assert.equal(await third.outcome, null);
 
-    // A cancel inside a transaction block fails the block, as in PostgreSQL.
+    // 4. A query over shards on both groups: the cancel reaches every worker running it.
+    const [[g1], [g2]] = await twoGroups(client, 'sleepy-');
+    await client.query('INSERT INTO memory_entries (namespace, key) VALUES ($1, $3), ($2, $3)', [g1, g2, 'k']);
+    const fourth = submit('SELECT pg_sleep(10), namespace FROM memory_entries WHERE namespace = ANY($1) ORDER BY namespace', [[g1, g2]]);
+    await waitForWorkerQuery(cluster, 1, 'pg_sleep(10)');
+    await waitForWorkerQuery(cluster, 2, 'pg_sleep(10)');
+    started = Date.now();
+    await rawCancel(secretKey);
+    const error4 = await fourth.outcome;
+    assert.equal(error4?.code, '57014', error4?.message);
+    assert.ok(Date.now() - started < 5000, `cancelled after ${Date.now() - started} ms`);
+
+    // 5. A cancel inside a transaction block fails the block, as in PostgreSQL.
     await client.query('BEGIN');
-    const failed3 = expectError(() => client.query(`SELECT pg_sleep(10) FROM memory_entries WHERE namespace = 'sleepy'`));
-    await new Promise((r) => setTimeout(r, 500));
-    new pg.Client({ connectionString: cluster.url }).cancel(client, (client as unknown as { activeQuery: unknown }).activeQuery as pg.Query);
-    assert.equal((await failed3).code, '57014');
+    const fifth = submit(`SELECT pg_sleep(10) FROM memory_entries WHERE namespace = 'sleepy'`);
+    await waitForWorkerQuery(cluster, sleepyGroup, 'pg_sleep(10)');
+    pgCancel(client, fifth.query);
+    assert.equal((await fifth.outcome)?.code, '57014');
     assert.equal((await expectError(() => client.query('SELECT 1'))).code, '25P02');
     await client.query('ROLLBACK');
     assert.deepEqual((await client.query('SELECT 3 AS three')).rows, [{ three: 3 }]);
@@ -499,8 +564,62 @@ describe('node-postgres (pg) against the coordinator', () => {
     for (const [key, ns, value] of all.rows) assert.deepEqual([ns, value], [byKey.get(key)![0], byKey.get(key)![2]]);
 
     // Descending, with OFFSET/LIMIT, in the extended protocol.
-    const page = await client.query({ text: `SELECT key FROM memory_entries WHERE key LIKE $1 ORDER BY key DESC LIMIT $2 OFFSET $3`, values: ['big %', 100, 2450], rowMode: 'array' });
+    const page = await client.query({ text: `SELECT key FROM memory_entries WHERE key LIKE $1 ORDER BY key DESC LIMIT 100 OFFSET 2450`, values: ['big %'], rowMode: 'array' });
     assert.deepEqual(page.rows.map((r) => r[0]), [...expectedOrder].reverse().slice(2450, 2550));
+    await close(client);
+  });
+
+  it('takes LIMIT and OFFSET as parameters in a multi-shard SELECT', { todo: 'coordinator bug: shard query drops the LIMIT/OFFSET parameters but still binds them (08P01)' }, async () => {
+    const client = await connect();
+    const namespaces = ['limit-0', 'limit-1', 'limit-2', 'limit-3', 'limit-4', 'limit-5'];
+    const rows = namespaces.flatMap((ns) => [0, 1, 2].map((k) => [ns, `${ns}/k${k}`]));
+    await client.query(`INSERT INTO memory_entries (namespace, key) VALUES ${rows.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')}`, rows.flat());
+    const keys = rows.map((r) => r[1]!).sort();
+    const limited = await client.query('SELECT key FROM memory_entries WHERE namespace = ANY($1) ORDER BY key LIMIT $2', [namespaces, 4]);
+    assert.deepEqual(limited.rows.map((r) => r.key), keys.slice(0, 4));
+    const paged = await client.query('SELECT key FROM memory_entries WHERE namespace = ANY($1) ORDER BY key DESC LIMIT $2 OFFSET $3', [namespaces, 5, 3]);
+    assert.deepEqual(paged.rows.map((r) => r.key), [...keys].reverse().slice(3, 8));
+    await close(client);
+  });
+
+  it('runs a statement again after it failed on a worker at Bind or Execute', { todo: 'coordinator bug: worker prepared-statement cache forgets a statement the worker still has (42P05 ever after)' }, async () => {
+    const client = await connect();
+    // A Bind-time error (bad parameter text) on the control group ...
+    assert.equal((await expectError(() => client.query('SELECT $1::int AS again', ['x']))).code, '22P02');
+    for (let i = 0; i < 5; i++) assert.deepEqual((await client.query('SELECT $1::int AS again', [i])).rows, [{ again: i }]);
+    // ... an Execute-time error (unique violation) on a worker ...
+    await client.query('INSERT INTO memory_entries (namespace, key) VALUES ($1, $2) /* again */', ['again', 'k0']);
+    assert.equal((await expectError(() => client.query('INSERT INTO memory_entries (namespace, key) VALUES ($1, $2) /* again */', ['again', 'k0']))).code, '23505');
+    for (let i = 1; i <= 5; i++) await client.query('INSERT INTO memory_entries (namespace, key) VALUES ($1, $2) /* again */', ['again', `k${i}`]);
+    // ... and a Bind-time error on a worker.
+    const routed = 'SELECT key FROM memory_entries WHERE namespace = $1 AND length(key) = $2::int ORDER BY key';
+    assert.equal((await expectError(() => client.query(routed, ['again', 'two']))).code, '22P02');
+    for (let i = 0; i < 5; i++) assert.equal((await client.query(routed, ['again', 2])).rowCount, 6);
+    await close(client);
+  });
+
+  it('names the aggregate in the 0A000 error of an unsupported multi-shard aggregate', { todo: 'coordinator bug: the error says the column must appear in GROUP BY' }, async () => {
+    const client = await connect();
+    const error = await expectError(() => client.query(`SELECT string_agg(key, ',') FROM memory_entries`));
+    assert.equal(error.code, '0A000');
+    assert.match(error.message, /string_agg/);
+    assert.doesNotMatch(error.message, /must appear in the GROUP BY clause/);
+    await close(client);
+  });
+
+  it('accepts columns qualified with the table name (as ORMs write them)', { todo: 'coordinator bug: the relation is renamed to its shard but table-qualified column references are not (42P01 missing FROM-clause entry)' }, async () => {
+    const client = await connect();
+    await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ('qualified', 'k', 'v'), ('qualified-2', 'k', 'w')`);
+    const routed = await client.query('SELECT memory_entries.key, "memory_entries"."value" FROM memory_entries WHERE memory_entries.namespace = $1', ['qualified']);
+    assert.deepEqual(routed.rows, [{ key: 'k', value: 'v' }]);
+    const merged = await client.query('SELECT memory_entries.value FROM memory_entries WHERE namespace = ANY($1) ORDER BY memory_entries.value', [['qualified', 'qualified-2']]);
+    assert.deepEqual(merged.rows, [{ value: 'v' }, { value: 'w' }]);
+    const updated = await client.query(`UPDATE memory_entries SET value = memory_entries.value || '!' WHERE namespace = 'qualified' RETURNING memory_entries.value`);
+    assert.deepEqual(updated.rows, [{ value: 'v!' }]);
+    const upserted = await client.query(
+      `INSERT INTO memory_entries (namespace, key, value) VALUES ('qualified', 'k', '?') ON CONFLICT (namespace, key) DO UPDATE SET value = memory_entries.value || EXCLUDED.value RETURNING value`,
+    );
+    assert.deepEqual(upserted.rows, [{ value: 'v!?' }]);
     await close(client);
   });
 });

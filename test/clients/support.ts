@@ -115,14 +115,15 @@ export async function namespacesByGroup(client: pg.Client, prefix: string, perGr
 }
 
 /** A direct connection to a worker group's primary (bypassing the coordinator), to see where rows landed. */
-export async function workerClient(cluster: TestCluster, groupId: number): Promise<pg.Client> {
+export async function workerClient(cluster: TestCluster, groupId: number, options: { superuser?: boolean } = {}): Promise<pg.Client> {
   const group = cluster.layout.groups.find((g) => g.id === groupId)!;
   const node = group.nodes[0]!;
   const client = new pg.Client({
     host: node.host,
     port: node.pgPort,
-    user: cluster.secrets.appUser,
-    password: cluster.secrets.appPassword,
+    // The coordinator connects as the superuser; only it sees those sessions' query text.
+    user: options.superuser ? 'postgres' : cluster.secrets.appUser,
+    password: options.superuser ? cluster.secrets.superuserPassword : cluster.secrets.appPassword,
     database: new URL(cluster.url).pathname.slice(1),
   });
   await client.connect();
@@ -146,4 +147,23 @@ export async function expectError(fn: () => Promise<unknown>, label = 'statement
     return error as Error & { code?: string };
   }
   assert.fail(`${label}: expected an error`);
+}
+
+/** Waits until a worker group's primary is running a statement whose text contains `fragment` (pg_stat_activity). */
+export async function waitForWorkerQuery(cluster: TestCluster, groupId: number, fragment: string, timeoutMs = 10_000): Promise<void> {
+  const worker = await workerClient(cluster, groupId, { superuser: true });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = await worker.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND position($1 in query) > 0`,
+        [fragment],
+      );
+      if (found.rows[0].n > 0) return;
+      if (Date.now() > deadline) assert.fail(`no statement containing ${JSON.stringify(fragment)} ran on group ${groupId}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await worker.end();
+  }
 }
