@@ -44,7 +44,8 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
             wal_level: 'replica',
             hot_standby: 'on',
             wal_log_hints: 'on',
-            shared_preload_libraries: '',
+            // pgvector's settings (hnsw.ef_search, ...) exist from the start, so SET validates them.
+            shared_preload_libraries: 'vector',
           },
         },
       },

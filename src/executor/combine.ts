@@ -26,8 +26,8 @@ export async function runAggregate(ctx: ExecutionContext, plan: DistributedPlan,
       const request = bindings.extended
         ? { sql, params: bindings.params, paramFormats: bindings.paramFormats, paramTypes: bindings.paramTypes, resultFormats: [] }
         : { sql };
-      const added = writeRequests(connection, [request], bindings.extended, typeMap);
-      const stream = new WorkerResultStream(connection, typeMap, ctx.onNotice, 0, () => {}, () => added.forEach((n) => connection.prepared.delete(n)));
+      const forgetUnparsed = writeRequests(connection, [request], bindings.extended, typeMap);
+      const stream = new WorkerResultStream(connection, typeMap, ctx.onNotice, 0, () => {}, forgetUnparsed);
       await stream.description();
       const rows: (string | null)[][] = [];
       for (let frame = await stream.nextFrame(); frame; frame = await stream.nextFrame()) {
@@ -58,7 +58,7 @@ export async function runAggregate(ctx: ExecutionContext, plan: DistributedPlan,
   const paramFormats = bindings.paramFormats.length === 1 ? Array<number>(clientParamCount).fill(bindings.paramFormats[0]!) : bindings.paramFormats;
   const connection = await ctx.transaction.connection(0);
   const typeMap = coordinator.typeMaps.get(0)!;
-  const added = writeRequests(
+  const forgetUnparsed = writeRequests(
     connection,
     [
       {
@@ -72,5 +72,5 @@ export async function runAggregate(ctx: ExecutionContext, plan: DistributedPlan,
     true,
     typeMap,
   );
-  return new WorkerResultStream(connection, typeMap, ctx.onNotice, 0, () => {}, () => added.forEach((n) => connection.prepared.delete(n)));
+  return new WorkerResultStream(connection, typeMap, ctx.onNotice, 0, () => {}, forgetUnparsed);
 }

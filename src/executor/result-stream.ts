@@ -44,8 +44,10 @@ export class WorkerResultStream implements ResultStream {
     private readonly onNotice: NoticeSink,
     private readonly hiddenColumns = 0,
     private readonly onEnd: () => void = () => {},
-    private readonly onError: () => void = () => {},
+    private readonly onError: (parsed: number) => void = () => {},
   ) {}
+  /** ParseComplete messages seen: statements prepared before an error exist on the worker. */
+  private parsed = 0;
 
   /** Advances to the next frame that matters; returns a DataRow frame, or null at the end. */
   private async advance(): Promise<Frame | null> {
@@ -61,6 +63,9 @@ export class WorkerResultStream implements ResultStream {
           break;
         case BackendCode.NoData:
           this.desc = null;
+          break;
+        case BackendCode.ParseComplete:
+          this.parsed++;
           break;
         case BackendCode.CopyOutResponse:
         case BackendCode.CopyData:
@@ -81,7 +86,7 @@ export class WorkerResultStream implements ResultStream {
         case BackendCode.ErrorResponse: {
           const message = decodeBackend(frame);
           if (message.type === 'ErrorResponse') this.error = new ServerError(message.fields);
-          this.onError();
+          this.onError(this.parsed);
           if (this.desc === undefined) this.desc = null;
           break;
         }

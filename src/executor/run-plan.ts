@@ -85,16 +85,9 @@ export async function drain(stream: ResultStream): Promise<string> {
 export async function runOnGroup(ctx: ExecutionContext, groupId: number, requests: WorkerRequest[], write: boolean, hidden = 0): Promise<WorkerResultStream> {
   const connection = await ctx.transaction.connection(groupId, { write });
   const typeMap = ctx.coordinator.typeMaps.get(groupId)!;
-  const added = writeRequests(connection, requests, ctx.bindings.extended, typeMap);
+  const forgetUnparsed = writeRequests(connection, requests, ctx.bindings.extended, typeMap);
   ctx.transaction.busy.add(connection);
-  return new WorkerResultStream(
-    connection,
-    typeMap,
-    ctx.onNotice,
-    hidden,
-    () => ctx.transaction.busy.delete(connection),
-    () => added.forEach((name) => connection.prepared.delete(name)),
-  );
+  return new WorkerResultStream(connection, typeMap, ctx.onNotice, hidden, () => ctx.transaction.busy.delete(connection), forgetUnparsed);
 }
 
 /** Rows of several streams one after another; `rowsFromFirstOnly` for writes copied to every group. */

@@ -35,6 +35,8 @@ interface Portal {
   statement: PreparedStatementEntry;
   bindings: Bindings;
   stream: ResultStream | null;
+  /** An Execute with a row limit stopped short: later tags count only their own rows. */
+  suspended: boolean;
   /** The command tag once the portal ran to completion (Execute again returns nothing more). */
   completedTag: string | null;
 }
@@ -155,6 +157,7 @@ export class SessionExecutor {
       for (;;) {
         if (options.maxRows > 0 && sent >= options.maxRows) {
           this.output.write(PORTAL_SUSPENDED);
+          if (portal) portal.suspended = true;
           return 'done';
         }
         const row = await stream.nextRow();
@@ -163,9 +166,11 @@ export class SessionExecutor {
         sent++;
         if (sent % 1024 === 0) await this.output.drained();
       }
+      // After a suspension PostgreSQL's tag counts the rows of the last Execute only.
+      const tag = portal?.suspended ? stream.tag().replace(/\d+$/, String(sent)) : stream.tag();
       if (stream.empty) this.output.write(EMPTY_QUERY_RESPONSE);
-      else this.output.write(encodeCommandComplete(stream.tag()));
-      if (portal) portal.completedTag = stream.tag();
+      else this.output.write(encodeCommandComplete(tag));
+      if (portal) portal.completedTag = tag;
       await stream.close();
       if (portal) portal.stream = null;
       return 'done';
@@ -305,6 +310,7 @@ export class SessionExecutor {
           resultFormats: message.resultFormats,
         },
         stream: null,
+        suspended: false,
         completedTag: null,
       });
       this.output.write(BIND_COMPLETE);
@@ -416,9 +422,30 @@ export class SessionExecutor {
         this.output.write(encodeCommandComplete(portal.completedTag.replace(/\d+$/, '0')));
         return;
       }
+      const plan = portal.statement.planned.plan;
+      const writes = plan.kind === 'insert' || plan.kind === 'reference-write' || (plan.kind === 'distributed' && !plan.readOnly);
+      if (writes && !this.transaction.inBlock && portal.stream === null && this.session.executesQueuedBeforeSync() > 0) {
+        // Statements pipelined before one Sync are one transaction in PostgreSQL: here too.
+        this.transaction.begin('BEGIN');
+        this.batchBlock = true;
+      }
       await this.runStatement(portal.statement.planned, portal.bindings, { describe: false, maxRows }, portal);
     } catch (error) {
       this.extendedError(error);
+    }
+  }
+
+  /** A transaction block dpg opened for a pipelined batch; it ends at Sync. */
+  private batchBlock = false;
+
+  private async endBatchBlock(): Promise<void> {
+    if (!this.batchBlock) return;
+    this.batchBlock = false;
+    try {
+      if (this.transaction.status === 'E') await this.transaction.rollback();
+      else await this.transaction.commit();
+    } catch (error) {
+      this.writeError(error);
     }
   }
 
@@ -438,6 +465,7 @@ export class SessionExecutor {
 
   async sync(): Promise<void> {
     this.skipUntilSync = false;
+    await this.endBatchBlock();
     if (!this.transaction.inBlock) {
       // The implicit transaction of this batch ends: its portals go, as in PostgreSQL.
       for (const name of [...this.portals.keys()]) await this.closePortal(name);

@@ -39,7 +39,9 @@ export class SessionTransaction {
 
   /** The connection for a group, for the statement now running (held for the block when in one). */
   async connection(groupId: number, options: { write?: boolean } = {}): Promise<BackendConnection> {
-    let connection = this.held.get(groupId);
+    // A statement connection of this group that finished its work is reused: a pipelined
+    // batch of statements takes one connection per group, not one per statement.
+    let connection = this.held.get(groupId) ?? this.statementConnections.find((s) => s.groupId === groupId && !this.busy.has(s.connection))?.connection;
     if (!connection) {
       connection = await this.coordinator.pool(groupId).acquire();
       try {

@@ -32,16 +32,19 @@ const MAX_PREPARED_PER_CONNECTION = 1000;
 /**
  * Writes requests to a connection, ending with Sync (extended protocol) or as one
  * simple Query: the caller then reads the responses up to ReadyForQuery.
- * Returns the statement names prepared by this write, to forget them if it fails.
+ * Returns a callback for the reader: told how many ParseComplete it saw before an
+ * error, it forgets the statements whose Parse did not complete (the others exist).
  */
-export function writeRequests(connection: BackendConnection, requests: WorkerRequest[], extended: boolean, typeMap: TypeMap): string[] {
+export function writeRequests(connection: BackendConnection, requests: WorkerRequest[], extended: boolean, typeMap: TypeMap): (parsed: number) => void {
   if (!extended) {
     connection.write(encodeFrontend({ type: 'Query', sql: requests.map((r) => r.sql).join(';\n') }));
-    return [];
+    return () => {};
   }
   const frames: Buffer[] = [];
   const added: string[] = [];
+  let leading = 0;
   if (connection.prepared.size > MAX_PREPARED_PER_CONNECTION) {
+    leading = 1;
     frames.push(encodeFrontend({ type: 'Parse', name: '', sql: 'DEALLOCATE ALL', parameterTypes: [] }));
     frames.push(encodeFrontend({ type: 'Bind', portal: '', statement: '', parameterFormats: [], parameters: [], resultFormats: [] }));
     frames.push(encodeFrontend({ type: 'Execute', portal: '', maxRows: 0 }));
@@ -70,7 +73,9 @@ export function writeRequests(connection: BackendConnection, requests: WorkerReq
   }
   frames.push(SYNC);
   connection.write(Buffer.concat(frames));
-  return added;
+  return (parsed) => {
+    for (const name of added.slice(Math.max(0, parsed - leading))) connection.prepared.delete(name);
+  };
 }
 
 /** Sums command tags of the same command from several shards: UPDATE 3 + UPDATE 2 = UPDATE 5. */

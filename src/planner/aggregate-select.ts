@@ -1,7 +1,7 @@
 import { deparseSync } from 'pgsql-deparser';
 import { unwrapNode, walk } from './sql-ast.ts';
 import type { collectRelations } from './relations.ts';
-import { replaceRelationNames } from './merge-select.ts';
+import { replaceRelationNames, AGGREGATES } from './merge-select.ts';
 
 /**
  * A SELECT with aggregates, GROUP BY or DISTINCT over several shards, computed in
@@ -37,7 +37,7 @@ const COMBINABLE = new Set(['count', 'sum', 'min', 'max', 'avg']);
 
 function aggregateName(call: any): string | null {
   const name = (call.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval).at(-1) as string;
-  return COMBINABLE.has(name) || call.agg_star || call.over ? name : null;
+  return AGGREGATES.has(name) || call.agg_star || call.over || call.agg_distinct || call.agg_filter ? name : null;
 }
 
 /** The output column name PostgreSQL gives an unnamed select-list expression (FigureColname). */

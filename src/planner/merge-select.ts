@@ -4,7 +4,7 @@ import type { collectRelations } from './relations.ts';
 import type { LimitSpec, MergeSpec, SortKey } from './plan.ts';
 
 /** Aggregates PostgreSQL ships; a multi-shard SELECT using one needs partial aggregation. */
-const AGGREGATES = new Set([
+export const AGGREGATES = new Set([
   'count', 'sum', 'avg', 'min', 'max', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'bit_and', 'bit_or', 'bit_xor',
   'stddev', 'stddev_pop', 'stddev_samp', 'variance', 'var_pop', 'var_samp', 'json_agg', 'jsonb_agg', 'json_object_agg',
   'jsonb_object_agg', 'xmlagg', 'corr', 'covar_pop', 'covar_samp', 'regr_avgx', 'regr_avgy', 'regr_count', 'regr_intercept',
@@ -22,7 +22,11 @@ export const hiddenColumnName = (i: number) => `__dpg_sort_${i}`;
  */
 export function replaceRelationNames(tree: unknown, placeholders: Map<number, string>): void {
   walk(tree, (_key, value) => {
-    if (typeof value.relname === 'string' && placeholders.has(value.location)) value.relname = placeholders.get(value.location);
+    if (typeof value.relname === 'string' && placeholders.has(value.location)) {
+      // Keep the table's own name as its alias, so `memory_entries.key` still resolves on the shard.
+      if (!value.alias) value.alias = { aliasname: value.relname };
+      value.relname = placeholders.get(value.location);
+    }
     return undefined;
   });
 }
@@ -116,9 +120,27 @@ export function planMergeSelect(
     limit.offset = value as LimitSpec['offset'];
   }
   if (shardBody.limitCount || shardBody.limitOffset) {
-    shardBody.limitCount = { ColumnRef: { fields: [{ String: { sval: LIMIT_PLACEHOLDER } }] } };
+    // Each shard returns LIMIT + OFFSET rows; the coordinator skips OFFSET after the merge.
+    // Constants are filled in at run time; parameters stay parameters (the shard's
+    // statement is bound with the client's values, so every $n must still be used).
+    const asBigint = (v: { constant: number | null } | { param: number }) =>
+      'param' in v
+        ? { TypeCast: { arg: { ParamRef: { number: v.param } }, typeName: { names: [{ String: { sval: 'int8' } }], typemod: -1 } } }
+        : { A_Const: { ival: { ival: v.constant ?? 0 } } };
+    const usesParams = (limit.limit !== null && 'param' in limit.limit) || (limit.offset !== null && 'param' in limit.offset);
     delete shardBody.limitOffset;
     shardBody.limitOption = 'LIMIT_OPTION_COUNT';
+    if (!usesParams) {
+      shardBody.limitCount = { ColumnRef: { fields: [{ String: { sval: LIMIT_PLACEHOLDER } }] } };
+    } else if (limit.limit !== null && !('constant' in limit.limit && limit.limit.constant === null)) {
+      shardBody.limitCount = limit.offset
+        ? { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: asBigint(limit.limit), rexpr: asBigint(limit.offset) } }
+        : asBigint(limit.limit);
+    } else {
+      // LIMIT ALL OFFSET $n: every row, and a use of $n that changes nothing.
+      delete shardBody.limitCount;
+      shardBody.limitOffset = { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '*' } }], lexpr: { A_Const: { ival: {} } }, rexpr: asBigint(limit.offset!) } };
+    }
   }
   return {
     shardTemplate: deparseSync({ SelectStmt: shardBody } as any),

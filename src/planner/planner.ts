@@ -119,6 +119,11 @@ interface Resolved {
   table: TableInfo | undefined;
 }
 
+/** Where PostgreSQL's grammar allows `relation AS alias`: FROM items and the targets of INSERT/UPDATE/DELETE. */
+function canAlias(kind: string, ref: RelationRef): boolean {
+  return ref.inFrom || (ref.isTarget && kind !== 'MergeStmt');
+}
+
 function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
   const info = collectRelations(statement.node);
   const resolved: Resolved[] = info.relations.map((ref) => ({ ref, table: snapshot.table(ref.name, ref.schema) }));
@@ -134,9 +139,11 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
   if (catalogRefs.length > 0) return notSupported('a statement cannot join distributed tables with system catalogs');
 
   const relations = managed.map((r) => r.table!);
+  // A relation without an alias gets its own name as alias on the shard, so references
+  // such as memory_entries.key (and ON CONFLICT ... memory_entries.value) keep working.
   const template = rewriteRelations(
     statement.text,
-    managed.map((r, k) => ({ location: r.ref.location, newName: relationPlaceholder(k) })),
+    managed.map((r, k) => ({ location: r.ref.location, newName: relationPlaceholder(k), alias: r.ref.alias || !canAlias(kind, r.ref) ? undefined : r.ref.name })),
   );
   const distributed = managed.filter((r) => r.table!.kind === 'distributed');
 

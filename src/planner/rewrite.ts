@@ -10,6 +10,8 @@ export interface RelationReplacement {
   location: number;
   /** The new final identifier, unquoted; it is quoted in the output if needed. */
   newName: string;
+  /** Written after the new name as ` AS <alias>` (keeps column references qualified with the old name valid). */
+  alias?: string;
 }
 
 /**
@@ -22,11 +24,12 @@ export function rewriteRelations(text: string, replacements: RelationReplacement
   const sorted = [...replacements].sort((a, b) => b.location - a.location);
   let result = text;
   let previousStart = Infinity;
-  for (const { location, newName } of sorted) {
+  for (const { location, newName, alias } of sorted) {
     const span = lastIdentifierOfName(text, location);
     if (span.end > previousStart) throw new Error(`overlapping relation replacements at ${location}`);
     previousStart = location;
-    result = result.slice(0, span.start) + quoteIdentifier(newName) + result.slice(span.end);
+    const replacement = alias === undefined ? quoteIdentifier(newName) : `${quoteIdentifier(newName)} AS ${quoteIdentifier(alias)}`;
+    result = result.slice(0, span.start) + replacement + result.slice(span.end);
   }
   return result;
 }

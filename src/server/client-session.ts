@@ -26,7 +26,8 @@ export enum SessionState {
 export class ClientSession {
   state = SessionState.AwaitingStartup;
   readonly processId: number;
-  readonly secretKey = randomInt(-2147483648, 2147483647);
+  /** Non-negative, so it reads the same whether a client treats it as signed or unsigned. */
+  readonly secretKey = randomInt(1, 2147483647);
   user = '';
   database = '';
   startupParameters: Record<string, string> = {};
@@ -237,6 +238,16 @@ export class ClientSession {
         throw new ProtocolError(`unexpected message ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /** How many Execute messages wait in the input before the next Sync (a pipelined batch). */
+  executesQueuedBeforeSync(): number {
+    let count = 0;
+    for (const frame of this.pending) {
+      if (frame.code === 0x53) break;
+      if (frame.code === 0x45) count++;
+    }
+    return count;
   }
 
   /** Sends an error and closes the connection (protocol violations, failed authentication). */

@@ -277,7 +277,8 @@ export class Coordinator {
 
   cancel(processId: number, secretKey: number): void {
     const session = this.sessions.get(processId);
-    if (session && session.secretKey === secretKey) session.cancel();
+    // Keys travel as Int32; compare them as unsigned, however the client read them.
+    if (session && session.secretKey >>> 0 === secretKey >>> 0) session.cancel();
   }
 
   async stop(): Promise<void> {

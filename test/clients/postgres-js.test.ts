@@ -278,7 +278,7 @@ describe('postgres.js against the coordinator', () => {
     }
   });
 
-  it('ends a cursor without an empty batch (CommandComplete of the last Execute counts its own rows)', { todo: 'coordinator bug: CommandComplete after PortalSuspended reports the whole row count' }, async () => {
+  it('ends a cursor without an empty batch (CommandComplete of the last Execute counts its own rows)', async () => {
     await sql`INSERT INTO memory_entries (namespace, key) VALUES ('tail-a', 'a'), ('tail-a', 'b'), ('tail-b', 'c')`;
     const routed: string[][] = [];
     for await (const chunk of sql`SELECT key FROM memory_entries WHERE namespace = ${'tail-a'} ORDER BY key`.cursor(1)) routed.push(chunk.map((r) => r.key as string));

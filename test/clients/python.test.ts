@@ -165,13 +165,13 @@ describe('Python clients (asyncpg, psycopg2) against the coordinator', () => {
     }
   });
 
-  it('asyncpg: executemany of 60 rows runs as one pipeline on one worker connection', { todo: 'coordinator bug: every Execute before Sync takes its own worker connection until Sync; 53300 after 30 s once the pool (20) is used up' }, async () => {
+  it('asyncpg: executemany of 60 rows runs as one pipeline on one worker connection', async () => {
     const seen = await pipelineRun();
     assert.deepEqual(seen.long_pipeline, { error: null });
     assert.equal(seen.long_pipeline_rows, 60);
   });
 
-  it('asyncpg: a failing row undoes the whole executemany (one implicit transaction up to Sync)', { todo: 'coordinator bug: each Execute of a pipeline commits on its own; rows before the failing one stay' }, async () => {
+  it('asyncpg: a failing row undoes the whole executemany (one implicit transaction up to Sync)', async () => {
     const seen = await pipelineRun();
     assert.equal(seen.atomic_error, '23505');
     assert.equal(seen.atomic_rows, 0);
