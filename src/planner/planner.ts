@@ -1,7 +1,7 @@
 import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import type { ParsedStatement } from './sql-ast.ts';
-import { unwrapNode } from './sql-ast.ts';
+import { unwrapNode, walk } from './sql-ast.ts';
 import { collectRelations, type RelationRef } from './relations.ts';
 import { analyzeShardKey, joinConditions, type KeyRelation, type KeyValue } from './shard-key.ts';
 import { rewriteRelations } from './rewrite.ts';
@@ -168,33 +168,76 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
   const placeholders = new Map(managed.map((r, k) => [r.ref.location, relationPlaceholder(k)]));
   if (kind === 'InsertStmt') return planInsert(body, template, relations, placeholders);
 
-  // The router looks at the top query level: its WHERE and inner-join conditions.
+  // The router looks at every query level: its WHERE and inner-join conditions pin its relations.
+  const levels = pinsByLevel(statement.node, snapshot);
   const fromClause = kind === 'SelectStmt' ? body.fromClause : kind === 'UpdateStmt' ? body.fromClause : body.usingClause;
-  const topRefs = new Set<string>();
-  for (const r of managed) if (r.ref.inFrom || r.ref.isTarget) topRefs.add(r.ref.alias ?? r.ref.name);
-  const keyRelations: KeyRelation[] = managed.map((r) => ({ ref: r.ref.alias ?? r.ref.name, distributionColumn: r.table!.distributionColumn }));
+  // Relations of subqueries are another scope: they must not make this level's columns ambiguous.
+  const topLevel = managed.filter((r) => levels.top.has(r.ref.location));
+  const keyRelations: KeyRelation[] = topLevel.map((r) => ({ ref: r.ref.alias ?? r.ref.name, distributionColumn: r.table!.distributionColumn }));
   const joins = joinConditions(fromClause, keyRelations);
   for (const relation of keyRelations) relation.nullable = joins.nullableRefs.has(relation.ref);
   const analysis = analyzeShardKey(body.whereClause, joins.innerQuals, keyRelations, { outerJoinQuals: joins.outerQuals });
 
   const distributedRefs = distributed.map((r) => r.ref.alias ?? r.ref.name);
   const anchorRef = distributedRefs[0]!;
-  const nested = distributed.filter((r) => !topRefs.has(r.ref.alias ?? r.ref.name));
+  const nested = distributed.filter((r) => !levels.top.has(r.ref.location));
   const allJoined = distributedRefs.length === 1 || analysis.joinedOnKey.some((group) => distributedRefs.every((ref) => group.includes(ref)));
   const keyValues: KeyValue[] | null = analysis.byRelation.get(anchorRef) ?? null;
   if (!allJoined || nested.length > 0) {
-    // Without a join on the distribution column every relation must be pinned to one value.
-    const pinned = distributedRefs.map((ref) => analysis.byRelation.get(ref) ?? null);
-    if (nested.length > 0 || pinned.some((values) => values === null || values.length !== 1)) {
+    // Without a join on the distribution column (or with distributed tables in subqueries)
+    // every distributed relation must be pinned to one value, each at its own query level.
+    const pinned = distributed.map((r) => levels.pins.get(r.ref.location) ?? null);
+    if (pinned.some((values) => values === null || values.length !== 1)) {
       return notSupported(
         nested.length > 0
-          ? 'a subquery or CTE over a distributed table is supported only when the whole statement is pinned to one shard by `distribution column = value` on every distributed table'
+          ? 'a subquery or CTE over a distributed table is supported only when every distributed table in the statement is pinned to one shard by `distribution column = value`'
           : 'distributed tables must be joined on their distribution column (e.g. m.namespace = p.namespace), or each pinned to the same value',
       );
     }
     return { ...distributedPlan(kind, body, template, relations, pinned[0]!, info, placeholders), pinnedEach: pinned as KeyValue[][] };
   }
   return distributedPlan(kind, body, template, relations, keyValues, info, placeholders);
+}
+
+/** The relations named directly in a FROM list (through joins, not into subqueries). */
+function levelRangeVars(items: any[] | undefined, out: any[] = []): any[] {
+  for (const item of items ?? []) {
+    const [kind, body] = unwrapNode(item);
+    if (kind === 'RangeVar') out.push(body);
+    else if (kind === 'JoinExpr') levelRangeVars([body.larg, body.rarg], out);
+  }
+  return out;
+}
+
+/**
+ * Distribution-key restrictions of every relation at its own query level (each
+ * SELECT, and the UPDATE/DELETE itself), by the relation's location; `top` holds the
+ * locations of the statement's own level.
+ */
+function pinsByLevel(statementNode: any, snapshot: CatalogSnapshot): { pins: Map<number, KeyValue[] | null>; top: Set<number> } {
+  const pins = new Map<number, KeyValue[] | null>();
+  const top = new Set<number>();
+  let first = true;
+  walk(statementNode, (key, value) => {
+    if (key !== 'SelectStmt' && key !== 'UpdateStmt' && key !== 'DeleteStmt') return undefined;
+    const from = key === 'DeleteStmt' ? value.usingClause : value.fromClause;
+    const rangeVars = levelRangeVars(from);
+    if (key !== 'SelectStmt' && value.relation) rangeVars.push(value.relation);
+    const keyRelations: KeyRelation[] = rangeVars.map((rv) => ({
+      ref: rv.alias?.aliasname ?? rv.relname,
+      distributionColumn: snapshot.table(rv.relname, rv.schemaname ?? null)?.distributionColumn ?? null,
+    }));
+    const joins = joinConditions(from, keyRelations);
+    for (const relation of keyRelations) relation.nullable = joins.nullableRefs.has(relation.ref);
+    const analysis = analyzeShardKey(value.whereClause, joins.innerQuals, keyRelations, { outerJoinQuals: joins.outerQuals });
+    rangeVars.forEach((rv, i) => {
+      pins.set(rv.location, analysis.byRelation.get(keyRelations[i]!.ref) ?? null);
+      if (first) top.add(rv.location);
+    });
+    first = false;
+    return undefined;
+  });
+  return { pins, top };
 }
 
 function distributedPlan(
