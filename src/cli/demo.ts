@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { EMBEDDING_DIMENSIONS } from '../catalog/seed-schema.ts';
 import { createProgress, type Progress } from './progress.ts';
+import { seededFloats } from '../util/random.ts';
 
 export const DEMO_DEFAULTS = { rows: 20_000, namespaces: 50, seed: 42 } as const;
 
@@ -86,17 +87,6 @@ export interface DemoOptions {
   seed?: number;
   out?: (line: string) => void;
   progress?: boolean;
-}
-
-/** mulberry32: a small seeded PRNG, floats in [0, 1). */
-function seededFloats(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** Standard normal samples (Box-Muller). */

@@ -195,6 +195,29 @@ export class BackendConnection {
   }
 
   /**
+   * Reads the responses to what was sent, up to ReadyForQuery: each frame but the
+   * ErrorResponse and ReadyForQuery goes to `onFrame`; the server's error, if any, is
+   * thrown once the connection is ready again (so it stays usable).
+   */
+  async readUntilReady(onFrame: (frame: Frame) => void = () => {}): Promise<void> {
+    let error: ServerError | null = null;
+    for (;;) {
+      const frame = await this.readFrame();
+      if (frame.code === BackendCode.ErrorResponse) {
+        const m = decodeBackend(frame);
+        if (m.type === 'ErrorResponse') error ??= new ServerError(m.fields);
+      } else if (frame.code === BackendCode.ReadyForQuery) {
+        const m = decodeBackend(frame);
+        if (m.type === 'ReadyForQuery') this.transactionStatus = m.status;
+        if (error) throw error;
+        return;
+      } else {
+        onFrame(frame);
+      }
+    }
+  }
+
+  /**
    * Runs SQL with the simple query protocol and returns text rows; for the
    * coordinator's own statements (BEGIN, SET, catalog lookups), not client results.
    */
@@ -202,38 +225,16 @@ export class BackendConnection {
     this.write(encodeFrontend({ type: 'Query', sql }));
     const rows: (string | null)[][] = [];
     const tags: string[] = [];
-    let error: ServerError | null = null;
-    for (;;) {
-      const frame = await this.readFrame();
-      switch (frame.code) {
-        case BackendCode.DataRow:
-          rows.push(dataRowValues(frame).map((v) => (v === null ? null : v.toString('utf8'))));
-          break;
-        case BackendCode.CommandComplete: {
-          const m = decodeBackend(frame);
-          if (m.type === 'CommandComplete') tags.push(m.tag);
-          break;
-        }
-        case BackendCode.ErrorResponse: {
-          const m = decodeBackend(frame);
-          if (m.type === 'ErrorResponse') error = new ServerError(m.fields);
-          break;
-        }
-        case BackendCode.ReadyForQuery: {
-          const m = decodeBackend(frame);
-          if (m.type === 'ReadyForQuery') this.transactionStatus = m.status;
-          if (error) throw error;
-          return { rows, tags };
-        }
-        case BackendCode.ParameterStatus: {
-          const m = decodeBackend(frame);
-          if (m.type === 'ParameterStatus') this.parameters.set(m.name, m.value);
-          break;
-        }
-        default:
-          break;
+    await this.readUntilReady((frame) => {
+      if (frame.code === BackendCode.DataRow) {
+        rows.push(dataRowValues(frame).map((v) => (v === null ? null : v.toString('utf8'))));
+      } else if (frame.code === BackendCode.CommandComplete || frame.code === BackendCode.ParameterStatus) {
+        const m = decodeBackend(frame);
+        if (m.type === 'CommandComplete') tags.push(m.tag);
+        else if (m.type === 'ParameterStatus') this.parameters.set(m.name, m.value);
       }
-    }
+    });
+    return { rows, tags };
   }
 
   /** Asks the server to cancel whatever this connection is running (a separate connection, as the protocol requires). */

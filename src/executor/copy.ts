@@ -21,26 +21,15 @@ function copyFormatCode(plan: CopyPlan): number {
 async function copyIntoShard(connection: BackendConnection, sql: string, chunks: Buffer[]): Promise<number> {
   connection.write(encodeFrontend({ type: 'Query', sql }));
   let rows = 0;
-  let error: ServerError | null = null;
-  let sent = false;
-  for (;;) {
-    const frame = await connection.readFrame();
-    if (frame.code === BackendCode.CopyInResponse && !sent) {
-      sent = true;
+  await connection.readUntilReady((frame) => {
+    if (frame.code === BackendCode.CopyInResponse) {
       connection.write(Buffer.concat([...chunks.map((data) => encodeFrontend({ type: 'CopyData', data })), encodeFrontend({ type: 'CopyDone' })]));
     } else if (frame.code === BackendCode.CommandComplete) {
       const m = decodeBackend(frame);
       if (m.type === 'CommandComplete') rows += Number(/(\d+)$/.exec(m.tag)?.[1] ?? 0);
-    } else if (frame.code === BackendCode.ErrorResponse) {
-      const m = decodeBackend(frame);
-      if (m.type === 'ErrorResponse') error = new ServerError(m.fields);
-    } else if (frame.code === BackendCode.ReadyForQuery) {
-      const m = decodeBackend(frame);
-      if (m.type === 'ReadyForQuery') connection.transactionStatus = m.status;
-      if (error) throw error;
-      return rows;
     }
-  }
+  });
+  return rows;
 }
 
 /**
@@ -314,18 +303,11 @@ export class CopyRelay {
 
   private async finish(): Promise<string> {
     let tag = '';
-    let error: ServerError | null = null;
-    for (;;) {
-      const frame = await this.connection.readFrame();
+    await this.connection.readUntilReady((frame) => {
       const m = decodeBackend(frame);
       if (m.type === 'CommandComplete') tag = m.tag;
-      else if (m.type === 'ErrorResponse') error = new ServerError(m.fields);
-      else if (m.type === 'ReadyForQuery') {
-        this.connection.transactionStatus = m.status;
-        if (error) throw error;
-        return tag;
-      }
-    }
+    });
+    return tag;
   }
 
   async done(): Promise<string> {

@@ -6,7 +6,6 @@ import type { FrontendMessage } from '../protocol/frontend.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import type { ClientSession } from '../server/client-session.ts';
 import { ClientError, SqlState, errorFields } from '../server/client-error.ts';
-import { ServerError } from './backend-connection.ts';
 import type { PlannedStatement } from '../planner/plan-cache.ts';
 import type { Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
@@ -384,26 +383,19 @@ export class SessionExecutor {
     let parameterTypes: number[] = [];
     let rowDescription: Buffer | null = null;
     let columns = 0;
-    let error: ServerError | null = null;
-    for (;;) {
-      const frame = await connection.readFrame();
-      if (frame.code === BackendCode.ParameterDescription) {
-        const m = decodeBackend(frame);
-        if (m.type === 'ParameterDescription') parameterTypes = m.typeOids;
-      } else if (frame.code === BackendCode.RowDescription) {
-        rowDescription = Buffer.from(frame.raw);
-        columns = frame.body.readInt16BE(0);
-      } else if (frame.code === BackendCode.ErrorResponse) {
-        const m = decodeBackend(frame);
-        if (m.type === 'ErrorResponse') error = new ServerError(m.fields);
-      } else if (frame.code === BackendCode.ReadyForQuery) {
-        const m = decodeBackend(frame);
-        if (m.type === 'ReadyForQuery') connection.transactionStatus = m.status;
-        break;
-      }
+    try {
+      await connection.readUntilReady((frame) => {
+        if (frame.code === BackendCode.ParameterDescription) {
+          const m = decodeBackend(frame);
+          if (m.type === 'ParameterDescription') parameterTypes = m.typeOids;
+        } else if (frame.code === BackendCode.RowDescription) {
+          rowDescription = Buffer.from(frame.raw);
+          columns = frame.body.readInt16BE(0);
+        }
+      });
+    } finally {
+      if (!this.transaction.inBlock) this.transaction.endStatement();
     }
-    if (!this.transaction.inBlock) this.transaction.endStatement();
-    if (error) throw error;
     statement.description = { parameterTypes, rowDescription, columns };
     return statement.description;
   }
