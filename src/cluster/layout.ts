@@ -49,6 +49,8 @@ export interface ClusterLayout {
   dataDir: string;
   host: string;
   clientPort: number;
+  /** The coordinator's HTTP port: /metrics, /health, /ready. */
+  metricsPort: number;
   etcd: EtcdLayout;
   groups: GroupLayout[];
   runDir: string;
@@ -92,6 +94,7 @@ export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join
     dataDir,
     host,
     clientPort: base,
+    metricsPort: base + 20,
     etcd: {
       local,
       clientPort: base + 10,
@@ -117,7 +120,10 @@ export function workerGroups(layout: ClusterLayout): GroupLayout[] {
 
 /** Every port the cluster listens on, named for error messages, with the node whose it is. */
 export function listeningPorts(layout: ClusterLayout): { port: number; what: string; node: NodeLayout | null }[] {
-  const ports: { port: number; what: string; node: NodeLayout | null }[] = [{ port: layout.clientPort, what: 'coordinator', node: null }];
+  const ports: { port: number; what: string; node: NodeLayout | null }[] = [
+    { port: layout.clientPort, what: 'coordinator', node: null },
+    { port: layout.metricsPort, what: 'coordinator metrics', node: null },
+  ];
   if (layout.etcd.local) {
     ports.push({ port: layout.etcd.clientPort, what: 'etcd client', node: null }, { port: layout.etcd.peerPort, what: 'etcd peer', node: null });
   }

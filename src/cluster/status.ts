@@ -62,8 +62,8 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
     name: 'coordinator',
     pid: coordinatorRunning ? coordinator!.pid : null,
     running: coordinatorRunning,
-    ports: { client: layout.clientPort },
-    url: `postgresql://${layout.host}:${layout.clientPort}`,
+    ports: { client: layout.clientPort, metrics: layout.metricsPort },
+    url: `postgresql://${layout.host}:${layout.clientPort}  http://${layout.host}:${layout.metricsPort}/metrics`,
   });
   const etcdUp = (await Promise.all(layout.etcd.endpoints.map(etcdHealthy))).some(Boolean);
   if (!etcdUp) problems.push(`etcd (${layout.etcd.endpoints.join(', ')}) is not answering`);

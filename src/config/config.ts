@@ -45,6 +45,12 @@ export interface DpgConfig {
     /** How often the recovery loop looks for prepared transactions left by a crash. */
     recovery_interval_seconds: number;
   };
+  metrics: {
+    /** The namespace label of vector search metrics names at most this many namespaces (0: no namespace label). */
+    namespace_label_limit: number;
+    /** How often shard sizes, row counts and replication lag are collected (the seed: 15 s). */
+    collect_interval_seconds: number;
+  };
 }
 
 /** One row of the seed's "Parameter Tuning by Shard Size" table. */
@@ -126,6 +132,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
   coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10 },
+  metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
 };
 
 export const MAX_WORKER_GROUPS = 8;
@@ -273,6 +280,7 @@ const schema = object({
     prepared_transaction_grace_seconds: integer(1, 86400),
     recovery_interval_seconds: integer(1, 3600),
   }),
+  metrics: object({ namespace_label_limit: integer(0, 1000), collect_interval_seconds: integer(1, 3600) }),
 });
 
 function mergeDefaults(defaults: unknown, given: unknown): unknown {

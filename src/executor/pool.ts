@@ -40,6 +40,10 @@ export class GroupPool {
     return this.total - this.idle.length;
   }
 
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
   get waiting(): number {
     return this.waiters.length;
   }

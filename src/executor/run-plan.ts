@@ -11,6 +11,7 @@ import type { SessionTransaction } from './transaction.ts';
 import { WorkerResultStream, LocalResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';
 import { MergedResultStream } from './merge.ts';
 import { runAggregate } from './combine.ts';
+import { metrics } from '../metrics/metrics.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
 
 /** Parameter values and formats of one execution (empty for the simple query protocol). */
@@ -82,12 +83,24 @@ export async function drain(stream: ResultStream): Promise<string> {
 }
 
 /** Sends requests to one group and returns the stream of their results. */
-export async function runOnGroup(ctx: ExecutionContext, groupId: number, requests: WorkerRequest[], write: boolean, hidden = 0): Promise<WorkerResultStream> {
+export async function runOnGroup(
+  ctx: ExecutionContext,
+  groupId: number,
+  requests: WorkerRequest[],
+  write: boolean,
+  hidden = 0,
+  label: { shardId: string; queryType: string } = { shardId: `group${groupId}`, queryType: write ? 'write' : 'read' },
+): Promise<WorkerResultStream> {
   const connection = await ctx.transaction.connection(groupId, { write });
   const typeMap = ctx.coordinator.typeMaps.get(groupId)!;
+  const started = performance.now();
   const forgetUnparsed = writeRequests(connection, requests, ctx.bindings.extended, typeMap);
   ctx.transaction.busy.add(connection);
-  return new WorkerResultStream(connection, typeMap, ctx.onNotice, hidden, () => ctx.transaction.busy.delete(connection), forgetUnparsed);
+  const onEnd = () => {
+    ctx.transaction.busy.delete(connection);
+    metrics()?.shardQueryLatency.observe({ shard_id: label.shardId, query_type: label.queryType }, (performance.now() - started) / 1000);
+  };
+  return new WorkerResultStream(connection, typeMap, ctx.onNotice, hidden, onEnd, forgetUnparsed);
 }
 
 /** Rows of several streams one after another; `rowsFromFirstOnly` for writes copied to every group. */
@@ -140,6 +153,7 @@ export async function atomically(ctx: ExecutionContext, groups: number, run: () 
 }
 
 export async function runControl(ctx: ExecutionContext, plan: ControlPlan): Promise<ResultStream> {
+  metrics()?.statements.inc({ route: 'control' });
   for (const message of plan.notices ?? []) ctx.onNotice(encodeNoticeResponse({ severity: 'NOTICE', severityNonLocalized: 'NOTICE', code: '00000', message }));
   return runOnGroup(ctx, 0, [request(plan.sql, ctx.bindings)], true);
 }
@@ -172,8 +186,12 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   if (shards.length === 0) shards = [0];
   if (shards.length === 1) {
     const shard = shards[0]!;
-    return runOnGroup(ctx, groupOf(plan.anchor, shard), [request(fillShard(plan.template, plan.relations, shard), bindings)], write);
+    metrics()?.statements.inc({ route: 'router' });
+    const label = { shardId: plan.anchor.shards[shard]!.shardId, queryType: plan.command.toLowerCase() };
+    const stream = await runOnGroup(ctx, groupOf(plan.anchor, shard), [request(fillShard(plan.template, plan.relations, shard), bindings)], write, 0, label);
+    return plan.vectorSearch ? timedVectorSearch(stream, searchNamespace(plan, params), label.shardId) : stream;
   }
+  metrics()?.statements.inc({ route: 'multi_shard' });
   const byGroup = new Map<number, number[]>();
   for (const shard of shards) {
     const group = groupOf(plan.anchor, shard);
@@ -210,7 +228,48 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
       return runOnGroup(ctx, group, [request(sql, bindings, resultFormats)], false, merge.hiddenColumns);
     }),
   );
-  return new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {});
+  const merged = new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {});
+  return plan.vectorSearch ? timedVectorSearch(merged, null, 'multi') : merged;
+}
+
+/** The one namespace a search is pinned to, for the metrics' namespace label. */
+function searchNamespace(plan: DistributedPlan, params: (string | null)[]): string | null {
+  if (!plan.keyValues) return null;
+  const values = resolveKeyValues(plan.keyValues, params);
+  return values !== 'unknown' && values.length === 1 ? values[0]! : null;
+}
+
+/** Counts a vector search in vector_search_duration_seconds and vector_search_results_total when its result is done. */
+function timedVectorSearch(stream: ResultStream, namespace: string | null, shardId: string): ResultStream {
+  const m = metrics();
+  if (!m) return stream;
+  const started = performance.now();
+  let rows = 0;
+  let recorded = false;
+  const record = () => {
+    if (recorded) return;
+    recorded = true;
+    const label = m.namespaceLabel(namespace);
+    m.vectorSearchDuration.observe({ namespace: label, shard_id: shardId }, (performance.now() - started) / 1000);
+    m.vectorSearchResults.inc({ namespace: label }, rows);
+  };
+  return {
+    description: () => stream.description(),
+    nextRow: async () => {
+      const row = await stream.nextRow();
+      if (row) rows++;
+      else record();
+      return row;
+    },
+    tag: () => stream.tag(),
+    close: async () => {
+      record();
+      await stream.close();
+    },
+    get empty() {
+      return stream.empty;
+    },
+  };
 }
 
 function resolveLimit(spec: LimitSpec, bindings: Bindings): { limit: number | null; offset: number } {
@@ -241,6 +300,7 @@ export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promis
     const shard = CatalogSnapshot.shardIndexForValue(plan.table, value);
     rowsByShard.set(shard, [...(rowsByShard.get(shard) ?? []), row]);
   });
+  metrics()?.statements.inc({ route: rowsByShard.size > 1 ? 'multi_shard' : 'router' });
   const byGroup = new Map<number, WorkerRequest[]>();
   for (const [shard, rows] of rowsByShard) {
     const group = groupOf(plan.table, shard);
@@ -280,6 +340,7 @@ function insertRequest(plan: InsertPlan, shard: number, rows: number[], bindings
 }
 
 export async function runReferenceWrite(ctx: ExecutionContext, plan: ReferenceWritePlan): Promise<ResultStream> {
+  metrics()?.statements.inc({ route: 'multi_shard' });
   const groups = ctx.coordinator.snapshot.workerGroupIds();
   const sql = fillShard(plan.template, plan.relations, 0);
   return atomically(ctx, groups.length, async () => {

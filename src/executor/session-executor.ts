@@ -9,6 +9,7 @@ import { ClientError, SqlState, errorFields } from '../server/client-error.ts';
 import type { PlannedStatement } from '../planner/plan-cache.ts';
 import type { Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
+import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction, voidResult } from './distribute.ts';
@@ -198,8 +199,10 @@ export class SessionExecutor {
       case 'reference-write':
         return runReferenceWrite(ctx, plan);
       case 'transaction':
+        metrics()?.statements.inc({ route: 'local' });
         return new LocalResultStream(await this.transactionCommand(plan));
       case 'set':
+        metrics()?.statements.inc({ route: 'local' });
         return new LocalResultStream(await this.setCommand(plan));
       case 'empty': {
         const empty = new LocalResultStream('');
@@ -515,6 +518,7 @@ export class SessionExecutor {
 
   private writeError(error: unknown): void {
     const fields = errorFields(error);
+    metrics()?.errors.inc({ sqlstate_class: (fields.code ?? 'XX').slice(0, 2) });
     if (fields.code === SqlState.internalError && !(error instanceof ClientError)) {
       this.coordinator.log(`session ${this.session.processId}: ${(error as Error)?.stack ?? String(error)}`);
     }

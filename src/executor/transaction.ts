@@ -3,6 +3,7 @@ import type { BackendConnection } from './backend-connection.ts';
 import { ServerError } from './backend-connection.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
+import { metrics } from '../metrics/metrics.ts';
 
 /**
  * The worker connections one client session uses, and its transaction across them.
@@ -142,6 +143,7 @@ export class SessionTransaction {
         }),
       );
     } catch (error) {
+      metrics()?.twoPhaseCommits.inc({ outcome: 'failed' });
       await Promise.all(prepared.map((g) => this.held.get(g)!.simpleQuery(`ROLLBACK PREPARED '${gids.get(g)}'`).catch(() => {})));
       await Promise.all(writers.filter((g) => !prepared.includes(g)).map((g) => this.held.get(g)!.simpleQuery('ROLLBACK').catch(() => {})));
       throw error;
@@ -154,6 +156,7 @@ export class SessionTransaction {
     await Promise.all(
       writers.map((g) => this.held.get(g)!.simpleQuery(`COMMIT PREPARED '${gids.get(g)}'`).catch((e) => failures.push(e))),
     );
+    metrics()?.twoPhaseCommits.inc({ outcome: 'committed' });
     if (failures.length === 0) void this.coordinator.forgetCommitDecision(base);
     // A failed COMMIT PREPARED is retried by the recovery loop; the transaction is committed.
   }

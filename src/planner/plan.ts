@@ -143,6 +143,8 @@ export interface DistributedPlan {
   /** Why neither `merge` nor `aggregate` applies, for the 0A000 error when the statement does need several shards. */
   mergeUnsupported: string | null;
   readOnly: boolean;
+  /** ORDER BY a vector distance (<=>, <->, <#>): counted in vector_search_* metrics. */
+  vectorSearch?: boolean;
 }
 
 /**

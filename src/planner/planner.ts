@@ -253,6 +253,7 @@ function distributedPlan(
   const command = kind === 'SelectStmt' ? 'SELECT' : kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
   const base: DistributedPlan = { kind: 'distributed', command, anchor, keyValues, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: command === 'SELECT' && !info.lockingClause };
   if (command !== 'SELECT') return base;
+  base.vectorSearch = JSON.stringify(body.sortClause ?? []).match(/"sval":"(<=>|<->|<#>)"/) !== null;
   const needsCombine = body.groupClause || body.havingClause || body.distinctClause || usesAggregates(body.targetList) || usesAggregates(body.sortClause);
   if (needsCombine) {
     const aggregate = planAggregateSelect(body, info, placeholders);

@@ -1,4 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { initMetrics, metrics } from '../metrics/metrics.ts';
+import { startMetricsServer } from '../metrics/http.ts';
+import { collectClusterMetrics } from '../metrics/collector.ts';
 import pg from 'pg';
 import { ClientSession } from './client-session.ts';
 import { makeScramVerifier } from '../protocol/scram.ts';
@@ -27,6 +31,8 @@ export interface CoordinatorOptions {
   workerPool: PoolOptions;
   /** Shards of a new distributed table unless create_distributed_table says otherwise. */
   defaultShardCount: number;
+  /** The HTTP endpoint (/metrics, /health, /ready) and the cluster collector; no port: no endpoint. */
+  metrics?: { port: number; namespaceLabelLimit: number; collectIntervalSeconds: number };
   /** Two-phase commit recovery: grace period of an undecided prepared part, and the loop's interval. */
   recovery: { graceSeconds: number; intervalSeconds: number };
   /** Durability class of each table named in config (replication.tables). */
@@ -86,6 +92,7 @@ export class Coordinator {
       this.server!.listen(this.options.port, this.options.host, () => resolve());
     });
     this.startRecoveryLoop();
+    if (this.options.metrics) await this.startMetrics(this.options.metrics);
     this.log(`coordinator listening on ${this.options.host}:${this.options.port}`);
   }
 
@@ -195,10 +202,45 @@ export class Coordinator {
     }
   }
 
+  private metricsServer: HttpServer | null = null;
+  private collectorTimer: NodeJS.Timeout | null = null;
+
+  private async startMetrics(options: { port: number; namespaceLabelLimit: number; collectIntervalSeconds: number }): Promise<void> {
+    const m = initMetrics(options.namespaceLabelLimit);
+    m.clientConnectionsMax.set(this.maxClients);
+    let planHits = 0;
+    let planMisses = 0;
+    const beforeScrape = () => {
+      m.clientConnections.set(this.sessions.size);
+      for (const [groupId, pool] of this.pools) {
+        const group = this.snapshot.groups.get(groupId)?.name ?? String(groupId);
+        m.poolConnections.set({ group, state: 'in_use' }, pool.inUse);
+        m.poolConnections.set({ group, state: 'idle' }, pool.idleCount);
+        m.poolConnections.set({ group, state: 'waiting' }, pool.waiting);
+      }
+      m.planCacheHits.inc(this.plans.hits - planHits);
+      m.planCacheMisses.inc(this.plans.misses - planMisses);
+      planHits = this.plans.hits;
+      planMisses = this.plans.misses;
+    };
+    this.metricsServer = await startMetricsServer(this.options.host, options.port, m, beforeScrape, async () => {
+      if (!this.snapshot) return { ready: false, reason: 'the catalog is not loaded' };
+      if (!this.catalogListener) return { ready: false, reason: 'no connection to the control group' };
+      return { ready: true };
+    });
+    const collect = () =>
+      collectClusterMetrics(this, m).catch((error) => this.log(`metrics collector: ${(error as Error).message}`));
+    void collect();
+    this.collectorTimer = setInterval(collect, options.collectIntervalSeconds * 1000);
+    this.collectorTimer.unref();
+  }
+
   private startRecoveryLoop(): void {
     const run = () =>
       recoverPreparedTransactions(this, this.options.recovery.graceSeconds)
         .then(({ committed, rolledBack }) => {
+          metrics()?.twoPhaseCommits.inc({ outcome: 'recovered_commit' }, committed);
+          metrics()?.twoPhaseCommits.inc({ outcome: 'recovered_rollback' }, rolledBack);
           if (committed + rolledBack > 0) this.log(`2PC recovery: committed ${committed}, rolled back ${rolledBack} prepared transactions`);
         })
         .catch((error) => this.log(`2PC recovery failed: ${(error as Error).message}`));
@@ -283,6 +325,8 @@ export class Coordinator {
 
   async stop(): Promise<void> {
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    if (this.collectorTimer) clearInterval(this.collectorTimer);
+    this.metricsServer?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const session of this.sessions.values()) session.close();
     await Promise.all([...this.pools.values()].map((p) => p.close()));

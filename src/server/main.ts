@@ -17,6 +17,11 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     backendPassword: secrets.appPassword,
     maxClients: config.coordinator.max_client_connections,
     defaultShardCount: config.distribution.shard_count,
+    metrics: {
+      port: layout.metricsPort,
+      namespaceLabelLimit: config.metrics.namespace_label_limit,
+      collectIntervalSeconds: config.metrics.collect_interval_seconds,
+    },
     recovery: {
       graceSeconds: config.coordinator.prepared_transaction_grace_seconds,
       intervalSeconds: config.coordinator.recovery_interval_seconds,
