@@ -9,6 +9,8 @@ import type { DpgConfig } from '../config/config.ts';
  *   base + 1..9       coordinators
  *   base + 10, 11     etcd client, etcd peer
  *   base + 20..29     coordinator metrics
+ *   base + 30         Prometheus (dpg up --monitoring)
+ *   base + 40 + k     PostgreSQL exporter of the k-th node
  *   base + 100 + 10g + i   PostgreSQL of node i in group g (g = 0 is the control group)
  *   base + 200 + 10g + i   Patroni REST API of that node
  */
@@ -51,6 +53,8 @@ export interface ClusterLayout {
   clientPort: number;
   /** The coordinator's HTTP port: /metrics, /health, /ready. */
   metricsPort: number;
+  /** Prometheus (dpg up --monitoring); the PostgreSQL exporters follow it. */
+  prometheusPort: number;
   etcd: EtcdLayout;
   groups: GroupLayout[];
   runDir: string;
@@ -95,6 +99,7 @@ export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join
     host,
     clientPort: base,
     metricsPort: base + 20,
+    prometheusPort: base + 30,
     etcd: {
       local,
       clientPort: base + 10,

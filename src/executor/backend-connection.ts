@@ -51,6 +51,9 @@ export class BackendConnection {
   queriesRun = 0;
 
   private readonly reader = new FrameReader();
+  /** Requests sent that the server answers with ReadyForQuery, and the answers read so far. */
+  private requestsSent = 0;
+  private requestsAnswered = 0;
   private readonly queue: Frame[] = [];
   private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
@@ -125,7 +128,7 @@ export class BackendConnection {
   }
 
   private async startup(): Promise<void> {
-    this.write(
+    this.socket.write(
       encodeFrontend({
         type: 'Startup',
         protocolVersion: 196608,
@@ -143,13 +146,13 @@ export class BackendConnection {
             const mechanisms = message.data.toString('utf8').split('\0').filter(Boolean);
             if (!mechanisms.includes(SCRAM_MECHANISM)) throw new ConnectionLostError(`${this.describe()} offers no ${SCRAM_MECHANISM}`);
             scram = new ScramClientSession(this.target.password);
-            this.write(encodeSASLInitialResponse(SCRAM_MECHANISM, scram.clientFirst()));
+            this.socket.write(encodeSASLInitialResponse(SCRAM_MECHANISM, scram.clientFirst()));
           } else if (message.code === 11 && scram) {
-            this.write(encodeSASLResponse(scram.handleServerFirst(message.data)));
+            this.socket.write(encodeSASLResponse(scram.handleServerFirst(message.data)));
           } else if (message.code === 12 && scram) {
             scram.verifyServerFinal(message.data);
           } else if (message.code === 3) {
-            this.write(encodeFrontend({ type: 'Password', data: Buffer.from(`${this.target.password}\0`) }));
+            this.socket.write(encodeFrontend({ type: 'Password', data: Buffer.from(`${this.target.password}\0`) }));
           } else {
             throw new ConnectionLostError(`${this.describe()} asks for an unsupported authentication method (${message.code})`);
           }
@@ -174,24 +177,58 @@ export class BackendConnection {
     }
   }
 
-  write(data: Buffer): void {
+  /**
+   * Sends messages. `expectsReady`: the data ends a request (a Query, or a batch ending
+   * with Sync) that the server answers with ReadyForQuery; COPY data does not.
+   */
+  write(data: Buffer, expectsReady = true): void {
     if (this.failure) throw this.failure;
+    if (expectsReady) this.requestsSent++;
     this.socket.write(data);
+  }
+
+  /** The number of the request last written: its answer is complete once `answered(ticket)`. */
+  get lastRequest(): number {
+    return this.requestsSent;
+  }
+
+  /** True once the ReadyForQuery of request `ticket` has been read (by anyone). */
+  answered(ticket: number): boolean {
+    return this.requestsAnswered >= ticket;
+  }
+
+  /** True when every request sent has been answered to its ReadyForQuery. */
+  get idle(): boolean {
+    return this.requestsAnswered >= this.requestsSent && !this.broken;
+  }
+
+  /**
+   * Reads and discards what is left of earlier requests (a stream abandoned after an
+   * error elsewhere), so the next request's reader sees only its own answers.
+   */
+  async settle(): Promise<void> {
+    while (this.requestsAnswered < this.requestsSent) await this.readFrame();
+  }
+
+  private consumed(frame: Frame): Frame {
+    if (frame.code === BackendCode.ReadyForQuery && this.requestsAnswered < this.requestsSent) this.requestsAnswered++;
+    return frame;
   }
 
   /** The next frame from the server, in order. */
   readFrame(): Promise<Frame> {
     const frame = this.queue.shift();
-    if (frame) return Promise.resolve(frame);
+    if (frame) return Promise.resolve(this.consumed(frame));
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
+    return new Promise<Frame>((resolve, reject) => {
       this.waiter = { resolve, reject };
-    });
+    }).then((f) => this.consumed(f));
   }
 
   /** Frames already received and not yet read (lets callers batch without awaiting each). */
   takeBuffered(): Frame | undefined {
-    return this.queue.shift();
+    const frame = this.queue.shift();
+    return frame && this.consumed(frame);
   }
 
   /**
@@ -222,6 +259,7 @@ export class BackendConnection {
    * coordinator's own statements (BEGIN, SET, catalog lookups), not client results.
    */
   async simpleQuery(sql: string): Promise<{ rows: (string | null)[][]; tags: string[] }> {
+    await this.settle();
     this.write(encodeFrontend({ type: 'Query', sql }));
     const rows: (string | null)[][] = [];
     const tags: string[] = [];

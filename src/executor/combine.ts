@@ -52,7 +52,9 @@ export async function runAggregate(ctx: ExecutionContext, plan: DistributedPlan,
   const typeNames = await Promise.all(types.map((oid) => coordinator.typeName(oid)));
   const columns = Array.from({ length: spec.workerColumns }, (_, i) => partials.flatMap((p) => p.rows.map((r) => r[i] ?? null)));
   const clientParamCount = bindings.params.length;
-  const unnest = `unnest(${typeNames.map((t, i) => `$${clientParamCount + i + 1}::${t}[]`).join(', ')})`;
+  // Partial values travel as text and are cast back in the query (arrays of arrays would flatten in unnest).
+  const columnList = typeNames.map((_, i) => `c${i}`).join(', ');
+  const unnest = `(SELECT ${typeNames.map((t, i) => `u.c${i}::${t}`).join(', ')} FROM unnest(${typeNames.map((_, i) => `$${clientParamCount + i + 1}::text[]`).join(', ')}) AS u(${columnList}))`;
   const sql = finishCombineSql(spec.combineTemplate.split(PARTIALS_PLACEHOLDER).join(unnest), (c) => typeNames[Number(c.slice(1))]!);
   const clientTypes = bindings.extended && bindings.describedParameterTypes ? await bindings.describedParameterTypes() : [];
   const paramFormats = bindings.paramFormats.length === 1 ? Array<number>(clientParamCount).fill(bindings.paramFormats[0]!) : bindings.paramFormats;

@@ -23,7 +23,7 @@ async function copyIntoShard(connection: BackendConnection, sql: string, chunks:
   let rows = 0;
   await connection.readUntilReady((frame) => {
     if (frame.code === BackendCode.CopyInResponse) {
-      connection.write(Buffer.concat([...chunks.map((data) => encodeFrontend({ type: 'CopyData', data })), encodeFrontend({ type: 'CopyDone' })]));
+      connection.write(Buffer.concat([...chunks.map((data) => encodeFrontend({ type: 'CopyData', data })), encodeFrontend({ type: 'CopyDone' })]), false);
     } else if (frame.code === BackendCode.CommandComplete) {
       const m = decodeBackend(frame);
       if (m.type === 'CommandComplete') rows += Number(/(\d+)$/.exec(m.tag)?.[1] ?? 0);
@@ -298,7 +298,7 @@ export class CopyRelay {
   }
 
   async data(chunk: Buffer): Promise<void> {
-    this.connection.write(encodeFrontend({ type: 'CopyData', data: chunk }));
+    this.connection.write(encodeFrontend({ type: 'CopyData', data: chunk }), false);
   }
 
   private async finish(): Promise<string> {
@@ -311,12 +311,12 @@ export class CopyRelay {
   }
 
   async done(): Promise<string> {
-    this.connection.write(encodeFrontend({ type: 'CopyDone' }));
+    this.connection.write(encodeFrontend({ type: 'CopyDone' }), false);
     return this.finish();
   }
 
   async abort(message = 'aborted by the client'): Promise<void> {
-    this.connection.write(encodeFrontend({ type: 'CopyFail', message }));
+    this.connection.write(encodeFrontend({ type: 'CopyFail', message }), false);
     await this.finish().catch(() => {});
   }
 }

@@ -25,7 +25,7 @@ interface ShellTable {
   schema: string;
   name: string;
   unlogged: boolean;
-  columns: { name: string; type: string; notNull: boolean; default: string | null; identity: string; generated: string }[];
+  columns: { name: string; type: string; notNull: boolean; default: string | null; identity: string; generated: string; localType: boolean }[];
   constraints: { name: string; type: string; definition: string }[];
   indexes: string[];
 }
@@ -41,7 +41,11 @@ async function readShellTable(control: BackendConnection, qualifiedName: string)
   if (row[0] !== 'public') throw new ClientError(SqlState.featureNotSupported, `only tables in schema public can be distributed for now (${qualifiedName} is in ${row[0]})`);
   const oid = `to_regclass(${literal(qualifiedName)})`;
   const columns = await control.simpleQuery(
-    `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
+    // localType: a user-defined type (or array of one) that no extension brings, so the workers lack it.
+    `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+            (SELECT b.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = b.oid AND e.deptype = 'e')
+             FROM pg_type t JOIN pg_type b ON b.oid = CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN t.typelem ELSE t.oid END
+             WHERE t.oid = a.atttypid)
      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attrelid = ${oid} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
   );
@@ -54,7 +58,7 @@ async function readShellTable(control: BackendConnection, qualifiedName: string)
     schema: row[0]!,
     name: row[1]!,
     unlogged: row[2] === 'u',
-    columns: columns.rows.map((c) => ({ name: c[0]!, type: c[1]!, notNull: c[2] === 't', default: c[3] ?? null, identity: c[4] ?? '', generated: c[5] ?? '' })),
+    columns: columns.rows.map((c) => ({ name: c[0]!, type: c[1]!, notNull: c[2] === 't', default: c[3] ?? null, identity: c[4] ?? '', generated: c[5] ?? '', localType: c[6] === 't' })),
     constraints: constraints.rows.map((c) => ({ name: c[0]!, type: c[1]!, definition: c[2]! })),
     indexes: indexes.rows.map((i) => i[0]!),
   };
@@ -88,10 +92,19 @@ function shardDdl(shell: ShellTable, shardId: string): string[] {
 
 function checkShell(shell: ShellTable, distributionColumn: string | null): void {
   for (const column of shell.columns) {
+    if (column.identity) {
+      throw new ClientError(
+        SqlState.featureNotSupported,
+        `column ${column.name} of ${shell.name} is an identity column; each shard would number its rows on its own and the numbers would repeat. Use DEFAULT gen_random_uuid()`,
+      );
+    }
+    if (column.localType) {
+      throw new ClientError(SqlState.featureNotSupported, `column ${column.name} of ${shell.name} has type ${column.type}, which exists only on the control group; dpg does not create user-defined types on the workers yet`);
+    }
     if (column.default?.includes('nextval(')) {
       throw new ClientError(
         SqlState.featureNotSupported,
-        `column ${column.name} of ${shell.name} takes its default from a sequence; a sequence would give every shard the same numbers. Use DEFAULT gen_random_uuid() or an identity column`,
+        `column ${column.name} of ${shell.name} takes its default from a sequence; a sequence would give every shard the same numbers. Use DEFAULT gen_random_uuid()`,
       );
     }
   }

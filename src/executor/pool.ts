@@ -80,6 +80,19 @@ export class GroupPool {
 
   /** Gives a connection back; a broken one, or one mid-transaction, is closed instead. */
   release(connection: BackendConnection): void {
+    if (!connection.idle && !connection.broken) {
+      // Answers to an abandoned request are still coming: read them first, so the
+      // next user of this connection never sees them (or close it if they do not come).
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('settle timeout')), 10_000).unref());
+      Promise.race([connection.settle(), timeout]).then(
+        () => this.release(connection),
+        () => {
+          connection.destroy();
+          this.release(connection);
+        },
+      );
+      return;
+    }
     connection.lastUsed = Date.now();
     connection.queriesRun++;
     const reusable = !connection.broken && connection.transactionStatus === 'I' && connection.queriesRun < this.options.maxQueries && !this.closed;

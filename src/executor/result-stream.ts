@@ -45,13 +45,23 @@ export class WorkerResultStream implements ResultStream {
     private readonly hiddenColumns = 0,
     private readonly onEnd: () => void = () => {},
     private readonly onError: (parsed: number) => void = () => {},
-  ) {}
+  ) {
+    this.ticket = connection.lastRequest;
+  }
   /** ParseComplete messages seen: statements prepared before an error exist on the worker. */
   private parsed = 0;
+  /** The request this stream reads the answer to (see BackendConnection.lastRequest). */
+  private readonly ticket: number;
 
   /** Advances to the next frame that matters; returns a DataRow frame, or null at the end. */
   private async advance(): Promise<Frame | null> {
     while (!this.done) {
+      if (this.connection.answered(this.ticket)) {
+        // Someone read the rest of this answer (the connection was settled for reuse): nothing more comes.
+        this.done = true;
+        this.onEnd();
+        break;
+      }
       const frame = this.connection.takeBuffered() ?? (await this.connection.readFrame());
       switch (frame.code) {
         case BackendCode.DataRow:

@@ -242,10 +242,14 @@ export class SessionExecutor {
           this.warn('25P01', 'there is no transaction in progress');
           return 'COMMIT';
         }
+        await this.closePortalsAtEndOfBlock();
         return t.commit();
       case 'rollback':
         if (!t.inBlock) this.warn('25P01', 'there is no transaction in progress');
-        else await t.rollback();
+        else {
+          await this.closePortalsAtEndOfBlock();
+          await t.rollback();
+        }
         return 'ROLLBACK';
       case 'savepoint':
       case 'release':
@@ -335,7 +339,8 @@ export class SessionExecutor {
       const portal = this.portals.get(name);
       if (!portal) throw new ClientError(SqlState.invalidCursorName, `portal "${name}" does not exist`);
       const planned = portal.statement.planned;
-      if (!planned || planned.plan.kind === 'transaction' || planned.plan.kind === 'set' || portal.completedTag !== null) {
+      if (!planned || planned.plan.kind === 'transaction' || planned.plan.kind === 'set' || portal.completedTag !== null || this.transaction.status === 'E') {
+        // In a failed block nothing runs; the Execute that follows reports 25P02.
         this.output.write(NO_DATA);
         return;
       }
@@ -449,6 +454,13 @@ export class SessionExecutor {
     if (kind === 'S') this.statements.delete(name);
     else await this.closePortal(name);
     this.output.write(CLOSE_COMPLETE);
+  }
+
+  /** Portals end with their transaction, as in PostgreSQL (dpg has no WITH HOLD cursors). */
+  private async closePortalsAtEndOfBlock(): Promise<void> {
+    for (const [name, portal] of [...this.portals]) {
+      if (portal.stream) await this.closePortal(name);
+    }
   }
 
   private async closePortal(name: string): Promise<void> {

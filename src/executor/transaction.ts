@@ -43,6 +43,8 @@ export class SessionTransaction {
     // A statement connection of this group that finished its work is reused: a pipelined
     // batch of statements takes one connection per group, not one per statement.
     let connection = this.held.get(groupId) ?? this.statementConnections.find((s) => s.groupId === groupId && !this.busy.has(s.connection))?.connection;
+    // An earlier statement's stream may have been abandoned mid-answer (an error on another shard).
+    if (connection) await connection.settle();
     if (!connection) {
       connection = await this.coordinator.pool(groupId).acquire();
       try {
@@ -65,6 +67,7 @@ export class SessionTransaction {
   /** Ends a statement: outside a block its connections go back to their pools. */
   endStatement(): void {
     for (const { groupId, connection } of this.statementConnections) {
+      this.busy.delete(connection);
       if (connection.transactionStatus !== 'I' && !connection.broken) {
         // A statement left a transaction open (should not happen): do not hand it to another session.
         connection.destroy();

@@ -139,11 +139,13 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
   if (catalogRefs.length > 0) return notSupported('a statement cannot join distributed tables with system catalogs');
 
   const relations = managed.map((r) => r.table!);
+  // `TABLE name` takes no alias.
+  const tableCommand = /^table\s/i.test(statement.text);
   // A relation without an alias gets its own name as alias on the shard, so references
   // such as memory_entries.key (and ON CONFLICT ... memory_entries.value) keep working.
   const template = rewriteRelations(
     statement.text,
-    managed.map((r, k) => ({ location: r.ref.location, newName: relationPlaceholder(k), alias: r.ref.alias || !canAlias(kind, r.ref) ? undefined : r.ref.name })),
+    managed.map((r, k) => ({ location: r.ref.location, newName: relationPlaceholder(k), alias: r.ref.alias || !canAlias(kind, r.ref) || tableCommand ? undefined : r.ref.name })),
   );
   const distributed = managed.filter((r) => r.table!.kind === 'distributed');
 
@@ -167,6 +169,13 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
 
   const placeholders = new Map(managed.map((r, k) => [r.ref.location, relationPlaceholder(k)]));
   if (kind === 'InsertStmt') return planInsert(body, template, relations, placeholders);
+  if (kind === 'UpdateStmt') {
+    const target = snapshot.table(body.relation.relname, body.relation.schemaname ?? null);
+    const columns = ((body.targetList as any[]) ?? []).map((t) => unwrapNode(t)[1].name as string);
+    if (target?.kind === 'distributed' && columns.includes(target.distributionColumn!)) {
+      return notSupported(`UPDATE cannot change the distribution column ${target.distributionColumn} of ${target.name}: the row would belong on another shard. DELETE it and INSERT it anew`);
+    }
+  }
 
   // The router looks at every query level: its WHERE and inner-join conditions pin its relations.
   const levels = pinsByLevel(statement.node, snapshot);
@@ -177,6 +186,12 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
   const joins = joinConditions(fromClause, keyRelations);
   for (const relation of keyRelations) relation.nullable = joins.nullableRefs.has(relation.ref);
   const analysis = analyzeShardKey(body.whereClause, joins.innerQuals, keyRelations, { outerJoinQuals: joins.outerQuals });
+  // A reference table's rows outer-joined to a distributed table would come back once per shard.
+  const preservedReference = topLevel.some((r) => r.table!.kind === 'reference' && !joins.nullableRefs.has(r.ref.alias ?? r.ref.name));
+  const nullableDistributed = topLevel.some((r) => r.table!.kind === 'distributed' && joins.nullableRefs.has(r.ref.alias ?? r.ref.name));
+  if (preservedReference && nullableDistributed) {
+    return notSupported('an outer join that keeps a reference table\'s rows against a distributed table is not supported yet (each shard would return them)');
+  }
 
   const distributedRefs = distributed.map((r) => r.ref.alias ?? r.ref.name);
   const anchorRef = distributedRefs[0]!;
