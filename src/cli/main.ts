@@ -32,6 +32,7 @@ options:
   --data-dir DIR     data folder (default: ./.dpg)
   --base-port N      first port of the cluster's port range (default 15432)
   --reset            with up: delete the data folder first and create a new cluster
+  --monitoring       with up: also run Prometheus (with dpg's alert rules) and PostgreSQL exporters
   --json             machine-readable output
   -h, --help         this text`;
 
@@ -42,6 +43,7 @@ interface Options {
   'data-dir'?: string;
   'base-port'?: string;
   reset?: boolean;
+  monitoring?: boolean;
   json?: boolean;
   rows?: string;
   help?: boolean;
@@ -58,6 +60,7 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         'data-dir': { type: 'string' },
         'base-port': { type: 'string' },
         reset: { type: 'boolean' },
+        monitoring: { type: 'boolean' },
         json: { type: 'boolean' },
         rows: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -139,6 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     return command || options.help ? 0 : 2;
   }
   if (options.reset && command !== 'up') throw new UsageError('--reset goes with up only');
+  if (options.monitoring && command !== 'up') throw new UsageError('--monitoring goes with up only');
   if (options.rows !== undefined && command !== 'demo') throw new UsageError('--rows goes with demo only');
   switch (command) {
     case 'setup': {
@@ -152,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'up': {
       const loaded = load(options);
-      const result = await upCluster(loaded.config, loaded.dataDir, { reset: options.reset, log: err });
+      const result = await upCluster(loaded.config, loaded.dataDir, { reset: options.reset, monitoring: options.monitoring, log: err });
       if (result.started.length === 0) out(`the cluster in ${loaded.dataDir} is already running; nothing changed`);
       else out(`cluster ready in ${result.seconds.toFixed(1)} s`);
       out(formatStatus(await clusterStatus(result.layout, result.secrets)));

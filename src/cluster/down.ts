@@ -18,15 +18,15 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   const log = options.log ?? (() => {});
   const records = listProcessRecords(layout.runDir);
   const stopped: string[] = [];
-  // Coordinators first: clients see a clean shutdown instead of failing workers.
-  for (const record of records.filter((r) => r.name.startsWith('coordinator'))) {
+  // Coordinators and monitoring first: clients see a clean shutdown instead of failing workers.
+  for (const record of records.filter((r) => r.name.startsWith('coordinator') || r.name === 'prometheus' || r.name.startsWith('exporter-'))) {
     if (isAlive(record.pid, record.marker)) {
       await stopPid(record.pid, record.marker, 'SIGTERM', 10_000);
       stopped.push(record.name);
     }
     forgetProcess(layout.runDir, record.name);
   }
-  const patronis = records.filter((r) => r.name !== ETCD_PROCESS && !r.name.startsWith('coordinator'));
+  const patronis = records.filter((r) => r.name.startsWith('patroni-'));
   await Promise.all(
     patronis.map(async (record) => {
       if (isAlive(record.pid, record.marker)) {

@@ -34,6 +34,7 @@ const REQUIREMENTS: Requirement[] = [
   { what: 'HAProxy', packages: ['haproxy'], present: fileExists('/usr/sbin/haproxy') },
   { what: 'Redis', packages: ['redis-server'], present: fileExists('/usr/bin/redis-server') },
   { what: 'Prometheus (promtool)', packages: ['prometheus'], present: fileExists('/usr/bin/prometheus', '/usr/bin/promtool') },
+  { what: "Prometheus' PostgreSQL exporter", packages: ['prometheus-postgres-exporter'], present: fileExists('/usr/bin/prometheus-postgres-exporter') },
   {
     what: "Python's asyncpg and psycopg2 (Debian's interpreter)",
     packages: ['python3-asyncpg', 'python3-psycopg2'],

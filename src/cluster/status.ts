@@ -1,5 +1,6 @@
 import { ETCD_PROCESS, etcdHealthy } from './etcd.ts';
 import { COORDINATOR_PROCESS } from './coordinator-process.ts';
+import { PROMETHEUS_PROCESS, monitoringPorts } from './monitoring.ts';
 import { patroniProcessName, groupMembers } from './patroni.ts';
 import { readProcessRecord, isAlive, postmasterPid } from './processes.ts';
 import { connectNode, withClient } from './connect.ts';
@@ -65,6 +66,18 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
     ports: { client: layout.clientPort, metrics: layout.metricsPort },
     url: `postgresql://${layout.host}:${layout.clientPort}  http://${layout.host}:${layout.metricsPort}/metrics`,
   });
+  // Monitoring processes, when dpg up --monitoring started them.
+  const prometheus = readProcessRecord(layout.runDir, PROMETHEUS_PROCESS);
+  if (prometheus) {
+    const running = isAlive(prometheus.pid, prometheus.marker);
+    processes.push({ name: 'prometheus', pid: running ? prometheus.pid : null, running, ports: { http: layout.prometheusPort }, url: `http://${layout.host}:${layout.prometheusPort}` });
+    for (const { port, process: name } of monitoringPorts(layout).slice(1)) {
+      const record = readProcessRecord(layout.runDir, name);
+      if (!record) continue;
+      const alive = isAlive(record.pid, record.marker);
+      processes.push({ name, pid: alive ? record.pid : null, running: alive, ports: { http: port } });
+    }
+  }
   const etcdUp = (await Promise.all(layout.etcd.endpoints.map(etcdHealthy))).some(Boolean);
   if (!etcdUp) problems.push(`etcd (${layout.etcd.endpoints.join(', ')}) is not answering`);
 

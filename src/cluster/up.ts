@@ -13,11 +13,14 @@ import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
 import { bootstrapCluster } from '../catalog/bootstrap.ts';
 import { startCoordinator, waitForCoordinator, COORDINATOR_PROCESS } from './coordinator-process.ts';
+import { startMonitoring, monitoringInstalled, monitoringProcessNames, monitoringPorts } from './monitoring.ts';
 import { stopCluster } from './down.ts';
 
 export interface UpOptions {
   /** Delete an existing data folder first (the only way dpg deletes one). */
   reset?: boolean;
+  /** Also run Prometheus and a PostgreSQL exporter per node (dpg up --monitoring). */
+  monitoring?: boolean;
   log?: (line: string) => void;
   timeoutMs?: number;
 }
@@ -84,7 +87,10 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   const layout = buildLayout(config, dataDir, state.nodesRoot);
   const secrets = loadOrCreateSecrets(layout.secretsFile);
 
-  const toStart = await processesToStart(layout);
+  const toStart = await processesToStart(layout, !!options.monitoring);
+  if (options.monitoring && !monitoringInstalled()) {
+    throw new ClusterStartError(`--monitoring needs Prometheus and prometheus-postgres-exporter: run 'npx dpg setup'`);
+  }
   await checkPortsFree(layout, toStart);
   const started: string[] = [];
 
@@ -121,6 +127,10 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     started.push(COORDINATOR_PROCESS);
   }
   await waitForCoordinator(layout, remaining());
+  if (options.monitoring) {
+    const monitoring = startMonitoring(layout, secrets, config.cluster.database, toStart);
+    started.push(...monitoring.map((r) => r.name));
+  }
   return { layout, state, secrets, started, seconds: (Date.now() - startedAt) / 1000 };
 }
 
@@ -136,8 +146,14 @@ async function stopOrphanedPostgres(node: NodeLayout, log: (line: string) => voi
 }
 
 /** Processes of the layout that are not running now. */
-async function processesToStart(layout: ClusterLayout): Promise<Set<string>> {
+async function processesToStart(layout: ClusterLayout, monitoring: boolean): Promise<Set<string>> {
   const names = new Set<string>();
+  if (monitoring) {
+    for (const name of monitoringProcessNames(layout)) {
+      const record = readProcessRecord(layout.runDir, name);
+      if (!record || !isAlive(record.pid, record.marker)) names.add(name);
+    }
+  }
   if (layout.etcd.local) {
     const record = readProcessRecord(layout.runDir, ETCD_PROCESS);
     if (!record || !isAlive(record.pid, record.marker)) names.add(ETCD_PROCESS);
@@ -153,6 +169,9 @@ async function processesToStart(layout: ClusterLayout): Promise<Set<string>> {
 
 async function checkPortsFree(layout: ClusterLayout, toStart: Set<string>): Promise<void> {
   const busy: string[] = [];
+  for (const { port, what, process } of monitoringPorts(layout)) {
+    if (toStart.has(process) && !(await portIsFree(port, layout.host))) busy.push(`${port} (${what})`);
+  }
   for (const { port, what, node } of listeningPorts(layout)) {
     const owner = node ? patroniProcessName(node) : what.startsWith('coordinator') ? COORDINATOR_PROCESS : ETCD_PROCESS;
     if (!toStart.has(owner)) continue;

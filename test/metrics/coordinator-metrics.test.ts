@@ -4,6 +4,7 @@ import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { waitFor } from '../../src/cluster/processes.ts';
 import { METRICS } from '../../src/metrics/metric-names.ts';
+import { runDpg } from '../support/dpg-cli.ts';
 
 // The coordinator's /metrics, /health and /ready on a real cluster with standbys:
 // the seed's metrics have samples after real queries, the collector fills the
@@ -93,4 +94,24 @@ test('the collector fills shard sizes, row counts, replication lag and leader ga
   assert.deepEqual(leaders.map((s) => s.value), [1, 1, 1]);
   assert.ok(samples(text, 'dpg_pool_connections').length > 0);
   assert.equal(samples(text, 'dpg_client_connections_max')[0]!.value, 500);
+});
+
+test('dpg up --monitoring adds Prometheus with the alert rules, scraping the coordinator and a PostgreSQL exporter per node', async () => {
+  const up = await runDpg(['up', '--monitoring', '--config', cluster.configFile], { cwd: cluster.dir });
+  assert.equal(up.code, 0, up.stderr);
+  const prometheus = `http://127.0.0.1:${cluster.layout.prometheusPort}`;
+  assert.match(up.stdout, new RegExp(`prometheus\\s+running.*${prometheus.replace(/[./]/g, '\\$&')}`));
+  const targets = await waitFor('every scrape target to be up', 60_000, async () => {
+    const body = (await (await fetch(`${prometheus}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string }; health: string }[] } };
+    const active = body.data.activeTargets;
+    return active.length === 6 && active.every((t) => t.health === 'up') ? active : null;
+  });
+  assert.deepEqual(targets.map((t) => t.labels.job).sort(), ['dpg-coordinator', 'postgres', 'postgres', 'postgres', 'postgres', 'postgres']);
+  const rules = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as { data: { groups: { name: string; rules: unknown[] }[] } };
+  assert.equal(rules.data.groups[0]!.name, 'distributed_postgres_alerts');
+  assert.ok(rules.data.groups[0]!.rules.length >= 7);
+  const status = await runDpg(['status', '--json', '--config', cluster.configFile], { cwd: cluster.dir });
+  const processes = (JSON.parse(status.stdout) as { processes: { name: string; running: boolean; url?: string }[] }).processes;
+  assert.ok(processes.find((p) => p.name === 'prometheus')?.running);
+  assert.equal(processes.filter((p) => p.name.startsWith('exporter-') && p.running).length, 5);
 });
