@@ -1,10 +1,9 @@
 import type { HnswProfile } from '../config/config.ts';
 
 /**
- * The seed design's tables. Each definition renders its DDL for a given relation
- * name, so the same text creates the shell copy on the control group
- * (`memory_entries`) and every shard on the workers (`memory_entries_102008`,
- * with index names suffixed by the shard id).
+ * The seed design's tables, created by `dpg up` through the coordinator: the shell
+ * table, then create_distributed_table, which gives every shard on the workers
+ * (`memory_entries_102008`) its own copy of each index.
  *
  * Distributed tables put `namespace` in every unique constraint: a shard can only
  * enforce uniqueness among its own rows, and all rows of one namespace live on one
@@ -16,8 +15,8 @@ export interface SeedTable {
   unlogged?: boolean;
   /** Column list and table constraints (the text between the parentheses). */
   body: string;
-  /** Secondary indexes: (relation, suffix) -> CREATE INDEX statements. */
-  indexes?: (relation: string, suffix: string) => string[];
+  /** Secondary indexes of the table. */
+  indexes?: (relation: string) => string[];
   /** Columns with a vector(384) embedding that get an HNSW index on every shard. */
   hnsw?: { column: string; indexName: string }[];
 }
@@ -41,7 +40,7 @@ export const SEED_TABLES: SeedTable[] = [
   updated_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (namespace, id),
   UNIQUE (namespace, key)`,
-    indexes: (rel, s) => [`CREATE INDEX idx_memory_created${s} ON ${rel} (namespace, created_at)`],
+    indexes: (rel) => [`CREATE INDEX idx_memory_created ON ${rel} (namespace, created_at)`],
     hnsw: [{ column: 'embedding', indexName: 'idx_memory_embedding_hnsw' }],
   },
   {
@@ -58,7 +57,7 @@ export const SEED_TABLES: SeedTable[] = [
   created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (namespace, id)`,
-    indexes: (rel, s) => [`CREATE INDEX idx_patterns_type${s} ON ${rel} (namespace, pattern_type)`],
+    indexes: (rel) => [`CREATE INDEX idx_patterns_type ON ${rel} (namespace, pattern_type)`],
     hnsw: [{ column: 'embedding', indexName: 'idx_patterns_embedding_hnsw' }],
   },
   {
@@ -73,7 +72,7 @@ export const SEED_TABLES: SeedTable[] = [
   current      jsonb,
   changed_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (namespace, id)`,
-    indexes: (rel, s) => [`CREATE INDEX idx_pattern_history_pattern${s} ON ${rel} (namespace, pattern_id, changed_at)`],
+    indexes: (rel) => [`CREATE INDEX idx_pattern_history_pattern ON ${rel} (namespace, pattern_id, changed_at)`],
   },
   {
     name: 'trajectories',
@@ -88,7 +87,7 @@ export const SEED_TABLES: SeedTable[] = [
   embedding   ${EMBEDDING},
   created_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (namespace, id)`,
-    indexes: (rel, s) => [`CREATE INDEX idx_trajectories_pattern${s} ON ${rel} (namespace, pattern_id)`],
+    indexes: (rel) => [`CREATE INDEX idx_trajectories_pattern ON ${rel} (namespace, pattern_id)`],
     hnsw: [{ column: 'embedding', indexName: 'idx_trajectories_embedding_hnsw' }],
   },
   {
@@ -120,7 +119,7 @@ export const SEED_TABLES: SeedTable[] = [
   created_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (namespace, id),
   UNIQUE (namespace, source_key, relation, target_key)`,
-    indexes: (rel, s) => [`CREATE INDEX idx_graph_edges_target${s} ON ${rel} (namespace, target_key)`],
+    indexes: (rel) => [`CREATE INDEX idx_graph_edges_target ON ${rel} (namespace, target_key)`],
   },
   {
     name: 'metadata',
@@ -164,21 +163,16 @@ export function shardRelationName(table: string, shardId: number | bigint | stri
   return `${table}_${shardId}`;
 }
 
-/**
- * DDL for one copy of a table. `suffix` is '' for the shell copy, `_<shardid>` for
- * a shard. Shell copies get no HNSW index: they hold no rows.
- */
-export function tableDDL(table: SeedTable, relation: string, suffix: string, profile: HnswProfile | null): string[] {
-  const statements = [`CREATE ${table.unlogged ? 'UNLOGGED ' : ''}TABLE ${relation} (${table.body}\n)`];
-  statements.push(...(table.indexes?.(relation, suffix) ?? []));
-  if (profile) {
-    for (const index of table.hnsw ?? []) {
-      // ruvector_cosine_ops is the seed's operator class, served by pgvector (extension ruvector).
-      statements.push(
-        `CREATE INDEX ${index.indexName}${suffix} ON ${relation} USING hnsw (${index.column} ruvector_cosine_ops) ` +
-          `WITH (m = ${profile.m}, ef_construction = ${profile.ef_construction})`,
-      );
-    }
+/** CREATE TABLE, its indexes and (unless `profile` is null) its HNSW indexes, as dpg up runs them through the coordinator. */
+export function tableDDL(table: SeedTable, profile: HnswProfile | null): string[] {
+  const statements = [`CREATE ${table.unlogged ? 'UNLOGGED ' : ''}TABLE ${table.name} (${table.body}\n)`];
+  statements.push(...(table.indexes?.(table.name) ?? []));
+  for (const index of profile ? (table.hnsw ?? []) : []) {
+    // ruvector_cosine_ops is the seed's operator class, served by pgvector (extension ruvector).
+    statements.push(
+      `CREATE INDEX ${index.indexName} ON ${table.name} USING hnsw (${index.column} ruvector_cosine_ops) ` +
+        `WITH (m = ${profile!.m}, ef_construction = ${profile!.ef_construction})`,
+    );
   }
   return statements;
 }

@@ -17,7 +17,9 @@ export interface ClusterState {
   controlNodes: number;
   workerGroups: number;
   nodesPerWorkerGroup: number;
-  /** True once the databases, catalog and schema exist. */
+  /** True once the databases and the catalog exist. */
+  catalogCreated?: boolean;
+  /** True once the seed's schema exists too (created through the coordinator). */
   bootstrapped: boolean;
 }
 

@@ -11,7 +11,7 @@ import { patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, gr
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
-import { bootstrapCluster } from '../catalog/bootstrap.ts';
+import { bootstrapCluster, createSeedSchema } from '../catalog/bootstrap.ts';
 import { startCoordinator, waitForCoordinator, COORDINATOR_PROCESS } from './coordinator-process.ts';
 import { startMonitoring, monitoringInstalled, monitoringProcessNames, monitoringPorts } from './monitoring.ts';
 import { stopCluster } from './down.ts';
@@ -117,9 +117,9 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   await Promise.all(layout.groups.map((group) => waitForGroupReady(group, config.replication.synchronous_mode, remaining())));
   log(`every group has a leader and streaming replicas (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
 
-  if (!state.bootstrapped) {
+  if (!state.catalogCreated && !state.bootstrapped) {
     await bootstrapCluster(config, layout, secrets, log);
-    state.bootstrapped = true;
+    state.catalogCreated = true;
     writeClusterState(layout.stateFile, state);
   }
   if (toStart.has(COORDINATOR_PROCESS)) {
@@ -127,6 +127,12 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     started.push(COORDINATOR_PROCESS);
   }
   await waitForCoordinator(layout, remaining());
+  if (!state.bootstrapped) {
+    const url = `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@${layout.host}:${layout.clientPort}/${config.cluster.database}`;
+    await createSeedSchema(config, url, log);
+    state.bootstrapped = true;
+    writeClusterState(layout.stateFile, state);
+  }
   if (options.monitoring) {
     const monitoring = startMonitoring(layout, secrets, config.cluster.database, toStart);
     started.push(...monitoring.map((r) => r.name));

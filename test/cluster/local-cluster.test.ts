@@ -62,9 +62,10 @@ before(async () => {
     ].join('\n'),
   );
   const up = await dpg('up');
-  assert.equal(up.code, 0, `dpg up failed:\n${up.stdout}\n${up.stderr}`);
+  // The layout first: after() cleans up with it even when `dpg up` failed half way.
   const loaded = loadConfig({ path: configFile });
-  layout = buildLayout(loaded.config, loaded.dataDir, readClusterState(join(loaded.dataDir, 'cluster.json'))!.nodesRoot);
+  layout = buildLayout(loaded.config, loaded.dataDir, readClusterState(join(loaded.dataDir, 'cluster.json'))?.nodesRoot);
+  assert.equal(up.code, 0, `dpg up failed:\n${up.stdout}\n${up.stderr}`);
   secrets = readSecrets(layout.secretsFile)!;
 });
 

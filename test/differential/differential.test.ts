@@ -105,7 +105,7 @@ async function side(name: Side['name'], url: string): Promise<Side> {
 async function preparePlainNode(client: pg.Client): Promise<void> {
   await client.query('CREATE EXTENSION vector');
   await client.query('CREATE EXTENSION ruvector');
-  for (const table of SEED_TABLES) for (const statement of tableDDL(table, table.name, '', null)) await client.query(statement);
+  for (const table of SEED_TABLES) for (const statement of tableDDL(table, null)) await client.query(statement);
   await client.query(`CREATE FUNCTION create_distributed_table(table_name text, distribution_column text, colocate_with text DEFAULT 'default') RETURNS void LANGUAGE plpgsql AS 'BEGIN END'`);
   await client.query(`CREATE FUNCTION create_reference_table(table_name text) RETURNS void LANGUAGE plpgsql AS 'BEGIN END'`);
 }

@@ -41,9 +41,19 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     ].join('\n'),
   );
   const up = await runDpg(['up', '--config', configFile], { cwd: dir });
-  assert.equal(up.code, 0, `dpg up failed:\n${up.stdout}\n${up.stderr}`);
   const loaded = loadConfig({ path: configFile });
-  const layout = buildLayout(loaded.config, loaded.dataDir, readClusterState(join(loaded.dataDir, 'cluster.json'))!.nodesRoot);
+  const layout = buildLayout(loaded.config, loaded.dataDir, readClusterState(join(loaded.dataDir, 'cluster.json'))?.nodesRoot);
+  const cleanUp = async () => {
+    await runDpg(['down', '--config', configFile], { cwd: dir });
+    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
+    for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (up.code !== 0) {
+    // Whatever `dpg up` started before it failed must not outlive the test.
+    await cleanUp();
+    assert.fail(`dpg up failed:\n${up.stdout}\n${up.stderr}`);
+  }
   const secrets = readSecrets(layout.secretsFile)!;
   const url = `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@127.0.0.1:${options.basePort}/${loaded.config.cluster.database}`;
   return {
@@ -52,11 +62,6 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     layout,
     secrets,
     configFile,
-    async stop() {
-      await runDpg(['down', '--config', configFile], { cwd: dir });
-      const markers = [layout.etcd.dir, coordinatorConfigFile(layout), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
-      for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: cleanUp,
   };
 }
