@@ -4,6 +4,7 @@ import { loadConfig, validateConfig, ConfigError, ConfigFileError, type LoadedCo
 import { readFileSync } from 'node:fs';
 import { runCoordinator } from '../server/main.ts';
 import { runDemo, DemoError } from './demo.ts';
+import { runBench, parseBenchFlags, BenchConfigError } from '../bench/bench.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
 import { readSecrets } from '../cluster/secrets.ts';
@@ -26,6 +27,9 @@ commands:
   url                the client connection URL
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
+  bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
+                     --rows N --seed N --bench-config FILE --scenarios a,b --duration 30s --ramp-up 5s
+                     --qps N --concurrency N --out DIR --no-baseline --recall-sample N --arrival poisson|uniform
 
 options:
   --config FILE      config file (default: ./dpg.yaml when present, else built-in defaults)
@@ -47,6 +51,8 @@ interface Options {
   json?: boolean;
   rows?: string;
   help?: boolean;
+  /** dpg bench's own flags, read by parseBenchFlags. */
+  [benchFlag: string]: string | boolean | undefined;
 }
 
 function parse(argv: string[]): { command: string | undefined; options: Options } {
@@ -63,6 +69,18 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         monitoring: { type: 'boolean' },
         json: { type: 'boolean' },
         rows: { type: 'string' },
+        quick: { type: 'boolean' },
+        seed: { type: 'string' },
+        'bench-config': { type: 'string' },
+        scenarios: { type: 'string' },
+        duration: { type: 'string' },
+        'ramp-up': { type: 'string' },
+        qps: { type: 'string' },
+        concurrency: { type: 'string' },
+        out: { type: 'string' },
+        'no-baseline': { type: 'boolean' },
+        'recall-sample': { type: 'string' },
+        arrival: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -143,7 +161,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (options.reset && command !== 'up') throw new UsageError('--reset goes with up only');
   if (options.monitoring && command !== 'up') throw new UsageError('--monitoring goes with up only');
-  if (options.rows !== undefined && command !== 'demo') throw new UsageError('--rows goes with demo only');
+  if (options.rows !== undefined && command !== 'demo' && command !== 'bench') throw new UsageError('--rows goes with demo or bench only');
+  const benchFlags = ['quick', 'seed', 'bench-config', 'scenarios', 'duration', 'ramp-up', 'qps', 'concurrency', 'out', 'no-baseline', 'recall-sample', 'arrival'];
+  const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench');
+  if (misplaced) throw new UsageError(`--${misplaced} goes with bench only`);
   switch (command) {
     case 'setup': {
       const report = setup(out);
@@ -206,6 +227,12 @@ export async function main(argv: string[]): Promise<number> {
       await runDemo({ url: await clientUrl(loaded, existingLayout(loaded)), rows, out, progress: true });
       return 0;
     }
+    case 'bench': {
+      const loaded = load(options);
+      const benchOptions = parseBenchFlags(options);
+      await runBench({ url: await clientUrl(loaded, existingLayout(loaded)), ...benchOptions, out, progress: true });
+      return 0;
+    }
     case 'shards': {
       const loaded = load(options);
       const rows = await shardMap(loaded, existingLayout(loaded));
@@ -217,7 +244,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const expected = [DemoError, BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
+const expected = [BenchConfigError, DemoError, BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
 
 main(process.argv.slice(2)).then(
   // -1: a server command that keeps running until signalled.
