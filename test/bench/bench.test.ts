@@ -13,7 +13,8 @@ import { SCENARIO_NAMES } from '../../src/bench/scenarios.ts';
  * written. Only the report's shape is checked, never its speed.
  */
 
-const BASE_PORT = 33432;
+// Below the ephemeral port range (32768+), where outgoing connections could take a port first.
+const BASE_PORT = 24432;
 
 let cluster: TestCluster;
 let outDir: string;
