@@ -208,6 +208,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
     });
   }
   if (plan.aggregate) return runAggregate(ctx, plan, plan.aggregate, byGroup);
+  if (plan.mergeError) throw plan.mergeError;
   if (!plan.merge) throw new ClientError(SqlState.featureNotSupported, `${plan.mergeUnsupported} (the statement needs ${shards.length} shards; pin it to one with a condition on ${plan.anchor.distributionColumn})`);
   const merge = plan.merge;
   const { limit, offset } = resolveLimit(merge.limit, bindings);

@@ -2,6 +2,7 @@ import { deparseSync } from 'pgsql-deparser';
 import { unwrapNode, walk } from './sql-ast.ts';
 import type { collectRelations } from './relations.ts';
 import { replaceRelationNames, AGGREGATES } from './merge-select.ts';
+import { ClientError } from '../server/client-error.ts';
 
 /**
  * A SELECT with aggregates, GROUP BY or DISTINCT over several shards, computed in
@@ -72,20 +73,25 @@ export function figureColumnName(node: any): string {
   }
 }
 
-class Unsupported extends Error {}
+class Unsupported extends Error {
+  /** Set when PostgreSQL itself would refuse the statement (its SQLSTATE, e.g. 42803). */
+  sqlstate?: string;
+}
 
 /**
  * Plans the two steps, or returns why the SELECT cannot be combined this way.
  * `placeholders` renames relations (by location) in the worker query.
  */
-export function planAggregateSelect(body: any, info: ReturnType<typeof collectRelations>, placeholders: Map<number, string>): AggregateSpec | string {
+export function planAggregateSelect(body: any, info: ReturnType<typeof collectRelations>, placeholders: Map<number, string>): AggregateSpec | string | ClientError {
   if (info.setOperation || info.hasCtes || info.hasSubqueries) return 'aggregates with subqueries, WITH or UNION over several shards are not supported yet';
-  if (body.windowClause) return 'window functions over several shards are not supported';
+  if (body.windowClause || JSON.stringify([body.targetList, body.sortClause]).includes('"over":')) {
+    return 'window functions over several shards are not supported';
+  }
   if (info.lockingClause) return 'FOR UPDATE/SHARE cannot be used with aggregates';
   try {
     return build(body, placeholders);
   } catch (error) {
-    if (error instanceof Unsupported) return error.message;
+    if (error instanceof Unsupported) return error.sqlstate ? new ClientError(error.sqlstate, error.message) : error.message;
     throw error;
   }
 }
@@ -189,7 +195,16 @@ function build(original: any, placeholders: Map<number, string>): AggregateSpec 
     const [kind, value] = unwrapNode(sortBy.node);
     const isAlias = kind === 'ColumnRef' && value.fields.length === 1 && targets.some((t) => t.name === unwrapNode(value.fields[0])[1]?.sval);
     const isPosition = kind === 'A_Const' && value.ival !== undefined;
-    if (!isAlias && !isPosition) sortBy.node = mapExpression(sortBy.node);
+    if (!isAlias && !isPosition) {
+      try {
+        sortBy.node = mapExpression(sortBy.node);
+      } catch (error) {
+        if (distinctOnly && error instanceof Unsupported && error.sqlstate === '42803') {
+          throw Object.assign(new Unsupported('for SELECT DISTINCT, ORDER BY expressions must appear in select list'), { sqlstate: '42P10' });
+        }
+        throw error;
+      }
+    }
     return { SortBy: sortBy };
   });
 

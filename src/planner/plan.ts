@@ -142,6 +142,8 @@ export interface DistributedPlan {
   aggregate: AggregateSpec | null;
   /** Why neither `merge` nor `aggregate` applies, for the 0A000 error when the statement does need several shards. */
   mergeUnsupported: string | null;
+  /** PostgreSQL's own error for the statement over several shards (e.g. 42803), when it has one. */
+  mergeError?: ClientError;
   readOnly: boolean;
   /** ORDER BY a vector distance (<=>, <->, <#>): counted in vector_search_* metrics. */
   vectorSearch?: boolean;

@@ -272,7 +272,9 @@ function distributedPlan(
   const needsCombine = body.groupClause || body.havingClause || body.distinctClause || usesAggregates(body.targetList) || usesAggregates(body.sortClause);
   if (needsCombine) {
     const aggregate = planAggregateSelect(body, info, placeholders);
-    return typeof aggregate === 'string' ? { ...base, mergeUnsupported: aggregate } : { ...base, aggregate };
+    if (typeof aggregate === 'string') return { ...base, mergeUnsupported: aggregate };
+    if (aggregate instanceof ClientError) return { ...base, mergeUnsupported: aggregate.message, mergeError: aggregate };
+    return { ...base, aggregate };
   }
   const merge = planMergeSelect(body, info, placeholders);
   if (typeof merge === 'string') return { ...base, mergeUnsupported: merge };

@@ -177,7 +177,6 @@ const BUG = {
   schemaQualifiedColumns: 'a column qualified with schema and table (public.memory_entries.key) fails with 42P01 "invalid reference to FROM-clause entry"',
   replyShift: 'after a statement fails on several shards (or create_distributed_table fails), pooled connections keep unread replies: later statements, in any session, get another statement\'s reply',
   pinnedSetOperation: 'UNION ALL of SELECTs each pinned to the same namespace is rejected with 0A000, though every distributed table is pinned to one shard',
-  groupingErrorCode: 'over several shards, an ungrouped column (42803) or a DISTINCT query ordered by a column not selected (42P10) gives 0A000',
 };
 
 section = 'session';
@@ -590,9 +589,9 @@ add('SELECT no_such_function(1)');
 write('DELETE FROM no_such_table');
 add(`SELECT (SELECT key FROM memory_entries WHERE namespace = 'agent-alpha')`);
 add('SELECT (SELECT key FROM metadata)');
-add('SELECT DISTINCT pattern_type FROM patterns ORDER BY usage_count', { knownBug: BUG.groupingErrorCode });
+add('SELECT DISTINCT pattern_type FROM patterns ORDER BY usage_count');
 add(`SELECT key FROM memory_entries WHERE namespace = 'agent-alpha' AND created_at > 'not a time'`);
-add('SELECT namespace, count(*) FROM memory_entries GROUP BY key', { knownBug: BUG.groupingErrorCode });
+add('SELECT namespace, count(*) FROM memory_entries GROUP BY key');
 
 section = 'final state';
 add('SELECT namespace, key, value, tags, metadata, updated_at FROM memory_entries ORDER BY namespace, key');
