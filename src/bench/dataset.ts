@@ -10,6 +10,7 @@ import { EMBEDDING_DIMENSIONS } from '../catalog/seed-schema.ts';
 import { demoDataset, vectorLiteral, DEMO_TOPICS } from '../cli/demo.ts';
 import { createProgress } from '../cli/progress.ts';
 import { seededFloats } from '../util/random.ts';
+import { seededGaussian, normalize, nearby } from '../util/vectors.ts';
 
 export const BENCH_METADATA_KEY = 'bench_dataset';
 /** Rows written by bulk_insert go here, away from the data set the searches use. */
@@ -54,26 +55,6 @@ export function benchDataset(options: { rows: number; namespaces?: number; seed:
     seed: sizes.seed,
     namespaces: sizes.namespaces.map((ns, i) => ({ name: benchNamespaceName(i), rows: ns.rows, primaryTopic: ns.primaryTopic })),
   };
-}
-
-/** Standard normal samples (Box-Muller). */
-export function seededGaussian(seed: number): () => number {
-  const uniform = seededFloats(seed);
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
-
-function normalize(vector: Float64Array): Float64Array {
-  let norm = 0;
-  for (const x of vector) norm += x * x;
-  norm = Math.sqrt(norm);
-  for (let i = 0; i < vector.length; i++) vector[i]! /= norm;
-  return vector;
-}
-
-function nearby(center: Float64Array, sigma: number, gaussian: () => number): Float64Array {
-  const vector = new Float64Array(center.length);
-  for (let i = 0; i < center.length; i++) vector[i] = center[i]! + sigma * gaussian();
-  return normalize(vector);
 }
 
 const centroidCache = new Map<number, Float64Array[]>();

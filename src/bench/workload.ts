@@ -7,7 +7,8 @@
 import pg from 'pg';
 import { DEMO_TOPICS } from '../cli/demo.ts';
 import { seededFloats } from '../util/random.ts';
-import { BENCH_INSERT_NAMESPACE, entryVector, insertStatement, queryVector, seededGaussian, type BenchDataset, type BenchRow } from './dataset.ts';
+import { BENCH_INSERT_NAMESPACE, entryVector, insertStatement, queryVector, type BenchDataset, type BenchRow } from './dataset.ts';
+import { seededGaussian } from '../util/vectors.ts';
 import type { ScenarioConfig } from './scenarios.ts';
 import type { SearchQuery } from './targets.ts';
 

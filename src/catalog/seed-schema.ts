@@ -158,11 +158,6 @@ export const SEED_TABLES: SeedTable[] = [
   },
 ];
 
-/** The relation name of a shard on a worker: Citus' `<table>_<shardid>`. */
-export function shardRelationName(table: string, shardId: number | bigint | string): string {
-  return `${table}_${shardId}`;
-}
-
 /** CREATE TABLE, its indexes and (unless `profile` is null) its HNSW indexes, as dpg up runs them through the coordinator. */
 export function tableDDL(table: SeedTable, profile: HnswProfile | null): string[] {
   const statements = [`CREATE ${table.unlogged ? 'UNLOGGED ' : ''}TABLE ${table.name} (${table.body}\n)`];

@@ -7,14 +7,13 @@ import { runDemo, DemoError } from './demo.ts';
 import { runBench, parseBenchFlags, BenchConfigError } from '../bench/bench.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
-import { readSecrets } from '../cluster/secrets.ts';
+import { readSecrets, clientUrl as clientUrlOf } from '../cluster/secrets.ts';
 import { setup, SetupError } from '../cluster/setup.ts';
 import { upCluster, ClusterStartError } from '../cluster/up.ts';
 import { stopCluster } from '../cluster/down.ts';
 import { clusterStatus, formatStatus } from '../cluster/status.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
-import { refreshShardStats } from '../catalog/shard-stats.ts';
 import { MissingSystemUserError } from '../cluster/system-user.ts';
 
 const USAGE = `usage: dpg <command> [options]
@@ -113,7 +112,7 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 async function clientUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<string> {
   const secrets = readSecrets(layout.secretsFile);
   if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
-  return `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@${layout.host}:${layout.clientPort}/${loaded.config.cluster.database}`;
+  return clientUrlOf(secrets, layout.host, layout.clientPort, loaded.config.cluster.database);
 }
 
 async function shardMap(loaded: LoadedConfig, layout: ClusterLayout): Promise<Record<string, unknown>[]> {
@@ -123,7 +122,6 @@ async function shardMap(loaded: LoadedConfig, layout: ClusterLayout): Promise<Re
   const database = loaded.config.cluster.database;
   return withClient(await connectNode(leaders.get(0)!, secrets, database), async (control) => {
     await refreshNodeRoles(control, layout.groups);
-    await refreshShardStats(control, leaders, secrets, database);
     const result = await control.query(
       `SELECT s.table_name, s.shardid, s.table_name || '_' || s.shardid AS shard_name, s.hash_min, s.hash_max,
               g.name AS group_name, l.host AS nodename, l.port AS nodeport, coalesce(st.size_bytes, 0) AS shard_size

@@ -27,3 +27,8 @@ export function loadOrCreateSecrets(file: string): ClusterSecrets {
 export function readSecrets(file: string): ClusterSecrets | null {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterSecrets) : null;
 }
+
+/** The URL clients use: the application role at the coordinator's endpoint. */
+export function clientUrl(secrets: ClusterSecrets, host: string, port: number, database: string): string {
+  return `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@${host}:${port}/${database}`;
+}

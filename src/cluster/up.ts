@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
 import { buildLayout, allNodes, listeningPorts, type ClusterLayout, type GroupLayout, type NodeLayout } from './layout.ts';
 import { openClusterState, fallbackNodesRoot, writeClusterState, type ClusterState } from './state.ts';
-import { loadOrCreateSecrets, type ClusterSecrets } from './secrets.ts';
+import { loadOrCreateSecrets, clientUrl, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
 import { patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
@@ -128,8 +128,7 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   }
   await waitForCoordinator(layout, remaining());
   if (!state.bootstrapped) {
-    const url = `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@${layout.host}:${layout.clientPort}/${config.cluster.database}`;
-    await createSeedSchema(config, url, log);
+    await createSeedSchema(config, clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), log);
     state.bootstrapped = true;
     writeClusterState(layout.stateFile, state);
   }

@@ -132,7 +132,10 @@ export class Coordinator {
   async catalogChanged(): Promise<void> {
     await this.catalogListener?.query(`NOTIFY ${CATALOG_CHANNEL}`).catch((error) => this.log(`catalog NOTIFY failed: ${(error as Error).message}`));
     await this.reloadCatalog();
+    // New or dropped shards: their sizes in citus_shards and the gauges follow at once.
+    void this.collect?.();
   }
+  private collect: (() => Promise<void>) | null = null;
 
   async reloadCatalog(client: pg.Client | null = this.catalogListener): Promise<void> {
     if (!client) return;
@@ -230,6 +233,7 @@ export class Coordinator {
     });
     const collect = () =>
       collectClusterMetrics(this, m).catch((error) => this.log(`metrics collector: ${(error as Error).message}`));
+    this.collect = collect;
     void collect();
     this.collectorTimer = setInterval(collect, options.collectIntervalSeconds * 1000);
     this.collectorTimer.unref();

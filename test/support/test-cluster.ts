@@ -6,7 +6,7 @@ import { runDpg } from './dpg-cli.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildLayout, type ClusterLayout } from '../../src/cluster/layout.ts';
 import { readClusterState } from '../../src/cluster/state.ts';
-import { readSecrets, type ClusterSecrets } from '../../src/cluster/secrets.ts';
+import { readSecrets, clientUrl, type ClusterSecrets } from '../../src/cluster/secrets.ts';
 import { pidsWithMarker } from '../../src/cluster/processes.ts';
 import { coordinatorConfigFile } from '../../src/cluster/coordinator-process.ts';
 
@@ -55,7 +55,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     assert.fail(`dpg up failed:\n${up.stdout}\n${up.stderr}`);
   }
   const secrets = readSecrets(layout.secretsFile)!;
-  const url = `postgresql://${secrets.appUser}:${encodeURIComponent(secrets.appPassword)}@127.0.0.1:${options.basePort}/${loaded.config.cluster.database}`;
+  const url = clientUrl(secrets, '127.0.0.1', options.basePort, loaded.config.cluster.database);
   return {
     dir,
     url,
