@@ -4,9 +4,10 @@ import type { ClusterLayout, GroupLayout, NodeLayout } from '../cluster/layout.t
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
-import { CATALOG_SCHEMA_SQL, CATALOG_VIEWS } from './catalog-schema.ts';
+import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS } from './catalog-schema.ts';
 import { SEED_TABLES, tableDDL } from './seed-schema.ts';
 import { namespaceShardIdSql } from './shard-ranges.ts';
+import { hyperbolicShardIdSql } from './hyperbolic.ts';
 
 export class BootstrapError extends Error {}
 
@@ -56,13 +57,7 @@ export async function bootstrapCluster(config: DpgConfig, layout: ClusterLayout,
     try {
       await control.query('BEGIN');
       await control.query(CATALOG_SCHEMA_SQL);
-      await control.query(`GRANT USAGE ON SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
-      // The coordinator runs clients' statements as the application role, not as a superuser;
-      // it changes the catalog (create_distributed_table, 2PC records) as that role too.
-      // Clients cannot write the catalog: the planner refuses statements that would.
-      await control.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
-      await control.query(`GRANT SELECT ON ${CATALOG_VIEWS.map((v) => `public.${v}`).join(', ')} TO ${quoteIdent(secrets.appUser)}`);
-      await control.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
+      await upgradeCatalogIn(control, secrets);
       await registerTopology(control, layout);
       await control.query('COMMIT');
     } catch (error) {
@@ -105,6 +100,36 @@ export async function createSeedSchema(config: DpgConfig, url: string, log: (lin
   log(`seed schema: ${distributed} distributed tables x ${config.distribution.shard_count} shards, ${SEED_TABLES.length - distributed} reference tables`);
 }
 
+
+/** Catalog objects added since the catalog was created, and the application role's rights on them (idempotent). */
+async function upgradeCatalogIn(control: pg.Client, secrets: ClusterSecrets): Promise<void> {
+  await control.query(CATALOG_UPGRADE_SQL);
+  await control.query(hyperbolicShardIdSql());
+  await control.query(`GRANT USAGE ON SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
+  // The coordinator runs clients' statements as the application role, not as a superuser;
+  // it changes the catalog (create_distributed_table, 2PC records) as that role too.
+  // Clients cannot write the catalog: the planner refuses statements that would.
+  await control.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
+  await control.query(`GRANT SELECT ON ${CATALOG_VIEWS.map((v) => `public.${v}`).join(', ')} TO ${quoteIdent(secrets.appUser)}`);
+  await control.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
+}
+
+/** Every `dpg up` of an existing cluster: brings its catalog up to date. */
+export async function upgradeCatalog(layout: ClusterLayout, secrets: ClusterSecrets, database: string): Promise<void> {
+  const control = layout.groups.find((g) => g.kind === 'control')!;
+  const leader = await groupLeader(control);
+  if (!leader) throw new BootstrapError(`group ${control.name} has no running leader; see 'npx dpg status'`);
+  await withClient(await connectNode(leader, secrets, database), async (client) => {
+    try {
+      await client.query('BEGIN');
+      await upgradeCatalogIn(client, secrets);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw new BootstrapError(`bringing the catalog up to date failed: ${String(error)}`);
+    }
+  });
+}
 
 async function registerTopology(control: pg.Client, layout: ClusterLayout): Promise<void> {
   let nodeId = 1;

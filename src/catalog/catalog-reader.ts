@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { CatalogSnapshot, type GroupInfo, type NodeInfo, type TableInfo } from './snapshot.ts';
+import { CatalogSnapshot, type GroupInfo, type NamespaceTier, type NodeInfo, type TableInfo } from './snapshot.ts';
 
 /** The channel the control group notifies on whenever the catalog changes. */
 export const CATALOG_CHANNEL = 'dpg_catalog_changed';
@@ -16,7 +16,8 @@ export async function readCatalogSnapshot(control: pg.Client, version: number): 
     colocation_id: number | null;
     shard_count: number;
     durability: TableInfo['durability'];
-  }>('SELECT table_name, kind, distribution_column, colocation_id, shard_count, durability FROM dpg_catalog.tables');
+    distribution_method: TableInfo['distributionMethod'];
+  }>('SELECT table_name, kind, distribution_column, distribution_method, colocation_id, shard_count, durability FROM dpg_catalog.tables');
   const shards = await control.query<{ table_name: string; shardid: string; shard_index: number; hash_min: number | null; hash_max: number | null; groups: number[] }>(
     `SELECT s.table_name, s.shardid::text, s.shard_index, s.hash_min, s.hash_max, array_agg(p.group_id ORDER BY p.group_id) AS groups
      FROM dpg_catalog.shards s JOIN dpg_catalog.placements p USING (shardid)
@@ -28,6 +29,7 @@ export async function readCatalogSnapshot(control: pg.Client, version: number): 
       name: t.table_name,
       kind: t.kind,
       distributionColumn: t.distribution_column,
+      distributionMethod: t.distribution_method,
       colocationId: t.colocation_id,
       shardCount: t.shard_count,
       durability: t.durability,
@@ -48,5 +50,17 @@ export async function readCatalogSnapshot(control: pg.Client, version: number): 
   );
   const nodeInfos: NodeInfo[] = nodes.rows.map((n) => ({ name: n.name, groupId: n.group_id, host: n.host, port: n.port, patroniPort: n.patroni_port }));
   const groupInfos: GroupInfo[] = groups.rows.map((g) => ({ id: g.group_id, name: g.name, kind: g.kind }));
-  return new CatalogSnapshot([...byTable.values()], groupInfos, nodeInfos, version);
+  // Exact is every namespace's default: only the others are kept in memory.
+  const tiers = await control.query<{ table_name: string; namespace: string; tier: NamespaceTier['tier']; row_count: string; index_names: string[] }>(
+    "SELECT table_name, namespace, tier, row_count, index_names FROM dpg_catalog.vector_namespaces WHERE tier <> 'exact' OR index_names <> '{}'",
+  );
+  const namespaces: NamespaceTier[] = tiers.rows.map((t) => {
+    const shards = byTable.get(t.table_name)?.shards ?? [];
+    // Index names carry their shard id: dpg_ns_<shardid>_<digest> (vector/tier-manager.ts).
+    const indexedShards = t.index_names
+      .map((name) => shards.find((s) => name.startsWith(`dpg_ns_${s.shardId}_`))?.index)
+      .filter((i): i is number => i !== undefined);
+    return { table: t.table_name, namespace: t.namespace, tier: t.tier, rows: Number(t.row_count), indexedShards };
+  });
+  return new CatalogSnapshot([...byTable.values()], groupInfos, nodeInfos, version, namespaces);
 }

@@ -8,7 +8,7 @@
  */
 export const FIRST_SHARD_ID = 102008;
 
-export const CATALOG_VIEWS = ['citus_shards', 'pg_dist_shard', 'pg_dist_placement', 'pg_dist_node', 'pg_dist_partition'];
+export const CATALOG_VIEWS = ['citus_shards', 'pg_dist_shard', 'pg_dist_placement', 'pg_dist_node', 'pg_dist_partition', 'dpg_namespaces'];
 
 export const CATALOG_SCHEMA_SQL = `
 CREATE SCHEMA IF NOT EXISTS dpg_catalog;
@@ -132,4 +132,44 @@ CREATE VIEW public.pg_dist_partition AS
          coalesce(t.colocation_id, 0) AS colocationid,
          CASE t.kind WHEN 'distributed' THEN 's' ELSE 't' END::"char" AS repmodel
   FROM dpg_catalog.tables t;
+`;
+
+/**
+ * Catalog objects added after the first release, created with IF NOT EXISTS so that
+ * \`dpg up\` brings an existing cluster's catalog up to date as well as a new one's.
+ *
+ * vector_namespaces: the search tier of every namespace of a table with an HNSW
+ * index. 'exact' namespaces are searched without an approximate index; a namespace
+ * past vector.exact_search_max_rows is 'promoting' while an HNSW index of its own
+ * (a partial index, WHERE namespace = '...') is built concurrently, then 'hnsw'. A
+ * namespace past vector.split_rows is 'split': its new rows are placed by the seed's
+ * composite key (namespace || to_char(created_at, 'YYYY-MM')) and it is read on
+ * every shard. shardid is its home shard (by namespace alone); index_names lists
+ * the indexes of its own, one per shard piece large enough to have one.
+ */
+export const CATALOG_UPGRADE_SQL = `
+CREATE TABLE IF NOT EXISTS dpg_catalog.vector_namespaces (
+  table_name      text NOT NULL REFERENCES dpg_catalog.tables ON DELETE CASCADE,
+  namespace       text NOT NULL,
+  shardid         bigint NOT NULL REFERENCES dpg_catalog.shards ON DELETE CASCADE,
+  row_count       bigint NOT NULL,
+  tier            text NOT NULL DEFAULT 'exact' CHECK (tier IN ('exact', 'promoting', 'hnsw', 'split')),
+  index_names     text[] NOT NULL DEFAULT '{}',
+  m               int,
+  ef_construction int,
+  counted_at      timestamptz NOT NULL DEFAULT now(),
+  tier_changed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (table_name, namespace)
+);
+
+-- The seed's hyperbolic mapping (catalog/hyperbolic.ts) beside Citus' hash ranges.
+ALTER TABLE dpg_catalog.tables ADD COLUMN IF NOT EXISTS distribution_method text NOT NULL DEFAULT 'hash'
+  CHECK (distribution_method IN ('hash', 'hyperbolic'));
+ALTER TABLE dpg_catalog.colocation_groups ADD COLUMN IF NOT EXISTS distribution_method text NOT NULL DEFAULT 'hash'
+  CHECK (distribution_method IN ('hash', 'hyperbolic'));
+
+CREATE OR REPLACE VIEW public.dpg_namespaces AS
+  SELECT v.table_name, v.namespace, v.shardid, v.row_count, v.tier, v.index_names, v.m, v.ef_construction,
+         v.counted_at, v.tier_changed_at
+  FROM dpg_catalog.vector_namespaces v;
 `;

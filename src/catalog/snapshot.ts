@@ -1,5 +1,7 @@
 import { shardIndexForHash } from './shard-ranges.ts';
 import { hashtext } from './hashtext.ts';
+import { hyperbolicShardIndex, radiusOf, HyperbolicValueError } from './hyperbolic.ts';
+import { ClientError } from '../server/client-error.ts';
 
 /**
  * An immutable, in-memory copy of the catalog that the coordinator plans with.
@@ -20,6 +22,8 @@ export interface TableInfo {
   kind: 'distributed' | 'reference';
   /** The distribution column (lower-case, as stored); null for reference tables. */
   distributionColumn: string | null;
+  /** 'hash': hashtext() ranges (Citus'); 'hyperbolic': the seed's shard by radius (catalog/hyperbolic.ts). */
+  distributionMethod: 'hash' | 'hyperbolic';
   colocationId: number | null;
   shardCount: number;
   durability: 'critical' | 'audit' | 'ephemeral';
@@ -41,6 +45,16 @@ export interface NodeInfo {
   patroniPort: number;
 }
 
+/** A namespace's search tier, as the catalog (dpg_catalog.vector_namespaces) records it. */
+export interface NamespaceTier {
+  table: string;
+  namespace: string;
+  tier: 'exact' | 'promoting' | 'hnsw' | 'split';
+  rows: number;
+  /** Shard indexes where the namespace has a valid HNSW index of its own. */
+  indexedShards: number[];
+}
+
 export class CatalogSnapshot {
   readonly tables: ReadonlyMap<string, TableInfo>;
   readonly groups: ReadonlyMap<number, GroupInfo>;
@@ -48,7 +62,15 @@ export class CatalogSnapshot {
   /** Increases with every change; plans cached under an older version are re-planned. */
   readonly version: number;
 
-  constructor(tables: TableInfo[], groups: GroupInfo[], nodes: NodeInfo[], version: number) {
+  /** Namespaces whose tier is not 'exact' (the default for any namespace not listed), by table. */
+  private readonly namespaceTiers = new Map<string, Map<string, NamespaceTier>>();
+
+  constructor(tables: TableInfo[], groups: GroupInfo[], nodes: NodeInfo[], version: number, namespaces: NamespaceTier[] = []) {
+    for (const entry of namespaces) {
+      let byNamespace = this.namespaceTiers.get(entry.table);
+      if (!byNamespace) this.namespaceTiers.set(entry.table, (byNamespace = new Map()));
+      byNamespace.set(entry.namespace, entry);
+    }
     this.tables = new Map(tables.map((t) => [t.name, t]));
     this.groups = new Map(groups.map((g) => [g.id, g]));
     this.nodes = nodes;
@@ -61,12 +83,57 @@ export class CatalogSnapshot {
     return this.tables.get(name);
   }
 
+  /** The tier a namespace of a table is searched with: its own HNSW index ('hnsw') or exact search. */
+  namespaceTier(table: string, namespace: string): NamespaceTier | undefined {
+    return this.namespaceTiers.get(table)?.get(namespace);
+  }
+
+  /**
+   * The shards that may hold rows of a distribution value: its own, or every shard of
+   * the table once the namespace is split (its rows are placed by composite key).
+   */
+  shardIndexesForValue(table: TableInfo, value: string): number[] {
+    if (this.namespaceTiers.get(table.name)?.get(value)?.tier === 'split') return table.shards.map((s) => s.index);
+    return [CatalogSnapshot.shardIndexForValue(table, value)];
+  }
+
+  /**
+   * The shard a new row goes to: by its distribution value, or for a split namespace
+   * by the seed's composite key, namespace || to_char(created_at, 'YYYY-MM'), with the
+   * month the row is written in (UTC), which is its created_at month by default.
+   */
+  shardIndexForNewRow(table: TableInfo, value: string, now = new Date()): number {
+    if (this.namespaceTiers.get(table.name)?.get(value)?.tier === 'split') {
+      return CatalogSnapshot.shardIndexForValue(table, compositeKey(value, now));
+    }
+    return CatalogSnapshot.shardIndexForValue(table, value);
+  }
+
   workerGroupIds(): number[] {
     return [...this.groups.values()].filter((g) => g.kind === 'worker').map((g) => g.id).sort((a, b) => a - b);
   }
 
-  /** Shard index holding a distribution value (text distribution columns hash with hashtext()). */
+  /**
+   * Shard index holding a distribution value: the hashtext() range of a text value, or
+   * the level of a hyperbolic table's radius.
+   * @throws ClientError 22P02 for a hyperbolic table's value that is not a number or vector
+   */
   static shardIndexForValue(table: TableInfo, value: string): number {
+    if (table.distributionMethod === 'hyperbolic') {
+      try {
+        return hyperbolicShardIndex(radiusOf(value), table.shardCount);
+      } catch (error) {
+        if (error instanceof HyperbolicValueError) {
+          throw new ClientError('22P02', `the distribution value of ${table.name} (distributed by radius) ${error.message}; send it as a number (or a vector) in text format`);
+        }
+        throw error;
+      }
+    }
     return shardIndexForHash(hashtext(value), table.shardCount);
   }
+}
+
+/** The seed's composite key of a large namespace's row: namespace || to_char(created_at, 'YYYY-MM'). */
+export function compositeKey(namespace: string, createdAt: Date): string {
+  return `${namespace}${createdAt.getUTCFullYear()}-${String(createdAt.getUTCMonth() + 1).padStart(2, '0')}`;
 }

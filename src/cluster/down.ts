@@ -2,6 +2,7 @@ import { listProcessRecords, forgetProcess, stopPid, isAlive, postmasterPid, pid
 import { allNodes, type ClusterLayout } from './layout.ts';
 import { ETCD_PROCESS } from './etcd.ts';
 import { coordinatorConfigFile } from './coordinator-process.ts';
+import { REDIS_PROCESS, redisDir } from './redis.ts';
 
 export interface DownResult {
   stopped: string[];
@@ -19,7 +20,7 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   const records = listProcessRecords(layout.runDir);
   const stopped: string[] = [];
   // Coordinators and monitoring first: clients see a clean shutdown instead of failing workers.
-  for (const record of records.filter((r) => r.name.startsWith('coordinator') || r.name === 'prometheus' || r.name.startsWith('exporter-'))) {
+  for (const record of records.filter((r) => r.name.startsWith('coordinator') || r.name === 'prometheus' || r.name.startsWith('exporter-') || r.name === REDIS_PROCESS)) {
     if (isAlive(record.pid, record.marker)) {
       await stopPid(record.pid, record.marker, 'SIGTERM', 10_000);
       stopped.push(record.name);
@@ -55,7 +56,7 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   }
   // Markers specific to our servers (a folder in their command lines), not the data folder,
   // which the command line of the dpg invocation itself may contain.
-  const markers = [layout.etcd.dir, coordinatorConfigFile(layout), ...allNodes(layout).map((n) => n.dir)];
+  const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), ...allNodes(layout).map((n) => n.dir)];
   const leftBehind = [...new Set(markers.flatMap((m) => pidsWithMarker(m)))];
   if (stopped.length > 0) log(`stopped ${stopped.join(', ')}`);
   return { stopped, leftBehind };

@@ -55,6 +55,8 @@ export interface ClusterLayout {
   metricsPort: number;
   /** Prometheus (dpg up --monitoring); the PostgreSQL exporters follow it. */
   prometheusPort: number;
+  /** The Redis dpg runs for the result cache (cache.enabled without cache.url). */
+  redisPort: number;
   etcd: EtcdLayout;
   groups: GroupLayout[];
   runDir: string;
@@ -100,6 +102,7 @@ export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join
     clientPort: base,
     metricsPort: base + 20,
     prometheusPort: base + 30,
+    redisPort: base + 12,
     etcd: {
       local,
       clientPort: base + 10,

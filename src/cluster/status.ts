@@ -1,6 +1,7 @@
 import { ETCD_PROCESS, etcdHealthy } from './etcd.ts';
 import { COORDINATOR_PROCESS } from './coordinator-process.ts';
 import { PROMETHEUS_PROCESS, monitoringPorts } from './monitoring.ts';
+import { REDIS_PROCESS } from './redis.ts';
 import { patroniProcessName, groupMembers } from './patroni.ts';
 import { readProcessRecord, isAlive, postmasterPid } from './processes.ts';
 import { connectNode, withClient } from './connect.ts';
@@ -66,6 +67,12 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
     ports: { client: layout.clientPort, metrics: layout.metricsPort },
     url: `postgresql://${layout.host}:${layout.clientPort}  http://${layout.host}:${layout.metricsPort}/metrics`,
   });
+  // The result cache's Redis, when dpg runs one.
+  const redis = readProcessRecord(layout.runDir, REDIS_PROCESS);
+  if (redis) {
+    const running = isAlive(redis.pid, redis.marker);
+    processes.push({ name: 'redis', pid: running ? redis.pid : null, running, ports: { client: layout.redisPort }, url: `redis://${layout.host}:${layout.redisPort}` });
+  }
   // Monitoring processes, when dpg up --monitoring started them.
   const prometheus = readProcessRecord(layout.runDir, PROMETHEUS_PROCESS);
   if (prometheus) {

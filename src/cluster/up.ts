@@ -11,7 +11,8 @@ import { patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, gr
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
-import { bootstrapCluster, createSeedSchema } from '../catalog/bootstrap.ts';
+import { bootstrapCluster, createSeedSchema, upgradeCatalog } from '../catalog/bootstrap.ts';
+import { cacheUrl, ensureRedis, REDIS_PROCESS } from './redis.ts';
 import { startCoordinator, waitForCoordinator, COORDINATOR_PROCESS } from './coordinator-process.ts';
 import { startMonitoring, monitoringInstalled, monitoringProcessNames, monitoringPorts } from './monitoring.ts';
 import { stopCluster } from './down.ts';
@@ -121,6 +122,12 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     await bootstrapCluster(config, layout, secrets, log);
     state.catalogCreated = true;
     writeClusterState(layout.stateFile, state);
+  } else {
+    await upgradeCatalog(layout, secrets, config.cluster.database);
+  }
+  if (cacheUrl(config, layout) !== null && config.cache.url === null && (await ensureRedis(layout))) {
+    started.push(REDIS_PROCESS);
+    log(`Redis (result cache) on ${layout.host}:${layout.redisPort}`);
   }
   if (toStart.has(COORDINATOR_PROCESS)) {
     startCoordinator(config, layout);

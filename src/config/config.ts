@@ -45,6 +45,29 @@ export interface DpgConfig {
     /** How often the recovery loop looks for prepared transactions left by a crash. */
     recovery_interval_seconds: number;
   };
+  vector: {
+    /** A namespace of up to this many rows is searched exactly; past it, it gets an HNSW index of its own. */
+    exact_search_max_rows: number;
+    /** How often namespaces are counted and promoted to (or, below half the bound, demoted from) their own index. */
+    tier_check_interval_seconds: number;
+    /** A search over several namespaces asks each for LIMIT x this many candidates (the seed: limit x 2). */
+    candidate_factor: number;
+    /**
+     * Past this many rows a namespace is split: its new rows go to shards by the seed's
+     * composite key (namespace || to_char(created_at, 'YYYY-MM')), and it is read on every
+     * shard. 0: never.
+     */
+    split_rows: number;
+  };
+  cache: {
+    /** The seed's query-result cache (query_router.cache): off unless enabled. */
+    enabled: boolean;
+    backend: 'redis';
+    /** Seconds a cached result lives (the seed: 300). */
+    ttl_seconds: number;
+    /** A Redis to use; null: dpg up starts its own on 127.0.0.1 at ports.base + 12. */
+    url: string | null;
+  };
   metrics: {
     /** The namespace label of vector search metrics names at most this many namespaces (0: no namespace label). */
     namespace_label_limit: number;
@@ -132,6 +155,8 @@ export const DEFAULT_CONFIG: DpgConfig = {
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
   coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10 },
+  vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000 },
+  cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
 };
 
@@ -280,6 +305,18 @@ const schema = object({
     prepared_transaction_grace_seconds: integer(1, 86400),
     recovery_interval_seconds: integer(1, 3600),
   }),
+  vector: object({
+    exact_search_max_rows: integer(0, Number.MAX_SAFE_INTEGER),
+    tier_check_interval_seconds: integer(1, 86400),
+    candidate_factor: number(1, 100),
+    split_rows: integer(0, Number.MAX_SAFE_INTEGER),
+  }),
+  cache: object({
+    enabled: boolean,
+    backend: oneOf('redis'),
+    ttl_seconds: integer(1, 86400 * 30),
+    url: (value, key) => (value === null ? null : string(/^redis:\/\/(?:[^@\s/]*@)?127\.0\.0\.1:\d{1,5}(?:\/\d{1,2})?$/, 'null, or a redis:// URL on 127.0.0.1 such as "redis://127.0.0.1:6379/0"')(value, key)),
+  }),
   metrics: object({ namespace_label_limit: integer(0, 1000), collect_interval_seconds: integer(1, 3600) }),
 });
 
@@ -394,5 +431,9 @@ export function loadConfig(options: { path?: string; dataDir?: string; basePort?
 
 /** The HNSW profile for a shard holding `vectors` rows (the seed's table). */
 export function hnswProfileFor(config: DpgConfig, vectors: number): HnswProfile {
-  return config.hnsw.profiles.find((p) => p.max_vectors === null || vectors < p.max_vectors) ?? config.hnsw.profiles.at(-1)!;
+  return hnswProfileIn(config.hnsw.profiles, vectors);
+}
+
+export function hnswProfileIn(profiles: HnswProfile[], vectors: number): HnswProfile {
+  return profiles.find((p) => p.max_vectors === null || vectors < p.max_vectors) ?? profiles.at(-1)!;
 }

@@ -46,6 +46,10 @@ export class BackendConnection {
   readonly prepared = new Set<string>();
   /** Fingerprint of the session settings last applied here (see executor/session-settings). */
   settingsKey = '';
+  /** hnsw.ef_search as the coordinator last SET it at session level (null: as the session settings left it). */
+  efSearch: number | null = null;
+  /** hnsw.ef_search SET LOCAL in the transaction block now open here. */
+  localEfSearch: number | null = null;
   broken = false;
   lastUsed = Date.now();
   queriesRun = 0;

@@ -3,7 +3,6 @@ import { encodeFrontend } from '../protocol/frontend.ts';
 import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend } from '../protocol/backend.ts';
 import { fillShard, type CopyPlan } from '../planner/plan.ts';
-import { CatalogSnapshot } from '../catalog/snapshot.ts';
 import { ClientError } from '../server/client-error.ts';
 import { ServerError, type BackendConnection } from './backend-connection.ts';
 import type { ExecutionContext } from './run-plan.ts';
@@ -96,7 +95,7 @@ export class CopyIn {
     let shard = 0;
     if (table.kind === 'distributed') {
       if (value === null) throw new ClientError('23502', `the distribution column ${table.distributionColumn} of ${table.name} cannot be NULL (row ${this.rows + 1})`);
-      shard = CatalogSnapshot.shardIndexForValue(table, value);
+      shard = this.ctx.coordinator.snapshot.shardIndexForNewRow(table, value);
     }
     const buffer = this.buffers.get(shard) ?? { chunks: [], bytes: 0 };
     buffer.chunks.push(Buffer.from(raw));

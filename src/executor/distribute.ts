@@ -11,6 +11,7 @@ import { runStatementsOnGroups } from './run-ddl.ts';
 
 const VOID_OID = 2278;
 const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'name']);
+const RADIUS_TYPES = new Set(['double precision', 'real', 'numeric', 'vector', 'ruvector']);
 
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 const ident = (value: string) => (/^[a-z_][a-z0-9_$]*$/.test(value) ? value : `"${value.replace(/"/g, '""')}"`);
@@ -144,12 +145,22 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
   const shell = await readShellTable(control, tableArg);
   if (coordinator.snapshot.table(shell.name)) throw new ClientError('42P16', `table "${shell.name}" is already distributed`);
   let distributionColumn: string | null = null;
+  const method = plan.named.distribution_method ?? 'hash';
+  if (method !== 'hash' && method !== 'hyperbolic') {
+    throw new ClientError(SqlState.invalidParameterValue, `distribution_method ${JSON.stringify(method)} is not valid: 'hash' (hashtext ranges, the default) or 'hyperbolic' (the seed's shard by radius)`);
+  }
   if (columnArg) {
     const column = shell.columns.find((c) => c.name === columnArg);
     if (!column) throw new ClientError('42703', `column "${columnArg}" of relation "${shell.name}" does not exist`);
     const baseType = column.type.replace(/\(.*\)$/, '');
-    if (!TEXT_TYPES.has(baseType)) {
+    if (method === 'hash' && !TEXT_TYPES.has(baseType)) {
       throw new ClientError(SqlState.featureNotSupported, `distribution column ${columnArg} is ${column.type}; dpg hashes text distribution columns (text, varchar, char) with hashtext()`);
+    }
+    if (method === 'hyperbolic' && !RADIUS_TYPES.has(baseType)) {
+      throw new ClientError(
+        SqlState.featureNotSupported,
+        `distribution column ${columnArg} is ${column.type}; the hyperbolic method shards by a radius (double precision, real, numeric) or by a vector's norm (vector, ruvector)`,
+      );
     }
     distributionColumn = column.name;
   }
@@ -172,13 +183,16 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
       byGroup.set(group, shardDdl(shell, shardId));
     }
   } else {
-    const { colocationId, shardCount, groupsByIndex, createSql } = await colocationFor(ctx, control, plan, workers);
+    const columnType = shell.columns.find((c) => c.name === distributionColumn)!.type;
+    const { colocationId, shardCount, groupsByIndex, createSql } = await colocationFor(ctx, control, plan, workers, method, columnType);
     if (createSql) catalog.push(createSql);
     catalog.push(
-      `INSERT INTO dpg_catalog.tables (table_name, kind, distribution_column, colocation_id, shard_count, durability)
-       VALUES (${literal(shell.name)}, 'distributed', ${literal(distributionColumn!)}, ${colocationId}, ${shardCount}, ${literal(durability)})`,
+      `INSERT INTO dpg_catalog.tables (table_name, kind, distribution_column, distribution_method, colocation_id, shard_count, durability)
+       VALUES (${literal(shell.name)}, 'distributed', ${literal(distributionColumn!)}, ${literal(method)}, ${colocationId}, ${shardCount}, ${literal(durability)})`,
     );
-    for (const range of shardRanges(shardCount)) {
+    // A hyperbolic table's shard i holds radius level i (catalog/hyperbolic.ts): no hash range.
+    const ranges = method === 'hash' ? shardRanges(shardCount) : Array.from({ length: shardCount }, (_, index) => ({ index, min: 'NULL', max: 'NULL' }));
+    for (const range of ranges) {
       const shardId = (await control.simpleQuery(`SELECT nextval('dpg_catalog.shard_id_seq')`)).rows[0]![0]!;
       const group = groupsByIndex[range.index]!;
       catalog.push(
@@ -202,6 +216,8 @@ async function colocationFor(
   control: BackendConnection,
   plan: DistributionFunctionPlan,
   workers: number[],
+  method: 'hash' | 'hyperbolic',
+  columnType: string,
 ): Promise<{ colocationId: number; shardCount: number; groupsByIndex: number[]; createSql?: string }> {
   const colocateWith = plan.named.colocate_with ?? plan.args[2] ?? 'default';
   const requested = plan.named.shard_count ?? null;
@@ -212,7 +228,8 @@ async function colocationFor(
   const roundRobin = (count: number) => Array.from({ length: count }, (_, i) => workers[i % workers.length]!);
   const fresh = async (count: number) => {
     const id = (await control.simpleQuery(`SELECT coalesce(max(colocation_id), 0) + 1 FROM dpg_catalog.colocation_groups`)).rows[0]![0]!;
-    const createSql = `INSERT INTO dpg_catalog.colocation_groups (colocation_id, shard_count, distribution_column_type) VALUES (${id}, ${count}, 'text'::regtype)`;
+    const type = method === 'hash' ? 'text' : columnType;
+    const createSql = `INSERT INTO dpg_catalog.colocation_groups (colocation_id, shard_count, distribution_column_type, distribution_method) VALUES (${id}, ${count}, ${literal(type)}::regtype, ${literal(method)})`;
     return { colocationId: Number(id), shardCount: count, groupsByIndex: roundRobin(count), createSql };
   };
   if (colocateWith === 'none') return fresh(shardCount);
@@ -220,8 +237,11 @@ async function colocationFor(
   if (colocateWith !== 'default' && (!target || target.kind !== 'distributed')) {
     throw new ClientError(SqlState.invalidParameterValue, `colocate_with ${colocateWith} is not a distributed table`);
   }
+  if (target && target.distributionMethod !== method) {
+    throw new ClientError(SqlState.invalidParameterValue, `colocate_with ${colocateWith}: ${target.name} is distributed by ${target.distributionMethod}, not ${method}; co-located tables share the method`);
+  }
   if (!target) {
-    target = [...ctx.coordinator.snapshot.tables.values()].find((t) => t.kind === 'distributed' && t.shardCount === shardCount) ?? null;
+    target = [...ctx.coordinator.snapshot.tables.values()].find((t) => t.kind === 'distributed' && t.shardCount === shardCount && t.distributionMethod === method) ?? null;
     if (!target) return fresh(shardCount);
   } else if (requested !== null && target.shardCount !== shardCount) {
     throw new ClientError(SqlState.invalidParameterValue, `shard_count ${shardCount} differs from ${target.name}'s ${target.shardCount}; co-located tables have the same shard count`);

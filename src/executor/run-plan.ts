@@ -13,6 +13,8 @@ import { MergedResultStream } from './merge.ts';
 import { runAggregate } from './combine.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
+import { routeSearch, MAX_EF_SEARCH, type SearchRoute } from '../vector/search-route.ts';
+import { hnswProfileIn } from '../config/config.ts';
 
 /** Parameter values and formats of one execution (empty for the simple query protocol). */
 export interface Bindings {
@@ -39,7 +41,7 @@ export interface ExecutionContext {
  * text is its UTF-8 bytes). Only those are decoded: the others (a 384-dim vector)
  * are passed through untouched.
  */
-function routingParams(bindings: Bindings, values: (KeyValue[] | null)[]): (string | null)[] {
+export function routingParams(bindings: Bindings, values: (KeyValue[] | null)[]): (string | null)[] {
   const params: (string | null)[] = new Array(bindings.params.length);
   for (const list of values) {
     for (const value of list ?? []) {
@@ -51,16 +53,40 @@ function routingParams(bindings: Bindings, values: (KeyValue[] | null)[]): (stri
   return params;
 }
 
-function shardsFor(table: TableInfo, values: KeyValue[] | null, params: (string | null)[]): number[] {
+/**
+ * The shards a statement restricted to some distribution values needs: each value's
+ * shard, or every shard for a split namespace; for a new row (INSERT), the one shard
+ * it goes to (a split namespace's by composite key).
+ */
+function shardsFor(snapshot: CatalogSnapshot, table: TableInfo, values: KeyValue[] | null, params: (string | null)[], newRow = false): number[] {
   if (values === null) return table.shards.map((s) => s.index);
   const resolved = resolveKeyValues(values, params);
   if (resolved === 'unknown') return table.shards.map((s) => s.index);
   const shards = new Set<number>();
   for (const value of resolved) {
     if (value === null) continue;
-    shards.add(CatalogSnapshot.shardIndexForValue(table, value));
+    if (newRow) shards.add(snapshot.shardIndexForNewRow(table, value));
+    else for (const shard of snapshot.shardIndexesForValue(table, value)) shards.add(shard);
   }
   return [...shards].sort((a, b) => a - b);
+}
+
+/** A split namespace's rows are spread over every shard: a join pinned to it cannot run shard by shard. */
+function checkSplitJoin(snapshot: CatalogSnapshot, plan: DistributedPlan, params: (string | null)[]): void {
+  const distributed = plan.relations.filter((t) => t.kind === 'distributed');
+  if (distributed.length < 2 || !plan.keyValues) return;
+  const resolved = resolveKeyValues(plan.keyValues, params);
+  if (resolved === 'unknown') return;
+  for (const value of resolved) {
+    if (value === null) continue;
+    const split = distributed.find((t) => snapshot.namespaceTier(t.name, value)?.tier === 'split');
+    if (split) {
+      throw new ClientError(
+        SqlState.featureNotSupported,
+        `namespace ${JSON.stringify(value)} of ${split.name} is split across shards (too large for one); a statement joining it with other distributed tables is not supported`,
+      );
+    }
+  }
 }
 
 function groupOf(table: TableInfo, shardIndex: number): number {
@@ -90,8 +116,10 @@ export async function runOnGroup(
   write: boolean,
   hidden = 0,
   label: { shardId: string; queryType: string } = { shardId: `group${groupId}`, queryType: write ? 'write' : 'read' },
+  efSearch: number | null = null,
 ): Promise<WorkerResultStream> {
   const connection = await ctx.transaction.connection(groupId, { write });
+  if (efSearch !== null) await ctx.transaction.useEfSearch(connection, efSearch);
   const typeMap = ctx.coordinator.typeMaps.get(groupId)!;
   const started = performance.now();
   const forgetUnparsed = writeRequests(connection, requests, ctx.bindings.extended, typeMap);
@@ -170,25 +198,39 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   let shards: number[];
   if (plan.pinnedEach) {
     const distributed = plan.relations.filter((t) => t.kind === 'distributed');
-    const sets = plan.pinnedEach.map((values, i) => shardsFor(distributed[i] ?? plan.anchor, values, params));
+    const sets = plan.pinnedEach.map((values, i) => shardsFor(ctx.coordinator.snapshot, distributed[i] ?? plan.anchor, values, params));
     const first = sets[0]!;
     if (!sets.every((s) => s.length === 1 && s[0] === first[0])) {
       throw new ClientError(SqlState.featureNotSupported, 'the distributed tables of this statement are pinned to different shards and are not joined on their distribution column');
     }
     shards = first;
   } else {
-    shards = shardsFor(plan.anchor, plan.keyValues, params);
+    checkSplitJoin(ctx.coordinator.snapshot, plan, params);
+    shards = shardsFor(ctx.coordinator.snapshot, plan.anchor, plan.keyValues, params, plan.command === 'INSERT');
     if (plan.command === 'INSERT' && plan.keyValues && resolveKeyValues(plan.keyValues, params) !== 'unknown' && shards.length === 0) {
       throw new ClientError('23502', `the distribution column ${plan.anchor.distributionColumn} of ${plan.anchor.name} cannot be NULL`);
     }
   }
   // A contradiction (ns = 'a' AND ns = 'b') matches no row: any one shard answers it correctly.
   if (shards.length === 0) shards = [0];
+  const route = plan.searched ? vectorRoute(ctx, plan, params) : null;
+  // A search on the shards' shared HNSW indexes: ef_search from their profile, and at least LIMIT + OFFSET.
+  const sharedEfSearch = !route && plan.vectorSearch && plan.command === 'SELECT' ? sharedIndexEfSearch(ctx, plan, shards) : null;
+  if (route && (route.perNamespace || route.queries.length > 1)) {
+    metrics()?.statements.inc({ route: 'multi_shard' });
+    const queries = new Map<number, { shard: number; sql: string }[]>();
+    for (const query of route.queries) {
+      const group = groupOf(plan.anchor, query.shard);
+      queries.set(group, [...(queries.get(group) ?? []), query]);
+    }
+    return runMergedSelect(ctx, plan, queries, { efSearch: route.efSearch, limitFactor: route.perNamespace ? ctx.coordinator.vectorSearch.candidateFactor : 1 });
+  }
   if (shards.length === 1) {
-    const shard = shards[0]!;
+    const shard = route?.queries[0]?.shard ?? shards[0]!;
     metrics()?.statements.inc({ route: 'router' });
     const label = { shardId: plan.anchor.shards[shard]!.shardId, queryType: plan.command.toLowerCase() };
-    const stream = await runOnGroup(ctx, groupOf(plan.anchor, shard), [request(fillShard(plan.template, plan.relations, shard), bindings)], write, 0, label);
+    const sql = fillShard(route?.queries[0]?.sql ?? plan.template, plan.relations, shard);
+    const stream = await runOnGroup(ctx, groupOf(plan.anchor, shard), [request(sql, bindings)], write, 0, label, route?.efSearch ?? sharedEfSearch);
     return plan.vectorSearch ? timedVectorSearch(stream, searchNamespace(plan, params), label.shardId) : stream;
   }
   metrics()?.statements.inc({ route: 'multi_shard' });
@@ -211,8 +253,53 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   if (plan.mergeError) throw plan.mergeError;
   if (!plan.merge) throw new ClientError(SqlState.featureNotSupported, `${plan.mergeUnsupported} (the statement needs ${shards.length} shards; pin it to one with a condition on ${plan.anchor.distributionColumn})`);
   const merge = plan.merge;
+  const queries = new Map([...byGroup].map(([group, groupShards]) => [group, groupShards.map((shard) => ({ shard, sql: merge.shardTemplate }))]));
+  return runMergedSelect(ctx, plan, queries, { efSearch: sharedEfSearch, limitFactor: 1 });
+}
+
+function wantedRows(ctx: ExecutionContext, plan: DistributedPlan): number | null {
+  if (!plan.merge) return null;
+  const { limit, offset } = resolveLimit(plan.merge.limit, ctx.bindings);
+  return limit === null ? null : limit + offset;
+}
+
+/** hnsw.ef_search for the shared indexes of some shards: their HNSW profile (by rows), at least the rows asked for. */
+function sharedIndexEfSearch(ctx: ExecutionContext, plan: DistributedPlan, shards: number[]): number | null {
+  const wanted = wantedRows(ctx, plan);
+  if (wanted === null) return null;
+  const rows = Math.max(0, ...shards.map((s) => ctx.coordinator.shardRows.get(plan.anchor.shards[s]!.shardId) ?? 0));
+  return Math.min(MAX_EF_SEARCH, Math.max(hnswProfileIn(ctx.coordinator.vectorSearch.profiles, rows).ef_search, wanted));
+}
+
+/**
+ * A vector search's route by its namespaces' tiers (vector/search-route.ts), or null
+ * when tiers do not apply (no namespace pin, or a statement over several pinned tables).
+ */
+function vectorRoute(ctx: ExecutionContext, plan: DistributedPlan, params: (string | null)[]): SearchRoute | null {
+  if (plan.command !== 'SELECT' || !plan.keyValues) return null;
+  const values = resolveKeyValues(plan.keyValues, params);
+  if (values === 'unknown') return null;
+  const wanted = wantedRows(ctx, plan);
+  const table = plan.searched!.table;
+  return routeSearch(plan, ctx.coordinator.snapshot, values, wanted, (value) => CatalogSnapshot.shardIndexForValue(table, value), ctx.coordinator.vectorSearch);
+}
+
+/**
+ * A SELECT over several shards (or several namespaces of a vector search): each group
+ * runs its statements (a UNION ALL when there are several), each sorted and limited
+ * to LIMIT + OFFSET (x limitFactor); the coordinator merges the sorted streams.
+ */
+async function runMergedSelect(
+  ctx: ExecutionContext,
+  plan: DistributedPlan,
+  queriesByGroup: Map<number, { shard: number; sql: string }[]>,
+  options: { efSearch: number | null; limitFactor: number },
+): Promise<ResultStream> {
+  const { bindings } = ctx;
+  const merge = plan.merge!;
   const { limit, offset } = resolveLimit(merge.limit, bindings);
   const shardLimit = limit === null ? 'ALL' : String(limit + offset);
+  const queryLimit = limit === null ? 'ALL' : String(Math.ceil((limit + offset) * options.limitFactor));
   let resultFormats = bindings.resultFormats;
   if (bindings.extended && merge.hiddenColumns > 0 && resultFormats.some((f) => f !== 0)) {
     const visible = await bindings.visibleColumns!();
@@ -220,13 +307,13 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
     resultFormats = [...Array.from({ length: visible }, (_, i) => formatOf(i)), ...Array<number>(merge.hiddenColumns).fill(0)];
   }
   const streams = await Promise.all(
-    [...byGroup].map(([group, groupShards]) => {
-      const queries = groupShards.map((s) => fillShard(merge.shardTemplate, plan.relations, s).split(LIMIT_PLACEHOLDER).join(shardLimit));
+    [...queriesByGroup].map(([group, groupQueries]) => {
+      const queries = groupQueries.map((q) => fillShard(q.sql, plan.relations, q.shard).split(LIMIT_PLACEHOLDER).join(queryLimit));
       const sql =
         queries.length === 1
           ? queries[0]!
           : `${queries.map((q) => `(${q})`).join('\nUNION ALL\n')}\n${merge.unionOrderBy}${limit === null ? '' : ` LIMIT ${shardLimit}`}`;
-      return runOnGroup(ctx, group, [request(sql, bindings, resultFormats)], false, merge.hiddenColumns);
+      return runOnGroup(ctx, group, [request(sql, bindings, resultFormats)], false, merge.hiddenColumns, undefined, options.efSearch);
     }),
   );
   const merged = new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {});
@@ -298,7 +385,7 @@ export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promis
     if (value === null || value === undefined) {
       throw new ClientError('23502', `the distribution column ${plan.table.distributionColumn} of ${plan.table.name} cannot be NULL`);
     }
-    const shard = CatalogSnapshot.shardIndexForValue(plan.table, value);
+    const shard = ctx.coordinator.snapshot.shardIndexForNewRow(plan.table, value);
     rowsByShard.set(shard, [...(rowsByShard.get(shard) ?? []), row]);
   });
   metrics()?.statements.inc({ route: rowsByShard.size > 1 ? 'multi_shard' : 'router' });

@@ -7,7 +7,7 @@ import type { Coordinator } from '../server/coordinator.ts';
 import type { ClientSession } from '../server/client-session.ts';
 import { ClientError, SqlState, errorFields } from '../server/client-error.ts';
 import type { PlannedStatement } from '../planner/plan-cache.ts';
-import type { Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
+import type { DistributedPlan, Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
@@ -15,6 +15,8 @@ import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction, voidResult } from './distribute.ts';
 import { CopyIn, CopyRelay, CopyOutStream, copyHeaderLine } from './copy.ts';
 import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings, type ExecutionContext } from './run-plan.ts';
+import { ResultCache, recordingStream, type Invalidation } from './result-cache.ts';
+import { readScope, writeInvalidation } from './cache-scope.ts';
 
 interface StatementDescription {
   parameterTypes: number[];
@@ -57,7 +59,7 @@ export class SessionExecutor {
   /** After an error in the extended protocol, messages are skipped until Sync. */
   private skipUntilSync = false;
   /** A COPY FROM STDIN receiving data; `simple` when it came by the simple query protocol. */
-  private copyIn: { copy: CopyIn | CopyRelay; simple: boolean } | null = null;
+  private copyIn: { copy: CopyIn | CopyRelay; simple: boolean; invalidation: Invalidation | null } | null = null;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -132,16 +134,19 @@ export class SessionExecutor {
     if ((plan.kind === 'copy' && plan.direction === 'in') || (plan.kind === 'control' && plan.copyIn)) {
       const ctx = this.context(bindings);
       const copy = plan.kind === 'copy' ? await CopyIn.start(ctx, plan) : await CopyRelay.start(ctx, plan.sql);
-      this.copyIn = { copy, simple: !bindings.extended };
+      this.copyIn = { copy, simple: !bindings.extended, invalidation: this.coordinator.resultCache ? writeInvalidation(plan, bindings) : null };
       this.output.write(this.copyIn.copy.response());
       this.output.flush();
       return 'copy-in';
     }
     let stream = portal?.stream ?? null;
+    // A portal suspended by a row limit has not finished its write: it invalidates when it completes.
+    const invalidation = this.coordinator.resultCache ? writeInvalidation(plan, bindings) : null;
     if (!stream) {
       try {
         stream = await this.open(plan, bindings, portal?.statement);
       } catch (error) {
+        await this.wrote(invalidation);
         this.afterError(error);
         throw error;
       }
@@ -168,6 +173,8 @@ export class SessionExecutor {
       }
       // After a suspension PostgreSQL's tag counts the rows of the last Execute only.
       const tag = portal?.suspended ? stream.tag().replace(/\d+$/, String(sent)) : stream.tag();
+      // The write is done: what it changed leaves the result cache before the client hears of it.
+      await this.wrote(invalidation);
       if (stream.empty) this.output.write(EMPTY_QUERY_RESPONSE);
       else this.output.write(encodeCommandComplete(tag));
       if (portal) portal.completedTag = tag;
@@ -177,9 +184,31 @@ export class SessionExecutor {
     } catch (error) {
       await stream.close().catch(() => {});
       if (portal) portal.stream = null;
+      // Whatever part of it happened (a multi-group write whose outcome is unknown) leaves the cache too.
+      await this.wrote(invalidation);
       this.afterError(error);
       throw error;
     }
+  }
+
+  /**
+   * A write ran (or may have): outside a block its changes are visible now, so the
+   * result cache forgets what they touched at once; inside one, at COMMIT.
+   */
+  private async wrote(invalidation: Invalidation | null): Promise<void> {
+    const cache = this.coordinator.resultCache;
+    if (!cache || !invalidation) return;
+    if (this.transaction.inBlock) this.pendingInvalidations.push(invalidation);
+    else await cache.invalidate([invalidation]);
+  }
+
+  private pendingInvalidations: Invalidation[] = [];
+
+  /** The block ended: a committed block's writes leave the cache before the client hears COMMIT; a rolled back one changed nothing. */
+  private async blockEnded(committed: boolean): Promise<void> {
+    const pending = this.pendingInvalidations;
+    this.pendingInvalidations = [];
+    if (committed && pending.length > 0) await this.coordinator.resultCache?.invalidate(pending);
   }
 
   /** An error inside a transaction block fails the block, as in PostgreSQL. */
@@ -193,7 +222,7 @@ export class SessionExecutor {
       case 'control':
         return runControl(ctx, plan);
       case 'distributed':
-        return runDistributed(ctx, plan);
+        return this.cachedRead(ctx, plan) ?? runDistributed(ctx, plan);
       case 'insert':
         return runInsert(ctx, plan);
       case 'reference-write':
@@ -226,6 +255,27 @@ export class SessionExecutor {
     }
   }
 
+  /** A read the result cache may answer: outside transaction blocks, deterministic, on distributed or reference tables. */
+  private cachedRead(ctx: ExecutionContext, plan: DistributedPlan): Promise<ResultStream> | null {
+    const cache = this.coordinator.resultCache;
+    if (!cache || !plan.cacheable || this.transaction.inBlock) return null;
+    const { bindings } = ctx;
+    return (async () => {
+      const base = ResultCache.statementKey([
+        plan.template,
+        bindings.params.map((p) => (p === null ? null : p.toString('base64'))),
+        bindings.paramFormats,
+        bindings.paramTypes,
+        bindings.resultFormats,
+        this.transaction.settingsFingerprint,
+      ]);
+      const found = await cache.lookup(base, readScope(plan, bindings));
+      if ('hit' in found) return found.hit;
+      const stream = await runDistributed(ctx, plan);
+      return found.store ? recordingStream(stream, found.store) : stream;
+    })();
+  }
+
   private warn(code: string, message: string): void {
     this.output.write(encodeNoticeResponse({ severity: 'WARNING', severityNonLocalized: 'WARNING', code, message }));
   }
@@ -243,12 +293,21 @@ export class SessionExecutor {
           return 'COMMIT';
         }
         await this.closePortalsAtEndOfBlock();
-        return t.commit();
+        try {
+          const tag = await t.commit();
+          await this.blockEnded(tag === 'COMMIT');
+          return tag;
+        } catch (error) {
+          // The outcome may be unknown: what the block wrote leaves the cache all the same.
+          await this.blockEnded(true);
+          throw error;
+        }
       case 'rollback':
         if (!t.inBlock) this.warn('25P01', 'there is no transaction in progress');
         else {
           await this.closePortalsAtEndOfBlock();
           await t.rollback();
+          await this.blockEnded(false);
         }
         return 'ROLLBACK';
       case 'savepoint':
@@ -278,9 +337,13 @@ export class SessionExecutor {
     }
     // Validate on the control group (an unknown setting or a bad value fails here, not later).
     const connection = await t.connection(0);
+    SessionTransaction.settingsChanged(connection);
     await connection.simpleQuery(plan.sql);
     t.recordSetting(plan.name?.toLowerCase() ?? null, plan.sql, plan.reset);
-    if (t.inBlock) await t.onEveryBegunGroup(plan.sql);
+    if (t.inBlock) {
+      t.heldSettingsChanged();
+      await t.onEveryBegunGroup(plan.sql);
+    }
     return plan.tag;
   }
 
@@ -442,8 +505,12 @@ export class SessionExecutor {
     if (!this.batchBlock) return;
     this.batchBlock = false;
     try {
-      if (this.transaction.status === 'E') await this.transaction.rollback();
-      else await this.transaction.commit();
+      if (this.transaction.status === 'E') {
+        await this.transaction.rollback();
+        await this.blockEnded(false);
+      } else {
+        await this.transaction.commit().finally(() => this.blockEnded(true));
+      }
     } catch (error) {
       this.writeError(error);
     }
@@ -504,7 +571,13 @@ export class SessionExecutor {
         await state.copy.abort();
         throw new ClientError(SqlState.queryCanceled, `COPY from stdin failed: ${message.message}`);
       }
-      this.output.write(encodeCommandComplete(await state.copy.done()));
+      let tag: string;
+      try {
+        tag = await state.copy.done();
+      } finally {
+        await this.wrote(state.invalidation);
+      }
+      this.output.write(encodeCommandComplete(tag));
     } catch (error) {
       if (state.simple) {
         this.writeError(error);

@@ -34,6 +34,11 @@ export class SessionTransaction {
 
   constructor(private readonly coordinator: Coordinator) {}
 
+  /** The session's settings, as part of a cached result's key (DateStyle, TimeZone, ... shape results). */
+  get settingsFingerprint(): string {
+    return this.settingsKey;
+  }
+
   get inBlock(): boolean {
     return this.status !== 'I';
   }
@@ -80,8 +85,34 @@ export class SessionTransaction {
   private async applySettings(connection: BackendConnection): Promise<void> {
     if (connection.settingsKey === this.settingsKey) return;
     const statements = ['RESET ALL', ...this.settings.values()];
+    connection.efSearch = null;
     await connection.simpleQuery(statements.join('; '));
     connection.settingsKey = this.settingsKey;
+  }
+
+  /**
+   * hnsw.ef_search for a vector search the coordinator routes to an HNSW index, unless
+   * the session chose its own (SET or SET LOCAL hnsw.ef_search). Outside a block it is
+   * set on the connection and remembered there (most searches then need no SET);
+   * inside one it is SET LOCAL, gone with the block.
+   */
+  async useEfSearch(connection: BackendConnection, value: number): Promise<void> {
+    if (this.settings.has('hnsw.ef_search') || this.localSettings.some((sql) => /hnsw\.ef_search/i.test(sql))) return;
+    if (this.inBlock) {
+      if (connection.localEfSearch === value) return;
+      await connection.simpleQuery(`SET LOCAL hnsw.ef_search = ${value}`);
+      connection.localEfSearch = value;
+      return;
+    }
+    if (connection.efSearch === value) return;
+    await connection.simpleQuery(`SET hnsw.ef_search = ${value}`);
+    connection.efSearch = value;
+  }
+
+  /** A session's own SET ran on this connection: whoever takes it next applies their settings anew. */
+  static settingsChanged(connection: BackendConnection): void {
+    connection.settingsKey = '\u0000changed';
+    connection.efSearch = null;
   }
 
   /** Records a session-level SET/RESET; the caller has validated it on a connection already. */
@@ -183,8 +214,16 @@ export class SessionTransaction {
     }
   }
 
+  /** A session-level SET ran on the block's connections (SET inside BEGIN ... COMMIT). */
+  heldSettingsChanged(): void {
+    for (const connection of this.held.values()) SessionTransaction.settingsChanged(connection);
+  }
+
   private finishBlock(): void {
-    for (const [groupId, connection] of this.held) this.coordinator.pool(groupId).release(connection);
+    for (const [groupId, connection] of this.held) {
+      connection.localEfSearch = null;
+      this.coordinator.pool(groupId).release(connection);
+    }
     this.held.clear();
     this.begun.clear();
     this.written.clear();

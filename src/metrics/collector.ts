@@ -53,6 +53,7 @@ export async function collectClusterMetrics(coordinator: Coordinator, m: Coordin
           m.shardSize.set({ shard_id: shard.shardId }, Number(found.size));
           m.shardRows.set({ shard_id: shard.shardId, table_name: shard.table }, Number(found.rows));
           stats.push({ shardId: shard.shardId, group: group.id, size: found.size, rows: found.rows });
+          coordinator.shardRows.set(shard.shardId, Number(found.rows));
         }
       } finally {
         pool.release(connection);

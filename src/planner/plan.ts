@@ -145,8 +145,16 @@ export interface DistributedPlan {
   /** PostgreSQL's own error for the statement over several shards (e.g. 42803), when it has one. */
   mergeError?: ClientError;
   readOnly: boolean;
-  /** ORDER BY a vector distance (<=>, <->, <#>): counted in vector_search_* metrics. */
+  /** A read whose result depends only on the data (no volatile function): the result cache may answer it. */
+  cacheable?: boolean;
+  /** ORDER BY a vector distance (<=>, <->, <#>, <+>): counted in vector_search_* metrics. */
   vectorSearch?: boolean;
+  /**
+   * The distributed table whose vector column the ORDER BY ranks, and the name the
+   * statement gives it: its namespaces' tiers pick how each shard runs the search
+   * (vector/search-route.ts).
+   */
+  searched?: { table: TableInfo; ref: string; otherFilters: boolean };
 }
 
 /**

@@ -11,6 +11,8 @@ import { planAggregateSelect } from './aggregate-select.ts';
 import { planInsert } from './insert.ts';
 import { planDdl } from './ddl.ts';
 import { planCopy } from './copy.ts';
+import { searchColumn, hasOtherFilters } from '../vector/search-variants.ts';
+import { isDeterministic } from './volatility.ts';
 
 const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
 
@@ -152,7 +154,7 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
   if (distributed.length === 0) {
     if (kind === 'SelectStmt') {
       if (info.lockingClause) return { kind: 'reference-write', template, relations };
-      return { kind: 'distributed', command: 'SELECT', anchor: relations[0]!, keyValues: null, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: true };
+      return { kind: 'distributed', command: 'SELECT', anchor: relations[0]!, keyValues: null, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: true, cacheable: !info.selectInto && isDeterministic(body) };
     }
     return { kind: 'reference-write', template, relations };
   }
@@ -209,9 +211,9 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
           : 'distributed tables must be joined on their distribution column (e.g. m.namespace = p.namespace), or each pinned to the same value',
       );
     }
-    return { ...distributedPlan(kind, body, template, relations, pinned[0]!, info, placeholders), pinnedEach: pinned as KeyValue[][] };
+    return { ...distributedPlan(kind, body, template, relations, pinned[0]!, info, placeholders, managedRefs(managed, levels.top)), pinnedEach: pinned as KeyValue[][] };
   }
-  return distributedPlan(kind, body, template, relations, keyValues, info, placeholders);
+  return distributedPlan(kind, body, template, relations, keyValues, info, placeholders, managedRefs(managed, levels.top));
 }
 
 /** The relations named directly in a FROM list (through joins, not into subqueries). */
@@ -255,6 +257,25 @@ function pinsByLevel(statementNode: any, snapshot: CatalogSnapshot): { pins: Map
   return { pins, top };
 }
 
+/** How each managed relation is referred to in its query level (alias, else name), in `relations` order. */
+function managedRefs(managed: Resolved[], top: Set<number>): { ref: string; top: boolean }[] {
+  return managed.map((r) => ({ ref: r.ref.alias ?? r.ref.name, top: top.has(r.ref.location) }));
+}
+
+/**
+ * The distributed table a vector search ranks rows of, and how the statement refers
+ * to it: the relation its ORDER BY column is qualified with, else the only
+ * distributed relation. Null when it cannot be told (then no tier applies).
+ */
+function searchedTable(body: any, relations: TableInfo[], refs: { ref: string; top: boolean }[]): { table: TableInfo; ref: string } | null {
+  const column = searchColumn(body);
+  if (!column) return null;
+  // Only relations of the statement's own FROM: the pinned form names the relation in its WHERE.
+  const candidates = relations.map((table, i) => ({ table, ref: refs[i]!.ref, top: refs[i]!.top })).filter((r) => r.table.kind === 'distributed' && r.top);
+  const match = column.qualifier ? candidates.filter((r) => r.ref === column.qualifier) : candidates;
+  return match.length === 1 ? match[0]! : null;
+}
+
 function distributedPlan(
   kind: string,
   body: any,
@@ -263,12 +284,17 @@ function distributedPlan(
   keyValues: KeyValue[] | null,
   info: ReturnType<typeof collectRelations>,
   placeholders: Map<number, string>,
+  refs: { ref: string; top: boolean }[],
 ): DistributedPlan {
   const anchor = relations.find((t) => t.kind === 'distributed')!;
   const command = kind === 'SelectStmt' ? 'SELECT' : kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
   const base: DistributedPlan = { kind: 'distributed', command, anchor, keyValues, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: command === 'SELECT' && !info.lockingClause };
   if (command !== 'SELECT') return base;
-  base.vectorSearch = JSON.stringify(body.sortClause ?? []).match(/"sval":"(<=>|<->|<#>)"/) !== null;
+  base.cacheable = base.readOnly && !info.selectInto && isDeterministic(body);
+  base.vectorSearch = JSON.stringify(body.sortClause ?? []).match(/"sval":"(<=>|<->|<#>|<\+>)"/) !== null;
+  // Tiers apply to a search whose namespace pin is the anchor's (the searched table is the anchor, or joined to it on the key).
+  const searched = base.vectorSearch && !info.setOperation ? searchedTable(body, relations, refs) : null;
+  if (searched) base.searched = { ...searched, otherFilters: hasOtherFilters(body, searched.table.distributionColumn!) };
   const needsCombine = body.groupClause || body.havingClause || body.distinctClause || usesAggregates(body.targetList) || usesAggregates(body.sortClause);
   if (needsCombine) {
     const aggregate = planAggregateSelect(body, info, placeholders);

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { ClientSession } from './client-session.ts';
 import { makeScramVerifier } from '../protocol/scram.ts';
 import { readCatalogSnapshot, CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
-import type { CatalogSnapshot } from '../catalog/snapshot.ts';
+import type { CatalogSnapshot, NodeInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
 import { findGroupLeader } from '../executor/leaders.ts';
 import type { BackendTarget } from '../executor/backend-connection.ts';
@@ -15,6 +15,10 @@ import { TypeMap } from '../executor/type-map.ts';
 import { PlanCache } from '../planner/plan-cache.ts';
 import { initParser } from '../planner/sql-ast.ts';
 import { recoverPreparedTransactions } from '../executor/recovery.ts';
+import type { HnswProfile } from '../config/config.ts';
+import type { VectorSearchOptions } from '../vector/search-route.ts';
+import { NamespaceTierManager } from '../vector/tier-manager.ts';
+import { ResultCache } from '../executor/result-cache.ts';
 
 export interface CoordinatorOptions {
   host: string;
@@ -35,6 +39,10 @@ export interface CoordinatorOptions {
   metrics?: { port: number; namespaceLabelLimit: number; collectIntervalSeconds: number };
   /** Two-phase commit recovery: grace period of an undecided prepared part, and the loop's interval. */
   recovery: { graceSeconds: number; intervalSeconds: number };
+  /** Namespace tiers and vector search (config: vector, hnsw.profiles). */
+  vector: { exactSearchMaxRows: number; splitRows: number; tierCheckIntervalSeconds: number; candidateFactor: number; profiles: HnswProfile[] };
+  /** The query-result cache (config: cache); absent: no cache. */
+  cache?: { url: string; ttlSeconds: number };
   /** Durability class of each table named in config (replication.tables). */
   durability: Record<string, 'critical' | 'audit' | 'ephemeral'>;
   log?: (line: string) => void;
@@ -49,6 +57,10 @@ export class Coordinator {
   readonly pools = new Map<number, GroupPool>();
   readonly typeMaps = new Map<number, TypeMap>();
   snapshot!: CatalogSnapshot;
+  /** Rows per shard id, as the collector last counted them (HNSW profiles of shared indexes go by them). */
+  readonly shardRows = new Map<string, number>();
+  /** Null unless config enables the result cache. */
+  resultCache: ResultCache | null = null;
   /** Parameters reported to clients at startup, taken from the control group's primary. */
   serverParameters = new Map<string, string>();
   private readonly verifiers = new Map<string, string>();
@@ -64,6 +76,10 @@ export class Coordinator {
     this.maxClients = options.maxClients;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     for (const user of options.users) this.verifiers.set(user.name, makeScramVerifier(user.password));
+  }
+
+  get vectorSearch(): VectorSearchOptions {
+    return { candidateFactor: this.options.vector.candidateFactor, profiles: this.options.vector.profiles };
   }
 
   get defaultShardCount(): number {
@@ -92,6 +108,23 @@ export class Coordinator {
       this.server!.listen(this.options.port, this.options.host, () => resolve());
     });
     this.startRecoveryLoop();
+    if (this.options.cache) this.resultCache = new ResultCache(this.options.cache.url, this.options.cache.ttlSeconds, (line) => this.log(line));
+    this.tierManager = new NamespaceTierManager(
+      {
+        snapshotTables: () => [...this.snapshot.tables.values()],
+        pool: (groupId) => this.pool(groupId),
+        controlTarget: () => this.controlTarget(),
+        catalogChanged: () => this.catalogChanged(),
+        log: (line) => this.log(line),
+      },
+      {
+        exactSearchMaxRows: this.options.vector.exactSearchMaxRows,
+        splitRows: this.options.vector.splitRows,
+        intervalSeconds: this.options.vector.tierCheckIntervalSeconds,
+        profiles: this.options.vector.profiles,
+      },
+    );
+    this.tierManager.start();
     if (this.options.metrics) await this.startMetrics(this.options.metrics);
     this.log(`coordinator listening on ${this.options.host}:${this.options.port}`);
   }
@@ -165,10 +198,16 @@ export class Coordinator {
     }
   }
 
+  /** The leader each group had when Patroni last answered. */
+  private readonly knownLeaders = new Map<number, NodeInfo>();
+
   private async workerTarget(groupId: number): Promise<BackendTarget> {
     const nodes = this.snapshot.nodes.filter((n) => n.groupId === groupId);
-    const leader = await findGroupLeader(nodes);
+    // Patroni's REST API answering slowly (a busy machine) is not a failover: keep to the
+    // leader it named last. A node that stopped being primary refuses writes anyway.
+    const leader = (await findGroupLeader(nodes)) ?? this.knownLeaders.get(groupId) ?? null;
     if (!leader) throw Object.assign(new Error(`worker group ${groupId} has no primary right now`), { sqlstate: '08006' });
+    this.knownLeaders.set(groupId, leader);
     return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database };
   }
 
@@ -327,8 +366,12 @@ export class Coordinator {
     if (session && session.secretKey >>> 0 === secretKey >>> 0) session.cancel();
   }
 
+  private tierManager: NamespaceTierManager | null = null;
+
   async stop(): Promise<void> {
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    await this.tierManager?.stop();
+    await this.resultCache?.close();
     if (this.collectorTimer) clearInterval(this.collectorTimer);
     this.metricsServer?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));

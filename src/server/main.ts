@@ -2,6 +2,7 @@ import { Coordinator } from './coordinator.ts';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout } from '../cluster/layout.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
+import { cacheUrl } from '../cluster/redis.ts';
 
 /** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, port: number): Promise<void> {
@@ -26,6 +27,14 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       graceSeconds: config.coordinator.prepared_transaction_grace_seconds,
       intervalSeconds: config.coordinator.recovery_interval_seconds,
     },
+    vector: {
+      exactSearchMaxRows: config.vector.exact_search_max_rows,
+      splitRows: config.vector.split_rows,
+      tierCheckIntervalSeconds: config.vector.tier_check_interval_seconds,
+      candidateFactor: config.vector.candidate_factor,
+      profiles: config.hnsw.profiles,
+    },
+    cache: config.cache.enabled ? { url: cacheUrl(config, layout)!, ttlSeconds: config.cache.ttl_seconds } : undefined,
     durability: Object.fromEntries(
       (['critical', 'audit', 'ephemeral'] as const).flatMap((cls) => config.replication.tables[cls].map((t) => [t, cls] as const)),
     ),

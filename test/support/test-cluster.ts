@@ -9,6 +9,7 @@ import { readClusterState } from '../../src/cluster/state.ts';
 import { readSecrets, clientUrl, type ClusterSecrets } from '../../src/cluster/secrets.ts';
 import { pidsWithMarker } from '../../src/cluster/processes.ts';
 import { coordinatorConfigFile } from '../../src/cluster/coordinator-process.ts';
+import { redisDir } from '../../src/cluster/redis.ts';
 
 /** A real local dpg cluster (etcd, Patroni, PostgreSQL, coordinator) for one test file. */
 export interface TestCluster {
@@ -45,7 +46,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
   const layout = buildLayout(loaded.config, loaded.dataDir, readClusterState(join(loaded.dataDir, 'cluster.json'))?.nodesRoot);
   const cleanUp = async () => {
     await runDpg(['down', '--config', configFile], { cwd: dir });
-    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
+    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
     for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
