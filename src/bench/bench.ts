@@ -18,6 +18,7 @@ import { SEED_TARGETS, type BenchReport, type Ratios, type ScenarioResult, type 
 import { formatReport } from './report-text.ts';
 import { renderHtml } from './report-html.ts';
 import { exactTopK, recallAt } from './recall.ts';
+import { measureTiers, type TierReport } from './tiers.ts';
 
 export { BenchConfigError } from './scenarios.ts';
 export type { BenchReport } from './report-types.ts';
@@ -40,6 +41,8 @@ export interface BenchOptions {
   outDir?: string;
   /** false: dpg only, no plain PostgreSQL or worker runs. */
   baselines?: boolean;
+  /** false: no per-tier namespace search measurement. */
+  tiers?: boolean;
   /** Queries per search scenario whose recall is measured. */
   recallSample?: number;
   arrival?: ArrivalProcess;
@@ -55,7 +58,7 @@ const MAX_QUEUE = 200_000;
  * Maps `dpg bench` flags (as node:util parseArgs returns them) onto BenchOptions
  * (without url). Flags: --quick, --rows N, --seed N, --bench-config FILE,
  * --scenarios a,b, --duration 30s, --ramp-up 5s, --qps N, --concurrency N,
- * --out DIR, --no-baseline, --recall-sample N, --arrival poisson|uniform.
+ * --out DIR, --no-baseline, --no-tiers, --recall-sample N, --arrival poisson|uniform.
  */
 export function parseBenchFlags(flags: Record<string, string | boolean | undefined>): Omit<BenchOptions, 'url'> {
   const text = (key: string): string | undefined => {
@@ -97,6 +100,7 @@ export function parseBenchFlags(flags: Record<string, string | boolean | undefin
     },
     outDir: text('out'),
     baselines: flags['no-baseline'] !== true,
+    tiers: flags['no-tiers'] !== true,
     recallSample: whole('recall-sample'),
     arrival: arrival as ArrivalProcess | undefined,
   };
@@ -272,6 +276,18 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       out(`${scenario.name}: ${scenario.durationSeconds} s (ramp-up ${scenario.rampUpSeconds} s) at ${scenario.targetQps}/s, ${scenario.concurrency} connections`);
       results.push(scenario.kind === 'search' ? await runSearchScenario(ctx, scenario, index) : await runWriteScenario(ctx, scenario, index));
     }
+    let tiers: TierReport | null = null;
+    if (options.tiers !== false) {
+      out('namespace tiers: single-namespace top-10 per tier and cross-namespace top-20, dpg and plain PostgreSQL');
+      const dpgTarget = await sqlTarget('dpg', options.url, 'ruvector', 4);
+      const plainTarget = plain ? await sqlTarget('plain', plain.url, 'vector', 4, ['SET hnsw.iterative_scan = relaxed_order']) : null;
+      try {
+        tiers = await measureTiers({ dataset, dpg: dpgTarget, plain: plainTarget, plainUrl: plain?.url ?? null, dpgUrl: options.url, queriesPerGroup: quick ? 30 : 300 });
+      } finally {
+        await dpgTarget.close();
+        await plainTarget?.close();
+      }
+    }
     const report: BenchReport = {
       startedAt,
       seconds: (performance.now() - started) / 1000,
@@ -281,6 +297,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       baseline: { plain: plainInfo, workers: new Set(shards.map((s) => `${s.host}:${s.port}`)).size },
       recallSample: ctx.recallSample,
       scenarios: results,
+      tiers,
       files: null,
     };
     if (options.outDir) {

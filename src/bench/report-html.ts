@@ -110,7 +110,7 @@ function tables(report: BenchReport): string {
 <table><tr><th>scenario</th><th>target</th><th>offered/s</th><th>connections</th><th>done/s</th><th>min</th><th>p50</th><th>mean</th><th>p95</th><th>p99</th><th>p99.9</th><th>errors</th><th>dropped</th><th>recall@k</th></tr>${rows.join('')}</table>
 <h2>dpg / baseline</h2><p>Latency above 1x: dpg is slower; throughput above 1x: dpg served more.</p>
 <table><tr><th>scenario</th><th>baseline</th><th>p50</th><th>p95</th><th>p99</th><th>throughput</th></tr>${ratioRows.join('')}</table>
-<h2>Seed targets (dpg)</h2><table><tr><th>scenario</th><th>p50 ≤ 10 ms</th><th>p95 ≤ 25 ms</th><th>p99 ≤ 50 ms</th><th>throughput</th></tr>${checkRows.join('')}</table>`;
+${tierTable(report)}<h2>Seed targets (dpg)</h2><table><tr><th>scenario</th><th>p50 ≤ 10 ms</th><th>p95 ≤ 25 ms</th><th>p99 ≤ 50 ms</th><th>throughput</th></tr>${checkRows.join('')}</table>`;
 }
 
 export function renderHtml(report: BenchReport): string {
@@ -127,4 +127,17 @@ ${tables(report)}
 <h2>Charts</h2>${comparisonChart(report)}${charts}
 </body></html>
 `;
+}
+
+function tierTable(report: BenchReport): string {
+  const tiers = report.tiers;
+  if (!tiers) return '';
+  const cell = (v: number | null | undefined, digits = 2) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+  const rows = [...tiers.groups, ...(tiers.single ? [tiers.single] : [])].flatMap((g) =>
+    ([['dpg', g.dpg], ['plain', g.plain]] as const)
+      .filter(([, t]) => t)
+      .map(([name, t]) => `<tr><td>${g.tier}</td><td>${name}</td><td>${g.namespaces}</td><td>${g.rowsMin}-${g.rowsMax}</td><td>${g.queries}</td><td>${cell(t!.p50Ms)}</td><td>${cell(t!.p99Ms)}</td><td>${cell(t!.qps, 0)}</td><td>${cell(t!.recall, 3)}</td><td>${cell(t!.meanRows, 1)}</td><td>${name === 'dpg' ? cell(g.p50Ratio) : ''}</td></tr>`),
+  );
+  return `<h2>Namespace tiers</h2><p>Closed loop, 4 connections. Plain: one PostgreSQL with every row under one HNSW index, iterative scans on.${tiers.crossToSingleP50 === null ? '' : ` Cross-namespace p50 / single-namespace p50 on dpg: ${cell(tiers.crossToSingleP50)}x.`}</p>
+<table><tr><th>tier</th><th>target</th><th>namespaces</th><th>rows</th><th>queries</th><th>p50 ms</th><th>p99 ms</th><th>QPS</th><th>recall</th><th>rows/query</th><th>p50 dpg/plain</th></tr>${rows.join('')}</table>`;
 }

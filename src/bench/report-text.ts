@@ -51,8 +51,27 @@ export function formatReport(report: BenchReport): string[] {
     checkRows.push([s.name, '', cell('p50'), cell('p95'), cell('p99'), cell('throughput')]);
   }
   lines.push(...table(checkRows));
+  if (report.tiers) lines.push('', ...formatTiers(report.tiers));
   const errors = report.scenarios.flatMap((s) => s.targets.flatMap((t) => t.errorSamples.map((e) => `${s.name} on ${t.target}: ${e}`)));
   if (errors.length) lines.push('', 'errors (samples):', ...errors.slice(0, 10).map((e) => `  ${e}`));
   if (report.files) lines.push('', `report: ${report.files.html}`, `json:   ${report.files.json}`);
+  return lines;
+}
+
+/** The per-tier namespace search table (closed loop, 4 connections). */
+export function formatTiers(tiers: NonNullable<BenchReport['tiers']>): string[] {
+  const lines = ['namespace tiers: closed loop, 4 connections; plain = one PostgreSQL with every row, iterative scans on'];
+  const rows = [['tier', 'target', 'namespaces', 'rows', 'queries', 'p50', 'p99', 'QPS', 'recall', 'rows/query', 'p50 vs plain']];
+  for (const g of [...tiers.groups, ...(tiers.single ? [tiers.single] : [])]) {
+    for (const [name, t] of [['dpg', g.dpg], ['plain', g.plain]] as const) {
+      if (!t) continue;
+      rows.push([
+        g.tier, name, String(g.namespaces), `${g.rowsMin}-${g.rowsMax}`, String(g.queries), ms(t.p50Ms), ms(t.p99Ms), t.qps.toFixed(0),
+        t.recall === null ? '-' : t.recall.toFixed(3), t.meanRows.toFixed(1), name === 'dpg' ? ratio(g.p50Ratio ?? undefined) : '',
+      ]);
+    }
+  }
+  lines.push(...table(rows));
+  if (tiers.crossToSingleP50 !== null) lines.push(`cross-namespace p50 / single-namespace p50 on dpg: ${ratio(tiers.crossToSingleP50)} (goal: at most 2x)`);
   return lines;
 }

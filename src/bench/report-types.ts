@@ -3,6 +3,7 @@ import type { ScenarioConfig, ScenarioKind, ScenarioName } from './scenarios.ts'
 import type { Histogram, LatencySummary } from './stats.ts';
 import type { TargetName } from './targets.ts';
 import type { ArrivalProcess } from './open-loop.ts';
+import type { TierReport } from './tiers.ts';
 
 /** The seed's performance targets. */
 export const SEED_TARGETS = { p50Ms: 10, p95Ms: 25, p99Ms: 50, searchQps: 10_000, insertRowsPerSecond: 5_000 } as const;
@@ -63,5 +64,7 @@ export interface BenchReport {
   baseline: { plain: { rows: number; loadSeconds: number; m: number; efConstruction: number; settings: Record<string, string>; iterativeScan: string } | null; workers: number };
   recallSample: number;
   scenarios: ScenarioResult[];
+  /** Namespace-aware search per tier (bench/tiers.ts); null when not measured (--no-tiers). */
+  tiers: TierReport | null;
   files: { json: string; html: string } | null;
 }

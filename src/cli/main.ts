@@ -28,7 +28,7 @@ commands:
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
                      --rows N --seed N --bench-config FILE --scenarios a,b --duration 30s --ramp-up 5s
-                     --qps N --concurrency N --out DIR --no-baseline --recall-sample N --arrival poisson|uniform
+                     --qps N --concurrency N --out DIR --no-baseline --no-tiers --recall-sample N --arrival poisson|uniform
 
 options:
   --config FILE      config file (default: ./dpg.yaml when present, else built-in defaults)
@@ -78,6 +78,7 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         concurrency: { type: 'string' },
         out: { type: 'string' },
         'no-baseline': { type: 'boolean' },
+        'no-tiers': { type: 'boolean' },
         'recall-sample': { type: 'string' },
         arrival: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -160,7 +161,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.reset && command !== 'up') throw new UsageError('--reset goes with up only');
   if (options.monitoring && command !== 'up') throw new UsageError('--monitoring goes with up only');
   if (options.rows !== undefined && command !== 'demo' && command !== 'bench') throw new UsageError('--rows goes with demo or bench only');
-  const benchFlags = ['quick', 'seed', 'bench-config', 'scenarios', 'duration', 'ramp-up', 'qps', 'concurrency', 'out', 'no-baseline', 'recall-sample', 'arrival'];
+  const benchFlags = ['quick', 'seed', 'bench-config', 'scenarios', 'duration', 'ramp-up', 'qps', 'concurrency', 'out', 'no-baseline', 'no-tiers', 'recall-sample', 'arrival'];
   const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench');
   if (misplaced) throw new UsageError(`--${misplaced} goes with bench only`);
   switch (command) {

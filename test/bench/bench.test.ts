@@ -68,6 +68,21 @@ describe('dpg bench --quick', () => {
     assert.ok(report.baseline.plain && report.baseline.plain.rows === report.dataset.rows);
   });
 
+  it('measures namespace search per tier against plain PostgreSQL, and cross-namespace against single', () => {
+    assert.ok(report.tiers, 'the tier measurement ran');
+    const names = report.tiers.groups.map((g) => g.tier);
+    assert.ok(names.includes('exact') && names.includes('cross-namespace'), names.join(', '));
+    for (const group of [...report.tiers.groups, report.tiers.single!]) {
+      for (const t of [group.dpg, group.plain!]) {
+        assert.ok(Number.isFinite(t.p50Ms) && t.p50Ms > 0 && t.p99Ms >= t.p50Ms && t.qps > 0, `${group.tier}: ${JSON.stringify(t)}`);
+        assert.ok(t.recall !== null && t.recall >= 0 && t.recall <= 1);
+      }
+      assert.ok(group.p50Ratio !== null && group.p50Ratio > 0);
+    }
+    assert.ok(report.tiers.crossToSingleP50 !== null && report.tiers.crossToSingleP50 > 0);
+    assert.ok(lines.some((l) => l.startsWith('namespace tiers')), 'the tier table is printed');
+  });
+
   it('writes a JSON report and a self-contained HTML report with SVG charts', () => {
     assert.ok(report.files);
     assert.ok(existsSync(report.files.json) && existsSync(report.files.html));
