@@ -248,7 +248,8 @@ test('promoted namespaces: k rows and recall@10 >= 0.95 from their own index', a
   }
 });
 
-test('min_similarity returns the rows above the threshold, on exact and indexed namespaces', async () => {
+test('min_similarity returns the rows above the threshold, on exact and indexed namespaces, and still uses the index', async () => {
+  const scansBefore = (await partialIndexes(BIG))[0]!.scans;
   for (const ns of [smallName(39), BIG]) {
     for (let t = 0; t < 4; t++) {
       const q = query(t);
@@ -260,6 +261,9 @@ test('min_similarity returns the rows above the threshold, on exact and indexed 
   }
   // A threshold nothing reaches: no rows, from either tier.
   assert.deepEqual(await search(BIG, query(1), 10, 0.9999), exactTopK([BIG], query(1), 10, 0.9999));
+  const deadline = Date.now() + 10_000;
+  while ((await partialIndexes(BIG))[0]!.scans <= scansBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  assert.ok((await partialIndexes(BIG))[0]!.scans > scansBefore, "the namespace's own index served the min_similarity searches");
 });
 
 test('cross-namespace search merges per-namespace candidates: the exact answer on small namespaces, recall on indexed ones', async () => {
