@@ -13,8 +13,7 @@ import { MergedResultStream, SortedFrames } from './merge.ts';
 import { runAggregate } from './combine.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
-import { routeSearch, MAX_EF_SEARCH, type SearchRoute } from '../vector/search-route.ts';
-import { hnswProfileIn } from '../config/config.ts';
+import { routeSearch, efSearchFor, type SearchRoute } from '../vector/search-route.ts';
 
 /** Parameter values and formats of one execution (empty for the simple query protocol). */
 export interface Bindings {
@@ -275,7 +274,7 @@ function sharedIndexEfSearch(ctx: ExecutionContext, plan: DistributedPlan, shard
   const wanted = wantedRows(ctx, plan);
   if (wanted === null) return null;
   const rows = Math.max(0, ...shards.map((s) => ctx.coordinator.shardRows.get(plan.anchor.shards[s]!.shardId) ?? 0));
-  return Math.min(MAX_EF_SEARCH, Math.max(hnswProfileIn(ctx.coordinator.vectorSearch.profiles, rows).ef_search, wanted));
+  return efSearchFor(ctx.coordinator.vectorSearch, rows, wanted);
 }
 
 /**

@@ -45,8 +45,19 @@ function formsOf(plan: DistributedPlan, merged: boolean, factor: number): Search
   return forms;
 }
 
-function efSearchFor(options: VectorSearchOptions, rows: number, wanted: number): number {
-  return Math.min(MAX_EF_SEARCH, Math.max(hnswProfileIn(options.profiles, rows).ef_search, wanted));
+/**
+ * The least hnsw.ef_search that keeps recall@10 at 0.95 or more for an index of this
+ * many rows, whatever the profile says. Measured with bench/tier-crossover.ts on this
+ * project's clustered 384-dim data, m 16, ef_construction 100: ef_search 50 gives 0.970
+ * at 32,000 rows but 0.925 at 100,000, where 80 gives 0.987 and 100 gives 0.988; above
+ * 200,000 rows 200 is a guess past what was measured.
+ */
+export function recallFloor(rows: number): number {
+  return rows >= 200_000 ? 200 : rows >= 25_000 ? 100 : 0;
+}
+
+export function efSearchFor(options: VectorSearchOptions, rows: number, wanted: number): number {
+  return Math.min(MAX_EF_SEARCH, Math.max(hnswProfileIn(options.profiles, rows).ef_search, wanted, recallFloor(rows)));
 }
 
 /**

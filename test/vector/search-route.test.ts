@@ -4,7 +4,7 @@ import { initParser, parseSql } from '../../src/planner/sql-ast.ts';
 import { planStatement } from '../../src/planner/planner.ts';
 import { CatalogSnapshot, type TableInfo, type NamespaceTier } from '../../src/catalog/snapshot.ts';
 import { DEFAULT_CONFIG } from '../../src/config/config.ts';
-import { routeSearch, type VectorSearchOptions } from '../../src/vector/search-route.ts';
+import { routeSearch, efSearchFor, type VectorSearchOptions } from '../../src/vector/search-route.ts';
 import type { DistributedPlan } from '../../src/planner/plan.ts';
 
 // How a namespace-scoped search runs on the shards, by the namespaces' tiers: pure
@@ -55,8 +55,11 @@ test('a promoted namespace uses its own index, pinned by literal, with ef_search
   const route = routeSearch(plan(SINGLE), snapshot, ['big'], 10, shardOf, options)!;
   assert.match(flat(route.queries[0]!.sql), /memory_entries\.namespace = 'big'/);
   assert.doesNotMatch(route.queries[0]!.sql, /\* 1/);
-  assert.equal(route.efSearch, 50);
+  // The profile says 50; a namespace of 50,000 rows needs 100 for recall@10 >= 0.95 (recallFloor).
+  assert.equal(route.efSearch, 100);
   assert.equal(routeSearch(plan(SINGLE), snapshot, ['big'], 120, shardOf, options)!.efSearch, 120);
+  assert.equal(efSearchFor(options, 5_000, 10), 50);
+  assert.equal(efSearchFor(options, 300_000, 10), 200);
   // More rows than pgvector's ef_search can give, or no LIMIT: exact.
   assert.match(routeSearch(plan(SINGLE), snapshot, ['big'], 5000, shardOf, options)!.queries[0]!.sql, /\* 1/);
   assert.match(routeSearch(plan(SINGLE), snapshot, ['big'], null, shardOf, options)!.queries[0]!.sql, /\* 1/);
@@ -70,7 +73,7 @@ test('several namespaces with an index among them: one statement per namespace, 
   assert.doesNotMatch(route.queries[0]!.sql, /\* 1/);
   assert.match(flat(route.queries[1]!.sql), /namespace = 'small'/);
   assert.match(route.queries[1]!.sql, /\* 1/);
-  assert.equal(route.efSearch, 50);
+  assert.equal(route.efSearch, 100);
   // Only exact namespaces: one exact statement per shard holds them all.
   const exact = routeSearch(plan(MANY), snapshot, ['a', 'b', 'c', 'd', 'e'], 20, shardOf, options)!;
   assert.equal(exact.perNamespace, false);
