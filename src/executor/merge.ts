@@ -109,88 +109,10 @@ function rowValues(frame: Frame): (Buffer | null)[] {
   return values;
 }
 
-/** What the merge reads: a worker's answer, or several small answers sorted together (SortedFrames). */
-export interface FrameSource {
-  description(): Promise<Buffer | null>;
-  readonly rawDescription: Frame | null;
-  nextFrame(): Promise<Frame | null>;
-  close(): Promise<void>;
-}
-
 interface Head {
-  stream: FrameSource;
+  stream: WorkerResultStream;
   frame: Frame;
   keys: (Buffer | null)[];
-}
-
-/** Comparators of the hidden sort columns of rows described by `raw` (sort keys number the hidden columns, the last of each row). */
-function sortColumns(raw: Frame, sortKeys: SortKey[], hiddenColumns: number): { columns: number[]; comparators: Compare[] } | null {
-  const message = decodeBackend(raw);
-  if (message.type !== 'RowDescription') return null;
-  const firstHidden = message.fields.length - hiddenColumns;
-  const columns = sortKeys.map((key) => firstHidden + key.column);
-  return { columns, comparators: columns.map((column) => comparatorFor(message.fields[column]!.typeOid)) };
-}
-
-function compareKeys(sortKeys: SortKey[], comparators: Compare[], a: (Buffer | null)[], b: (Buffer | null)[]): number {
-  for (let i = 0; i < sortKeys.length; i++) {
-    const key = sortKeys[i]!;
-    const x = a[i] ?? null;
-    const y = b[i] ?? null;
-    if (x === null || y === null) {
-      const c = x === y ? 0 : (x === null) === key.nullsFirst ? -1 : 1;
-      if (c !== 0) return c;
-      continue;
-    }
-    const c = comparators[i]!(x, y);
-    if (c !== 0) return key.descending ? -c : c;
-  }
-  return 0;
-}
-
-/**
- * The answers of several statements pipelined on one connection (each sorted on its
- * own), read whole and sorted together: one sorted source for the merge. For small
- * answers only (a vector search's LIMIT x candidate_factor rows per namespace).
- */
-export class SortedFrames implements FrameSource {
-  private frames: Frame[] | null = null;
-
-  constructor(
-    private readonly inner: WorkerResultStream,
-    private readonly sortKeys: SortKey[],
-    private readonly hiddenColumns: number,
-  ) {}
-
-  get rawDescription(): Frame | null {
-    return this.inner.rawDescription;
-  }
-
-  description(): Promise<Buffer | null> {
-    return this.inner.description();
-  }
-
-  async nextFrame(): Promise<Frame | null> {
-    if (!this.frames) {
-      const rows: { frame: Frame; keys: (Buffer | null)[] }[] = [];
-      for (let frame = await this.inner.nextFrame(); frame; frame = await this.inner.nextFrame()) rows.push({ frame, keys: [] });
-      const raw = this.inner.rawDescription;
-      const order = raw ? sortColumns(raw, this.sortKeys, this.hiddenColumns) : null;
-      if (order) {
-        for (const row of rows) {
-          const values = rowValues(row.frame);
-          row.keys = order.columns.map((column) => values[column] ?? null);
-        }
-        rows.sort((a, b) => compareKeys(this.sortKeys, order.comparators, a.keys, b.keys));
-      }
-      this.frames = rows.map((r) => r.frame);
-    }
-    return this.frames.shift() ?? null;
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 /**
@@ -206,10 +128,10 @@ export class MergedResultStream implements ResultStream {
   private emitted = 0;
   private skipped = 0;
   private finished = false;
-  private pending: FrameSource[] = [];
+  private pending: WorkerResultStream[] = [];
 
   constructor(
-    private readonly streams: FrameSource[],
+    private readonly streams: WorkerResultStream[],
     private readonly sortKeys: SortKey[],
     private readonly hiddenColumns: number,
     private readonly offset: number,
@@ -231,10 +153,12 @@ export class MergedResultStream implements ResultStream {
     await this.description();
     const raw = this.streams.find((s) => s.rawDescription)?.rawDescription;
     if (raw && this.sortKeys.length > 0) {
-      const order = sortColumns(raw, this.sortKeys, this.hiddenColumns);
-      if (order) {
-        this.columns = order.columns;
-        this.comparators = order.comparators;
+      const message = decodeBackend(raw);
+      if (message.type === 'RowDescription') {
+        // Sort keys number the hidden columns, which are the last ones of each row.
+        const firstHidden = message.fields.length - this.hiddenColumns;
+        this.columns = this.sortKeys.map((key) => firstHidden + key.column);
+        this.comparators = this.columns.map((column) => comparatorFor(message.fields[column]!.typeOid));
       }
     }
     if (this.sortKeys.length === 0) {
@@ -244,7 +168,7 @@ export class MergedResultStream implements ResultStream {
     for (const stream of this.streams) await this.pushHead(stream);
   }
 
-  private async pushHead(stream: FrameSource): Promise<void> {
+  private async pushHead(stream: WorkerResultStream): Promise<void> {
     const frame = await stream.nextFrame();
     if (!frame) return;
     const values = rowValues(frame);
@@ -256,7 +180,21 @@ export class MergedResultStream implements ResultStream {
   }
 
   private compare(a: Head, b: Head): number {
-    return compareKeys(this.sortKeys, this.comparators, a.keys, b.keys);
+    for (let i = 0; i < this.sortKeys.length; i++) {
+      const key = this.sortKeys[i]!;
+      const x = a.keys[i] ?? null;
+      const y = b.keys[i] ?? null;
+      let c: number;
+      if (x === null || y === null) {
+        if (x === y) c = 0;
+        else c = (x === null) === key.nullsFirst ? -1 : 1;
+        if (c !== 0) return c;
+        continue;
+      }
+      c = this.comparators[i]!(x, y);
+      if (c !== 0) return key.descending ? -c : c;
+    }
+    return 0;
   }
 
   private async nextMerged(): Promise<Frame | null> {

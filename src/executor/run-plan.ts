@@ -9,7 +9,7 @@ import { LIMIT_PLACEHOLDER } from '../planner/merge-select.ts';
 import { unwrapNode, walk } from '../planner/sql-ast.ts';
 import type { SessionTransaction } from './transaction.ts';
 import { WorkerResultStream, LocalResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';
-import { MergedResultStream, SortedFrames } from './merge.ts';
+import { MergedResultStream } from './merge.ts';
 import { runAggregate } from './combine.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
@@ -222,14 +222,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
       const group = groupOf(plan.anchor, query.shard);
       queries.set(group, [...(queries.get(group) ?? []), query]);
     }
-    return runMergedSelect(ctx, plan, queries, {
-      efSearch: route.efSearch,
-      limitFactor: route.perNamespace ? ctx.coordinator.vectorSearch.candidateFactor : 1,
-      // Per-namespace statements keep the same text from one search to the next (each stays
-      // prepared on the worker's connections); a UNION ALL of them would be a new statement
-      // to parse and plan for every combination of namespaces.
-      separate: route.perNamespace,
-    });
+    return runMergedSelect(ctx, plan, queries, { efSearch: route.efSearch, limitFactor: route.perNamespace ? ctx.coordinator.vectorSearch.candidateFactor : 1 });
   }
   if (shards.length === 1) {
     const shard = route?.queries[0]?.shard ?? shards[0]!;
@@ -260,7 +253,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   if (!plan.merge) throw new ClientError(SqlState.featureNotSupported, `${plan.mergeUnsupported} (the statement needs ${shards.length} shards; pin it to one with a condition on ${plan.anchor.distributionColumn})`);
   const merge = plan.merge;
   const queries = new Map([...byGroup].map(([group, groupShards]) => [group, groupShards.map((shard) => ({ shard, sql: merge.shardTemplate }))]));
-  return runMergedSelect(ctx, plan, queries, { efSearch: sharedEfSearch, limitFactor: 1, separate: false });
+  return runMergedSelect(ctx, plan, queries, { efSearch: sharedEfSearch, limitFactor: 1 });
 }
 
 function wantedRows(ctx: ExecutionContext, plan: DistributedPlan): number | null {
@@ -299,7 +292,7 @@ async function runMergedSelect(
   ctx: ExecutionContext,
   plan: DistributedPlan,
   queriesByGroup: Map<number, { shard: number; sql: string }[]>,
-  options: { efSearch: number | null; limitFactor: number; separate: boolean },
+  options: { efSearch: number | null; limitFactor: number },
 ): Promise<ResultStream> {
   const { bindings } = ctx;
   const merge = plan.merge!;
@@ -313,18 +306,6 @@ async function runMergedSelect(
     resultFormats = [...Array.from({ length: visible }, (_, i) => formatOf(i)), ...Array<number>(merge.hiddenColumns).fill(0)];
   }
   const fill = (q: { shard: number; sql: string }) => fillShard(q.sql, plan.relations, q.shard).split(LIMIT_PLACEHOLDER).join(queryLimit);
-  if (options.separate) {
-    // One pipeline per group, one statement per namespace in it, their small answers
-    // sorted together on arrival.
-    const streams = await Promise.all(
-      [...queriesByGroup].map(async ([group, groupQueries]) => {
-        const stream = await runOnGroup(ctx, group, groupQueries.map((q) => request(fill(q), bindings, resultFormats)), false, merge.hiddenColumns, undefined, options.efSearch);
-        return groupQueries.length > 1 ? new SortedFrames(stream, merge.sortKeys, merge.hiddenColumns) : stream;
-      }),
-    );
-    const merged = new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {});
-    return plan.vectorSearch ? timedVectorSearch(merged, null, 'multi') : merged;
-  }
   const streams = await Promise.all(
     [...queriesByGroup].map(([group, groupQueries]) => {
       const queries = groupQueries.map(fill);
