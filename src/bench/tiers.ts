@@ -124,12 +124,11 @@ export async function measureTiers(options: {
   });
   groupQueries.push({ tier: 'cross-namespace', namespaces: crossPool, queries: cross });
 
-  const groups: TierGroup[] = [];
-  for (const { tier, namespaces, queries } of groupQueries) {
+  const measureGroup = async (tier: string, namespaces: typeof dataset.namespaces, queries: SearchQuery[]): Promise<TierGroup> => {
     const truth = options.plainUrl ? await exactTopK(options.plainUrl, queries) : null;
     const dpg = await measure(options.dpg, queries, truth);
     const plain = options.plain ? await measure(options.plain, queries, truth) : null;
-    groups.push({
+    return {
       tier,
       namespaces: namespaces.length,
       rowsMin: Math.min(...namespaces.map((n) => n.rows)),
@@ -138,27 +137,13 @@ export async function measureTiers(options: {
       dpg,
       plain,
       p50Ratio: plain ? dpg.p50Ms / plain.p50Ms : null,
-    });
-  }
-  // All single-namespace queries, measured together again for the overall figures.
-  const singleQueries = groupQueries.filter((g) => g.tier !== 'cross-namespace').flatMap((g) => g.queries);
-  let single: TierGroup | null = null;
-  if (singleQueries.length > 0) {
-    const truth = options.plainUrl ? await exactTopK(options.plainUrl, singleQueries) : null;
-    const dpg = await measure(options.dpg, singleQueries, truth);
-    const plain = options.plain ? await measure(options.plain, singleQueries, truth) : null;
-    const members = groupQueries.filter((g) => g.tier !== 'cross-namespace').flatMap((g) => g.namespaces);
-    single = {
-      tier: 'single-namespace',
-      namespaces: members.length,
-      rowsMin: Math.min(...members.map((n) => n.rows)),
-      rowsMax: Math.max(...members.map((n) => n.rows)),
-      queries: singleQueries.length,
-      dpg,
-      plain,
-      p50Ratio: plain ? dpg.p50Ms / plain.p50Ms : null,
     };
-  }
+  };
+  const groups: TierGroup[] = [];
+  for (const { tier, namespaces, queries } of groupQueries) groups.push(await measureGroup(tier, namespaces, queries));
+  // All single-namespace queries, measured together again for the overall figures.
+  const singles = groupQueries.filter((g) => g.tier !== 'cross-namespace');
+  const single = singles.length > 0 ? await measureGroup('single-namespace', singles.flatMap((g) => g.namespaces), singles.flatMap((g) => g.queries)) : null;
   const crossGroup = groups.find((g) => g.tier === 'cross-namespace');
   return { groups, single, crossToSingleP50: single && crossGroup ? crossGroup.dpg.p50Ms / single.dpg.p50Ms : null };
 }

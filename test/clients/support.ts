@@ -32,7 +32,7 @@ export function parseVectorText(text: string): number[] {
 }
 
 /** Cosine distance as pgvector's `<=>` defines it: 1 - a·b / (|a| |b|). */
-export function cosineDistance(a: number[], b: number[]): number {
+export function cosineDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
   let nb = 0;

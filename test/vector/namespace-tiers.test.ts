@@ -6,6 +6,7 @@ import { connectNode, withClient } from '../../src/cluster/connect.ts';
 import { seededGaussian, normalize, nearby, vectorLiteral } from '../../src/util/vectors.ts';
 import { shardIndexForValue } from '../../src/catalog/shard-ranges.ts';
 import { compositeKey } from '../../src/catalog/snapshot.ts';
+import { cosineDistance } from '../clients/support.ts';
 
 // Namespaces of every size share the same shards. Small ones are searched exactly;
 // past vector.exact_search_max_rows (300 here) a namespace gets its own HNSW index,
@@ -31,18 +32,6 @@ const gaussian = seededGaussian(7);
 const centroids = Array.from({ length: 8 }, () => normalize(Float64Array.from({ length: DIM }, gaussian)));
 const entry = (topic: number) => nearby(centroids[topic % centroids.length]!, 0.05, gaussian);
 const query = (topic: number) => nearby(centroids[topic % centroids.length]!, 0.03, gaussian);
-
-function cosineDistance(a: Float64Array, b: Float64Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return 1 - dot / Math.sqrt(na * nb);
-}
 
 /** Exact top-k keys over some namespaces, nearest first. */
 function exactTopK(namespaces: string[], q: Float64Array, k: number, minSimilarity: number | null = null, keep: (key: string) => boolean = () => true): string[] {
