@@ -6,11 +6,9 @@
  * same topic centroids.
  */
 import pg from 'pg';
-import { EMBEDDING_DIMENSIONS } from '../catalog/seed-schema.ts';
-import { demoDataset, vectorLiteral, DEMO_TOPICS } from '../cli/demo.ts';
+import { demoDataset, vectorLiteral, DEMO_TOPICS, entryOnTopic, shuffledEntries, topicCentroids as demoTopicCentroids } from '../cli/demo.ts';
 import { createProgress } from '../cli/progress.ts';
-import { seededFloats } from '../util/random.ts';
-import { seededGaussian, normalize, nearby } from '../util/vectors.ts';
+import { nearby } from '../util/vectors.ts';
 
 export const BENCH_METADATA_KEY = 'bench_dataset';
 /** Rows written by bulk_insert go here, away from the data set the searches use. */
@@ -20,8 +18,6 @@ const DATASET_VERSION = 1;
 
 const BATCH_ROWS = 200;
 const LOAD_CONNECTIONS = 4;
-const PRIMARY_TOPIC_SHARE = 0.5;
-const ENTRY_NOISE = { min: 0.03, max: 0.05 };
 const QUERY_NOISE = 0.02;
 
 export interface BenchNamespace {
@@ -57,22 +53,16 @@ export function benchDataset(options: { rows: number; namespaces?: number; seed:
   };
 }
 
-const centroidCache = new Map<number, Float64Array[]>();
+/** Mixed into the seed of the bench's topic directions: its data differs from the demo's. */
+const BENCH_CENTROID_SALT = 0x0be7c4;
 
 export function topicCentroids(seed: number): Float64Array[] {
-  let centroids = centroidCache.get(seed);
-  if (!centroids) {
-    const gaussian = seededGaussian(seed ^ 0x0be7c4);
-    centroids = DEMO_TOPICS.map(() => normalize(Float64Array.from({ length: EMBEDDING_DIMENSIONS }, gaussian)));
-    centroidCache.set(seed, centroids);
-  }
-  return centroids;
+  return demoTopicCentroids(seed, BENCH_CENTROID_SALT);
 }
 
 /** A vector on topic `topic`, as the entries are (noise drawn from `gaussian`). */
 export function entryVector(seed: number, topic: number, gaussian: () => number, uniform: () => number): string {
-  const sigma = ENTRY_NOISE.min + (ENTRY_NOISE.max - ENTRY_NOISE.min) * uniform();
-  return vectorLiteral(nearby(topicCentroids(seed)[topic]!, sigma, gaussian));
+  return entryOnTopic(topicCentroids(seed)[topic]!, gaussian, uniform);
 }
 
 export function queryVector(seed: number, topic: number, gaussian: () => number): string {
@@ -81,21 +71,9 @@ export function queryVector(seed: number, topic: number, gaussian: () => number)
 
 /** The data set's rows in a fixed shuffled order, so every batch mixes namespaces and shards. */
 export function* benchRows(dataset: BenchDataset): Generator<BenchRow> {
-  const uniform = seededFloats(dataset.seed);
-  const gaussian = seededGaussian(dataset.seed + 1);
-  const order: [namespace: number, n: number][] = [];
-  dataset.namespaces.forEach((ns, i) => {
-    for (let n = 1; n <= ns.rows; n++) order.push([i, n]);
-  });
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(uniform() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  for (const [index, n] of order) {
-    const ns = dataset.namespaces[index]!;
-    const topic = uniform() < PRIMARY_TOPIC_SHARE ? ns.primaryTopic : Math.floor(uniform() * DEMO_TOPICS.length);
+  for (const { index, n, topic, embedding } of shuffledEntries(dataset.namespaces, dataset.seed, BENCH_CENTROID_SALT)) {
     const name = DEMO_TOPICS[topic]!;
-    yield { namespace: ns.name, key: `${name}/${n}`, value: `bench note about ${name} #${n}`, embedding: entryVector(dataset.seed, topic, gaussian, uniform) };
+    yield { namespace: dataset.namespaces[index]!.name, key: `${name}/${n}`, value: `bench note about ${name} #${n}`, embedding };
   }
 }
 

@@ -93,17 +93,54 @@ export interface DemoOptions {
 }
 
 
-const centroidCache = new Map<number, Float64Array[]>();
+const centroidCache = new Map<string, Float64Array[]>();
+/** Mixed into the seed of the demo's topic directions (the bench has its own, so the two data sets differ). */
+const DEMO_CENTROID_SALT = 0x5eed_c0de;
 
 /** One random direction per topic: in 384 dimensions, random directions are nearly orthogonal. */
-function topicCentroids(seed: number): Float64Array[] {
-  let centroids = centroidCache.get(seed);
+export function topicCentroids(seed: number, salt = DEMO_CENTROID_SALT): Float64Array[] {
+  const key = `${seed}:${salt}`;
+  let centroids = centroidCache.get(key);
   if (!centroids) {
-    const gaussian = seededGaussian(seed ^ 0x5eed_c0de);
+    const gaussian = seededGaussian(seed ^ salt);
     centroids = DEMO_TOPICS.map(() => normalize(Float64Array.from({ length: EMBEDDING_DIMENSIONS }, gaussian)));
-    centroidCache.set(seed, centroids);
+    centroidCache.set(key, centroids);
   }
   return centroids;
+}
+
+/** A vector on a topic, as data set entries are: noise of a random width drawn from `uniform`, directions from `gaussian`. */
+export function entryOnTopic(centroid: Float64Array, gaussian: () => number, uniform: () => number): string {
+  const sigma = ENTRY_NOISE.min + (ENTRY_NOISE.max - ENTRY_NOISE.min) * uniform();
+  return vectorLiteral(nearby(centroid, sigma, gaussian));
+}
+
+/**
+ * Every entry of a data set (demo or bench) in a fixed shuffled order, so every batch
+ * mixes namespaces and shards: its namespace (index), number within it, topic and
+ * embedding. Generated lazily: 100,000 embeddings as text are hundreds of megabytes.
+ */
+export function* shuffledEntries(
+  namespaces: readonly { rows: number; primaryTopic: number }[],
+  seed: number,
+  salt = DEMO_CENTROID_SALT,
+): Generator<{ index: number; n: number; topic: number; embedding: string }> {
+  const uniform = seededFloats(seed);
+  const gaussian = seededGaussian(seed + 1);
+  const centroids = topicCentroids(seed, salt);
+  const order: [namespace: number, n: number][] = [];
+  namespaces.forEach((ns, i) => {
+    for (let n = 1; n <= ns.rows; n++) order.push([i, n]);
+  });
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(uniform() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  for (const [index, n] of order) {
+    const ns = namespaces[index]!;
+    const topic = uniform() < PRIMARY_TOPIC_SHARE ? ns.primaryTopic : Math.floor(uniform() * DEMO_TOPICS.length);
+    yield { index, n, topic, embedding: entryOnTopic(centroids[topic]!, gaussian, uniform) };
+  }
 }
 
 /** A query vector near topic `topic` (an index into DEMO_TOPICS), the same for the same seed. */
@@ -158,29 +195,9 @@ interface DemoRow {
  * tens of megabytes.
  */
 function* demoRows(dataset: DemoDataset): Generator<DemoRow> {
-  const uniform = seededFloats(dataset.seed);
-  const gaussian = seededGaussian(dataset.seed + 1);
-  const centroids = topicCentroids(dataset.seed);
-  const order: [namespace: number, n: number][] = [];
-  dataset.namespaces.forEach((ns, i) => {
-    for (let n = 1; n <= ns.rows; n++) order.push([i, n]);
-  });
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(uniform() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  for (const [index, n] of order) {
-    const ns = dataset.namespaces[index]!;
-    const topic = uniform() < PRIMARY_TOPIC_SHARE ? ns.primaryTopic : Math.floor(uniform() * DEMO_TOPICS.length);
-    const sigma = ENTRY_NOISE.min + (ENTRY_NOISE.max - ENTRY_NOISE.min) * uniform();
+  for (const { index, n, topic, embedding } of shuffledEntries(dataset.namespaces, dataset.seed)) {
     const name = DEMO_TOPICS[topic]!;
-    yield {
-      namespace: ns.name,
-      key: `${name}/${n}`,
-      value: `note about ${name} #${n}`,
-      embedding: vectorLiteral(nearby(centroids[topic]!, sigma, gaussian)),
-      topic: name,
-    };
+    yield { namespace: dataset.namespaces[index]!.name, key: `${name}/${n}`, value: `note about ${name} #${n}`, embedding, topic: name };
   }
 }
 
