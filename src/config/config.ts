@@ -58,6 +58,12 @@ export interface DpgConfig {
      * shard. 0: never.
      */
     split_rows: number;
+    /**
+     * maintenance_work_mem of the HNSW index builds dpg starts itself (a namespace's own
+     * index, a shared index rebuilt for a larger profile): a graph that does not fit is
+     * built far more slowly (the seed: 2GB).
+     */
+    index_build_memory: string;
   };
   cache: {
     /** The seed's query-result cache (query_router.cache): off unless enabled. */
@@ -155,7 +161,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
   coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10 },
-  vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000 },
+  vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
 };
@@ -209,6 +215,13 @@ function string(pattern: RegExp, what: string): Check {
 
 const identifier = string(/^[a-z_][a-z0-9_$]{0,62}$/, 'a lower-case SQL identifier (letters, digits, _; at most 63 bytes)');
 const cronSchedule = string(/^\S+(\s+\S+){4}$/, 'a cron schedule of five fields, e.g. "0 2 * * 0"');
+/** A PostgreSQL memory setting (kB, MB or GB) from 1MB to 1024GB. */
+const memorySize: Check = (value, key) => {
+  const match = typeof value === 'string' ? /^(\d{1,7})(kB|MB|GB)$/.exec(value) : null;
+  const kb = match ? Number(match[1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB'] : NaN;
+  if (!(kb >= 1024 && kb <= 1024 * 1024 * 1024)) throw new ConfigError(key, value, 'a memory size from "1MB" to "1024GB", such as "512MB" (units kB, MB, GB)');
+  return value;
+};
 const nonEmpty = string(/^\S.*$/, 'a non-empty string');
 
 function listOf(item: Check): Check {
@@ -310,6 +323,7 @@ const schema = object({
     tier_check_interval_seconds: integer(1, 86400),
     candidate_factor: number(1, 100),
     split_rows: integer(0, Number.MAX_SAFE_INTEGER),
+    index_build_memory: memorySize,
   }),
   cache: object({
     enabled: boolean,

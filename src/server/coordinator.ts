@@ -40,7 +40,7 @@ export interface CoordinatorOptions {
   /** Two-phase commit recovery: grace period of an undecided prepared part, and the loop's interval. */
   recovery: { graceSeconds: number; intervalSeconds: number };
   /** Namespace tiers and vector search (config: vector, hnsw.profiles). */
-  vector: { exactSearchMaxRows: number; splitRows: number; tierCheckIntervalSeconds: number; candidateFactor: number; profiles: HnswProfile[] };
+  vector: { exactSearchMaxRows: number; splitRows: number; tierCheckIntervalSeconds: number; candidateFactor: number; indexBuildMemory: string; profiles: HnswProfile[] };
   /** The query-result cache (config: cache); absent: no cache. */
   cache?: { url: string; ttlSeconds: number };
   /** Durability class of each table named in config (replication.tables). */
@@ -120,6 +120,7 @@ export class Coordinator {
       {
         exactSearchMaxRows: this.options.vector.exactSearchMaxRows,
         splitRows: this.options.vector.splitRows,
+        indexBuildMemory: this.options.vector.indexBuildMemory,
         intervalSeconds: this.options.vector.tierCheckIntervalSeconds,
         profiles: this.options.vector.profiles,
       },

@@ -32,6 +32,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       splitRows: config.vector.split_rows,
       tierCheckIntervalSeconds: config.vector.tier_check_interval_seconds,
       candidateFactor: config.vector.candidate_factor,
+      indexBuildMemory: config.vector.index_build_memory,
       profiles: config.hnsw.profiles,
     },
     cache: config.cache.enabled ? { url: cacheUrl(config, layout)!, ttlSeconds: config.cache.ttl_seconds } : undefined,

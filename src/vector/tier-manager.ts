@@ -22,6 +22,8 @@ export interface TierManagerOptions {
   exactSearchMaxRows: number;
   /** Past this many rows a namespace is split (0: never). */
   splitRows: number;
+  /** maintenance_work_mem of the index builds (config: vector.index_build_memory). */
+  indexBuildMemory: string;
   intervalSeconds: number;
   profiles: HnswProfile[];
 }
@@ -157,6 +159,22 @@ export class NamespaceTierManager {
     }
   }
 
+  /**
+   * onShard for index builds: the connection gets vector.index_build_memory as its
+   * maintenance_work_mem for the build (an HNSW graph that fits in it is built many
+   * times faster) and the server's value back afterwards, since it returns to the pool.
+   */
+  private async buildOnShard(table: TableInfo, shardIndex: number, run: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<void>): Promise<void> {
+    await this.onShard(table, shardIndex, async (query) => {
+      await query(`SET maintenance_work_mem = ${quoteLiteral(this.options.indexBuildMemory)}`);
+      try {
+        await run(query);
+      } finally {
+        await query('RESET maintenance_work_mem').catch(() => {});
+      }
+    });
+  }
+
   private async manageTable(control: pg.Client, table: TableInfo): Promise<void> {
     const column = table.distributionColumn!;
     const existing = new Map(
@@ -258,7 +276,7 @@ export class NamespaceTierManager {
       if (profile.m <= column.m || this.stopped) continue;
       const started = performance.now();
       const next = `${column.index.slice(0, 50)}_rebuild`;
-      await this.onShard(table, shardIndex, async (query) => {
+      await this.buildOnShard(table, shardIndex, async (query) => {
         await query(`DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(next)}`);
         await query(
           `CREATE INDEX CONCURRENTLY ${quoteIdent(next)} ON ${quoteIdent(state.relation)} USING hnsw (${quoteIdent(column.column)} ${quoteIdent(column.opclass)}) ` +
@@ -333,7 +351,7 @@ export class NamespaceTierManager {
     ]);
     const started = performance.now();
     try {
-      await this.onShard(table, shardIndex, async (query) => {
+      await this.buildOnShard(table, shardIndex, async (query) => {
         for (const [i, { column, opclass }] of state.columns.entries()) {
           const name = names[i]!;
           // An index left invalid by an interrupted build is dropped and built again.

@@ -157,6 +157,14 @@ describe('validateConfig errors name the key, the value and what is allowed', ()
     );
   });
 
+  test('bad memory size of dpg\'s own index builds', () => {
+    for (const bad of ['2 GB', '512', '0MB', '512mb', 2048, '2000GB']) {
+      invalid({ vector: { index_build_memory: bad } }, 'vector.index_build_memory', bad, /a memory size from "1MB" to "1024GB"/);
+    }
+    assert.equal(validateConfig({ vector: { index_build_memory: '512MB' } }).vector.index_build_memory, '512MB');
+    assert.equal(validateConfig({}).vector.index_build_memory, '2GB');
+  });
+
   test('bad etcd endpoint', () => {
     invalid(
       { cluster: { etcd: { endpoints: ['http://127.0.0.1:2379', '127.0.0.1:2379'] } } },
