@@ -44,6 +44,12 @@ export interface DpgConfig {
     prepared_transaction_grace_seconds: number;
     /** How often the recovery loop looks for prepared transactions left by a crash. */
     recovery_interval_seconds: number;
+    /**
+     * How long a statement waits for a worker group without a primary (a failover under
+     * way) before it fails; reads, and writes that never reached the old primary, then
+     * run on the new one.
+     */
+    failover_wait_seconds: number;
   };
   vector: {
     /** A namespace of up to this many rows is searched exactly; past it, it gets an HNSW index of its own. */
@@ -160,7 +166,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10 },
+  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
@@ -317,6 +323,7 @@ const schema = object({
     max_client_connections: integer(1, 100000),
     prepared_transaction_grace_seconds: integer(1, 86400),
     recovery_interval_seconds: integer(1, 3600),
+    failover_wait_seconds: integer(0, 3600),
   }),
   vector: object({
     exact_search_max_rows: integer(0, Number.MAX_SAFE_INTEGER),

@@ -14,6 +14,8 @@ export interface BackendTarget {
   /** Startup parameters sent to the server (application_name, DateStyle, ...). */
   parameters?: Record<string, string>;
   connectTimeoutMs?: number;
+  /** Refuse a server in recovery (in_hot_standby on): a standby Patroni is still promoting, or a demoted primary. */
+  primaryOnly?: boolean;
 }
 
 /** An error the server reported (ErrorResponse), carrying all of its fields. */
@@ -28,7 +30,15 @@ export class ServerError extends Error {
 
 /** The connection broke (socket closed, protocol violation): it cannot be reused. */
 export class ConnectionLostError extends Error {
-  readonly sqlstate = '08006';
+  readonly sqlstate: string = '08006';
+}
+
+/**
+ * No connection could be made (refused, timed out, the server starting, shutting down
+ * or not a primary): nothing was sent on it, so whatever was to run there did not.
+ */
+export class ConnectFailedError extends ConnectionLostError {
+  override readonly sqlstate = '08001';
 }
 
 /**
@@ -51,6 +61,8 @@ export class BackendConnection {
   /** hnsw.ef_search SET LOCAL in the transaction block now open here. */
   localEfSearch: number | null = null;
   broken = false;
+  /** The pool's generation when this connection was opened: a leader change makes older ones stale. */
+  poolGeneration = 0;
   lastUsed = Date.now();
   queriesRun = 0;
 
@@ -110,7 +122,7 @@ export class BackendConnection {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ConnectionLostError(`connecting to ${target.host}:${target.port} timed out`));
+        reject(new ConnectFailedError(`connecting to ${target.host}:${target.port} timed out`));
       }, target.connectTimeoutMs ?? 5000);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -118,7 +130,7 @@ export class BackendConnection {
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new ConnectionLostError(`cannot connect to ${target.host}:${target.port}: ${error.message}`));
+        reject(new ConnectFailedError(`cannot connect to ${target.host}:${target.port}: ${error.message}`));
       });
     });
     const connection = new BackendConnection(socket, target);
@@ -126,7 +138,15 @@ export class BackendConnection {
       await connection.startup();
     } catch (error) {
       connection.destroy();
+      // The server refused the session before any statement (starting up, shutting down, lost mid-startup).
+      if (error instanceof ConnectionLostError || (error instanceof ServerError && error.sqlstate.startsWith('57P'))) {
+        throw new ConnectFailedError(`cannot connect to ${target.host}:${target.port}: ${error.message}`);
+      }
       throw error;
+    }
+    if (target.primaryOnly && connection.parameters.get('in_hot_standby') === 'on') {
+      connection.destroy();
+      throw new ConnectFailedError(`${target.host}:${target.port} is not a primary (yet): it is in recovery`);
     }
     return connection;
   }

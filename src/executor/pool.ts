@@ -25,11 +25,13 @@ export class GroupPool {
   private opening = 0;
   private total = 0;
   private closed = false;
+  /** Bumped when the group's primary changes: connections of an older generation are not reused. */
+  private generation = 0;
   private readonly reaper: NodeJS.Timeout;
 
   constructor(
     readonly groupId: number,
-    private target: () => Promise<BackendTarget>,
+    private readonly target: () => Promise<BackendTarget>,
     private readonly options: PoolOptions,
   ) {
     this.reaper = setInterval(() => this.closeIdle(), 10_000);
@@ -70,7 +72,9 @@ export class GroupPool {
   private async openConnection(): Promise<BackendConnection> {
     this.opening++;
     try {
+      const generation = this.generation;
       const connection = await BackendConnection.open(await this.target());
+      connection.poolGeneration = generation;
       this.total++;
       return connection;
     } finally {
@@ -95,7 +99,8 @@ export class GroupPool {
     }
     connection.lastUsed = Date.now();
     connection.queriesRun++;
-    const reusable = !connection.broken && connection.transactionStatus === 'I' && connection.queriesRun < this.options.maxQueries && !this.closed;
+    const reusable =
+      !connection.broken && connection.transactionStatus === 'I' && connection.queriesRun < this.options.maxQueries && !this.closed && connection.poolGeneration === this.generation;
     if (!reusable) {
       this.total--;
       void connection.close();
@@ -116,9 +121,12 @@ export class GroupPool {
     this.idle.push(connection);
   }
 
-  /** After a failover the old primary's connections are useless: drop every idle one. */
-  resetTarget(target: () => Promise<BackendTarget>): void {
-    this.target = target;
+  /**
+   * The group's primary changed: idle connections (to the old one) close now, those in
+   * use close when they are given back, new ones go to the target's new answer.
+   */
+  retarget(): void {
+    this.generation++;
     for (const connection of this.idle.splice(0)) {
       this.total--;
       void connection.close();

@@ -200,3 +200,43 @@ export class LocalResultStream implements ResultStream {
 }
 
 export const commandComplete = encodeCommandComplete;
+
+/**
+ * A stream whose description and first row were read before the client is given
+ * anything: until then a read whose worker connection broke can run again elsewhere.
+ */
+export class PrefetchedStream implements ResultStream {
+  private firstTaken = false;
+  private constructor(
+    private readonly inner: ResultStream,
+    private readonly desc: Buffer | null,
+    private readonly first: Buffer | null,
+  ) {}
+
+  static async of(inner: ResultStream): Promise<PrefetchedStream> {
+    const desc = await inner.description();
+    const first = await inner.nextRow();
+    return new PrefetchedStream(inner, desc, first);
+  }
+
+  get empty(): boolean | undefined {
+    return this.inner.empty;
+  }
+  async description(): Promise<Buffer | null> {
+    return this.desc;
+  }
+  async nextRow(): Promise<Buffer | null> {
+    if (!this.firstTaken) {
+      this.firstTaken = true;
+      return this.first;
+    }
+    // (After a null first row the inner stream has ended: it is not read again.)
+    return this.first === null ? null : this.inner.nextRow();
+  }
+  tag(): string {
+    return this.inner.tag();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -13,6 +13,7 @@ import { MergedResultStream } from './merge.ts';
 import { runAggregate } from './combine.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
+import { failureKind, NotAppliedError } from './failover.ts';
 import { routeSearch, efSearchFor, type SearchRoute } from '../vector/search-route.ts';
 
 /** Parameter values and formats of one execution (empty for the simple query protocol). */
@@ -175,6 +176,9 @@ export async function atomically(ctx: ExecutionContext, groups: number, run: () 
     return new LocalResultStream(tag, description, rows);
   } catch (error) {
     await ctx.transaction.rollback();
+    // A worker connection that broke before COMMIT: every group's part is rolled back, so
+    // the write did not happen and may run again (an unknown COMMIT outcome is its own error).
+    if (failureKind(error) === 'lost') throw new NotAppliedError(`the write over several worker groups was rolled back: ${(error as Error).message}`);
     throw error;
   }
 }

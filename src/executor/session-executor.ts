@@ -10,7 +10,8 @@ import type { PlannedStatement } from '../planner/plan-cache.ts';
 import type { DistributedPlan, Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
-import { LocalResultStream, type ResultStream } from './result-stream.ts';
+import { LocalResultStream, PrefetchedStream, type ResultStream } from './result-stream.ts';
+import { failureKind, OutcomeUnknownError, BlockLostError } from './failover.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction, voidResult } from './distribute.ts';
 import { CopyIn, CopyRelay, CopyOutStream, copyHeaderLine } from './copy.ts';
@@ -144,11 +145,11 @@ export class SessionExecutor {
     const invalidation = this.coordinator.resultCache ? writeInvalidation(plan, bindings) : null;
     if (!stream) {
       try {
-        stream = await this.open(plan, bindings, portal?.statement);
+        stream = await this.openFollowingFailover(plan, bindings, portal?.statement);
       } catch (error) {
         await this.wrote(invalidation);
         this.afterError(error);
-        throw error;
+        throw this.failoverError(plan, error);
       }
       if (portal) portal.stream = stream;
     }
@@ -187,8 +188,47 @@ export class SessionExecutor {
       // Whatever part of it happened (a multi-group write whose outcome is unknown) leaves the cache too.
       await this.wrote(invalidation);
       this.afterError(error);
-      throw error;
+      throw this.failoverError(plan, error);
     }
+  }
+
+  /**
+   * Opens a statement's result; when a worker connection is refused or breaks, follows
+   * the failover: a read outside a block (nothing sent to the client yet: its first
+   * row is read before) and a write that never reached a worker run again once the
+   * group has a primary, for at most the coordinator's failover wait.
+   */
+  private async openFollowingFailover(plan: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
+    const read = plan.kind === 'distributed' && plan.readOnly;
+    const write = (plan.kind === 'distributed' && !plan.readOnly) || plan.kind === 'insert' || plan.kind === 'reference-write';
+    const deadline = Date.now() + this.coordinator.failoverWaitMs;
+    for (;;) {
+      let stream: ResultStream | null = null;
+      try {
+        stream = await this.open(plan, bindings, statement);
+        return read && !this.transaction.inBlock ? await PrefetchedStream.of(stream) : stream;
+      } catch (error) {
+        if (stream) await stream.close().catch(() => {});
+        const kind = failureKind(error);
+        const retry = !this.transaction.inBlock && ((read && kind !== 'other') || (write && kind === 'not-sent'));
+        if (!retry || Date.now() >= deadline) throw error;
+        metrics()?.failoverRetries.inc({ outcome: 'retried' });
+        // This attempt's connections go back (broken ones are closed by their pool).
+        this.transaction.endStatement();
+        await this.coordinator.leaderChange(Math.max(0, Math.min(250, deadline - Date.now())));
+      }
+    }
+  }
+
+  /** What the client is told when a worker connection broke under a statement. */
+  private failoverError(plan: Plan, error: unknown): unknown {
+    if (failureKind(error) !== 'lost') return error;
+    if (this.transaction.inBlock) return new BlockLostError(error);
+    if ((plan.kind === 'distributed' && !plan.readOnly) || plan.kind === 'insert' || plan.kind === 'reference-write' || plan.kind === 'control' || plan.kind === 'ddl') {
+      metrics()?.failoverRetries.inc({ outcome: 'unknown' });
+      return new OutcomeUnknownError(plan.kind === 'ddl' || plan.kind === 'control' ? 'the statement' : 'the write', error);
+    }
+    return error;
   }
 
   /**
@@ -409,10 +449,10 @@ export class SessionExecutor {
       }
       if (!portal.stream) {
         try {
-          portal.stream = await this.open(planned.plan, portal.bindings, portal.statement);
+          portal.stream = await this.openFollowingFailover(planned.plan, portal.bindings, portal.statement);
         } catch (error) {
           this.afterError(error);
-          throw error;
+          throw this.failoverError(planned.plan, error);
         }
       }
       let description: Buffer | null;
@@ -422,7 +462,7 @@ export class SessionExecutor {
         await portal.stream.close().catch(() => {});
         portal.stream = null;
         this.afterError(error);
-        throw error;
+        throw this.failoverError(planned.plan, error);
       }
       this.output.write(description ?? NO_DATA);
     } catch (error) {

@@ -4,6 +4,7 @@ import { ServerError } from './backend-connection.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { metrics } from '../metrics/metrics.ts';
+import { failureKind, OutcomeUnknownError } from './failover.ts';
 
 /**
  * The worker connections one client session uses, and its transaction across them.
@@ -153,7 +154,15 @@ export class SessionTransaction {
     const writers = groups.filter((g) => this.written.has(g));
     try {
       if (writers.length <= 1) {
-        await Promise.all(groups.map((g) => this.held.get(g)!.simpleQuery('COMMIT')));
+        await Promise.all(
+          groups.map((g) =>
+            this.held.get(g)!.simpleQuery('COMMIT').catch((error) => {
+              if (failureKind(error) === 'other') throw error;
+              // A group that only read has nothing to lose; the writer's COMMIT may have happened or not.
+              if (writers.includes(g)) throw new OutcomeUnknownError('COMMIT', error);
+            }),
+          ),
+        );
       } else {
         await this.twoPhaseCommit(groups, writers);
       }
@@ -184,7 +193,16 @@ export class SessionTransaction {
     }
     this.injectFault('crash-after-prepare');
     // The decision: once this row is committed the transaction is committed, whatever happens next.
-    await this.coordinator.recordCommitDecision(base);
+    try {
+      await this.coordinator.recordCommitDecision(base);
+    } catch (error) {
+      metrics()?.twoPhaseCommits.inc({ outcome: 'failed' });
+      // The record may have been written before the control group's connection broke:
+      // the recovery loop commits the prepared parts if it was, rolls them back if not.
+      if (failureKind(error) === 'lost') throw new OutcomeUnknownError('COMMIT of a transaction over several worker groups', error);
+      await Promise.all(writers.map((g) => this.held.get(g)!.simpleQuery(`ROLLBACK PREPARED '${gids.get(g)}'`).catch(() => {})));
+      throw error;
+    }
     this.injectFault('crash-after-commit-record');
     const failures: unknown[] = [];
     await Promise.all(

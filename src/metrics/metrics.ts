@@ -27,6 +27,8 @@ export class CoordinatorMetrics {
   readonly planCacheMisses = new Counter({ name: 'dpg_plan_cache_misses_total', help: METRICS.dpg_plan_cache_misses_total.help, registers: [this.registry] });
   readonly statements = new Counter({ name: 'dpg_statements_total', help: METRICS.dpg_statements_total.help, labelNames: ['route'], registers: [this.registry] });
   readonly twoPhaseCommits = new Counter({ name: 'dpg_two_phase_commits_total', help: METRICS.dpg_two_phase_commits_total.help, labelNames: ['outcome'], registers: [this.registry] });
+  readonly failovers = new Counter({ name: 'dpg_leader_changes_total', help: METRICS.dpg_leader_changes_total.help, labelNames: ['group'], registers: [this.registry] });
+  readonly failoverRetries = new Counter({ name: 'dpg_failover_retries_total', help: METRICS.dpg_failover_retries_total.help, labelNames: ['outcome'], registers: [this.registry] });
   readonly resultCache = new Counter({ name: 'dpg_result_cache_requests_total', help: METRICS.dpg_result_cache_requests_total.help, labelNames: ['result'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'dpg_errors_total', help: METRICS.dpg_errors_total.help, labelNames: ['sqlstate_class'], registers: [this.registry] });
   readonly collectorSuccess = new Gauge({ name: 'dpg_collector_last_success_timestamp_seconds', help: METRICS.dpg_collector_last_success_timestamp_seconds.help, registers: [this.registry] });
@@ -37,6 +39,7 @@ export class CoordinatorMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'dpg_process_' });
     for (const outcome of ['committed', 'failed', 'recovered_commit', 'recovered_rollback']) this.twoPhaseCommits.inc({ outcome }, 0);
     for (const result of ['hit', 'miss']) this.resultCache.inc({ result }, 0);
+    for (const outcome of ['retried', 'unknown']) this.failoverRetries.inc({ outcome }, 0);
   }
 
   /** The namespace label value: the namespace itself for the first N seen, else "_other" ("all" when the label is off). */

@@ -9,8 +9,8 @@ import { makeScramVerifier } from '../protocol/scram.ts';
 import { readCatalogSnapshot, CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import type { CatalogSnapshot, NodeInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
-import { findGroupLeader } from '../executor/leaders.ts';
-import type { BackendTarget } from '../executor/backend-connection.ts';
+import { findGroupLeader, LeaderWatcher } from '../executor/leaders.ts';
+import { ConnectFailedError, type BackendTarget } from '../executor/backend-connection.ts';
 import { TypeMap } from '../executor/type-map.ts';
 import { PlanCache } from '../planner/plan-cache.ts';
 import { initParser } from '../planner/sql-ast.ts';
@@ -43,6 +43,13 @@ export interface CoordinatorOptions {
   vector: { exactSearchMaxRows: number; splitRows: number; tierCheckIntervalSeconds: number; candidateFactor: number; indexBuildMemory: string; profiles: HnswProfile[] };
   /** The query-result cache (config: cache); absent: no cache. */
   cache?: { url: string; ttlSeconds: number };
+  /**
+   * Where Patroni keeps each group's leader key (etcd endpoints, the cluster's key
+   * prefix): a change of leader is followed at once. Absent: Patroni's REST API is asked.
+   */
+  leaderWatch?: { endpoints: string[]; prefix: string };
+  /** How long a statement waits for a group without a primary (a failover under way) to get one. */
+  failoverWaitMs?: number;
   /** Durability class of each table named in config (replication.tables). */
   durability: Record<string, 'critical' | 'audit' | 'ephemeral'>;
   log?: (line: string) => void;
@@ -82,6 +89,11 @@ export class Coordinator {
     return { candidateFactor: this.options.vector.candidateFactor, profiles: this.options.vector.profiles };
   }
 
+  /** How long a statement waits for a group without a primary to get one again. */
+  get failoverWaitMs(): number {
+    return this.options.failoverWaitMs ?? 30_000;
+  }
+
   get defaultShardCount(): number {
     return this.options.defaultShardCount;
   }
@@ -100,6 +112,13 @@ export class Coordinator {
 
   async start(): Promise<void> {
     await initParser();
+    if (this.options.leaderWatch) {
+      const { endpoints, prefix } = this.options.leaderWatch;
+      this.leaderWatcher = new LeaderWatcher(endpoints, prefix, (scope, leader) => this.leaderChanged(scope, leader), (line) => this.log(line));
+      this.leaderWatcher.start();
+      // The first targets come from etcd when it answers quickly; Patroni's REST API otherwise.
+      for (let i = 0; i < 20 && !this.leaderWatcher.connected; i++) await new Promise((r) => setTimeout(r, 50));
+    }
     await this.connectCatalog();
     await this.refreshTypeMaps();
     this.server = createServer((socket) => this.accept(socket));
@@ -132,28 +151,126 @@ export class Coordinator {
 
   private async controlTarget(): Promise<BackendTarget> {
     const nodes = this.options.control.nodes.map((n) => ({ ...n, groupId: 0 }));
-    const leader = (await findGroupLeader(nodes)) ?? nodes[0]!;
-    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database };
+    const leader = await this.leaderOf(0, 'control', nodes);
+    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database, primaryOnly: true };
+  }
+
+  private leaderWatcher: LeaderWatcher | null = null;
+  /** Statements waiting for a group to get a primary again, woken by any leader change. */
+  private leaderWaiters: (() => void)[] = [];
+  /** The leader each group had when last known (from etcd or Patroni's REST API). */
+  private readonly knownLeaders = new Map<number, NodeInfo>();
+
+  /**
+   * The primary of a group: etcd's leader key when the watch is up (waiting, during a
+   * failover, until a leader is elected, at most failoverWaitMs); otherwise Patroni's
+   * REST API, then the leader it named last (a busy Patroni answering slowly is not a
+   * failover; a node that stopped being primary refuses the connection anyway).
+   */
+  private async leaderOf(groupId: number, scope: string, nodes: NodeInfo[]): Promise<NodeInfo> {
+    const deadline = Date.now() + (this.failoverWaitMs);
+    const watcher = this.leaderWatcher;
+    while (watcher?.connected && watcher.leaders.has(scope)) {
+      const name = watcher.leaders.get(scope);
+      const node = name ? nodes.find((n) => n.name === name) : undefined;
+      if (node) {
+        this.knownLeaders.set(groupId, node);
+        return node;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ConnectFailedError(`group ${scope} has had no primary for ${this.failoverWaitMs} ms (failover under way)`);
+      await this.leaderChange(left);
+    }
+    const found = (await findGroupLeader(nodes)) ?? this.knownLeaders.get(groupId) ?? (groupId === 0 ? nodes[0]! : null);
+    if (!found) throw new ConnectFailedError(`group ${scope} has no primary right now`);
+    this.knownLeaders.set(groupId, found);
+    return found;
+  }
+
+  /** Resolves at the next change of any group's leader, or after `ms`. */
+  leaderChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.leaderWaiters.push(done);
+    });
+  }
+
+  private leaderChanged(scope: string, leader: string | null): void {
+    const group = this.snapshot ? [...this.snapshot.groups.values()].find((g) => g.name === scope) : undefined;
+    const groupId = group?.id ?? (scope === 'control' ? 0 : undefined);
+    const previous = groupId === undefined ? undefined : this.knownLeaders.get(groupId)?.name;
+    if (groupId !== undefined && previous !== undefined && previous !== leader) {
+      this.log(`group ${scope}: ${leader ? `primary is now ${leader}` : 'has no primary (failover under way)'}, was ${previous}`);
+      this.pools.get(groupId)?.retarget();
+      if (leader) metrics()?.failovers.inc({ group: scope });
+      // The catalog listener follows the control group's primary (NOTIFY is sent there).
+      if (groupId === 0 && leader) this.reconnectCatalog();
+    }
+    for (const wake of this.leaderWaiters.splice(0)) wake();
   }
 
   /** The catalog snapshot, kept current through LISTEN on the control group. */
   private async connectCatalog(): Promise<void> {
     const target = await this.controlTarget();
-    const client = new pg.Client({ ...target, application_name: 'dpg-coordinator-catalog' });
-    await client.connect();
-    client.on('error', (error) => {
-      this.log(`catalog connection lost: ${error.message}; reconnecting`);
+    const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, application_name: 'dpg-coordinator-catalog' });
+    const lost = (why: string) => {
+      if (this.catalogListener !== client) return;
+      this.log(`catalog connection lost: ${why}; reconnecting`);
       this.catalogListener = null;
-      setTimeout(() => void this.connectCatalog().catch((e) => this.log(`catalog reconnect failed: ${String(e)}`)), 1000).unref();
-    });
-    client.on('notification', () => void this.reloadCatalog(client));
-    await client.query(`LISTEN ${CATALOG_CHANNEL}`);
-    this.catalogListener = client;
-    const settings = await client.query<{ name: string; setting: string }>(
-      `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'server_encoding', 'DateStyle', 'IntervalStyle', 'integer_datetimes', 'TimeZone', 'standard_conforming_strings')`,
-    );
-    this.serverParameters = new Map(settings.rows.map((r) => [r.name, r.setting]));
-    await this.reloadCatalog(client);
+      this.scheduleCatalogReconnect(200);
+    };
+    client.on('error', (error) => lost(error.message));
+    client.on('end', () => lost('closed by the server'));
+    try {
+      await client.connect();
+      client.on('notification', () => void this.reloadCatalog(client));
+      await client.query(`LISTEN ${CATALOG_CHANNEL}`);
+      const settings = await client.query<{ name: string; setting: string }>(
+        `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'server_encoding', 'DateStyle', 'IntervalStyle', 'integer_datetimes', 'TimeZone', 'standard_conforming_strings')`,
+      );
+      this.serverParameters = new Map(settings.rows.map((r) => [r.name, r.setting]));
+      this.catalogListener = client;
+      // NOTIFYs sent while no listener was connected are covered by reading the catalog now.
+      await this.reloadCatalog(client);
+    } catch (error) {
+      if (this.catalogListener === client) this.catalogListener = null;
+      await client.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  private catalogReconnecting = false;
+  private stopping = false;
+
+  /** Connects the catalog listener again, retrying every second until it works (or the coordinator stops). */
+  private scheduleCatalogReconnect(delayMs: number): void {
+    if (this.catalogReconnecting || this.stopping) return;
+    this.catalogReconnecting = true;
+    setTimeout(() => {
+      this.connectCatalog().then(
+        () => {
+          this.catalogReconnecting = false;
+        },
+        (error) => {
+          this.log(`catalog reconnect failed: ${(error as Error).message}; trying again`);
+          this.catalogReconnecting = false;
+          this.scheduleCatalogReconnect(1000);
+        },
+      );
+    }, delayMs).unref();
+  }
+
+  /** The control group has a new primary: LISTEN there (the old one, if alive, is no longer told of changes). */
+  private reconnectCatalog(): void {
+    const old = this.catalogListener;
+    this.catalogListener = null;
+    void old?.end().catch(() => {});
+    this.scheduleCatalogReconnect(0);
   }
 
   private reloading: Promise<void> | null = null;
@@ -199,17 +316,11 @@ export class Coordinator {
     }
   }
 
-  /** The leader each group had when Patroni last answered. */
-  private readonly knownLeaders = new Map<number, NodeInfo>();
-
   private async workerTarget(groupId: number): Promise<BackendTarget> {
     const nodes = this.snapshot.nodes.filter((n) => n.groupId === groupId);
-    // Patroni's REST API answering slowly (a busy machine) is not a failover: keep to the
-    // leader it named last. A node that stopped being primary refuses writes anyway.
-    const leader = (await findGroupLeader(nodes)) ?? this.knownLeaders.get(groupId) ?? null;
-    if (!leader) throw Object.assign(new Error(`worker group ${groupId} has no primary right now`), { sqlstate: '08006' });
-    this.knownLeaders.set(groupId, leader);
-    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database };
+    const scope = this.snapshot.groups.get(groupId)?.name ?? `group ${groupId}`;
+    const leader = await this.leaderOf(groupId, scope, nodes);
+    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database, primaryOnly: true };
   }
 
   /** Extension types (pgvector's vector) have different OIDs on each node; map them to the control group's. */
@@ -370,6 +481,9 @@ export class Coordinator {
   private tierManager: NamespaceTierManager | null = null;
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.leaderWatcher?.stop();
+    for (const wake of this.leaderWaiters.splice(0)) wake();
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.tierManager?.stop();
     await this.resultCache?.close();
@@ -378,6 +492,8 @@ export class Coordinator {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const session of this.sessions.values()) session.close();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
-    await this.catalogListener?.end().catch(() => {});
+    const listener = this.catalogListener;
+    this.catalogListener = null;
+    await listener?.end().catch(() => {});
   }
 }

@@ -3,10 +3,14 @@ import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout } from '../cluster/layout.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { cacheUrl } from '../cluster/redis.ts';
+import { readClusterState } from '../cluster/state.ts';
+import { patroniNamespace } from '../cluster/patroni.ts';
+import { join } from 'node:path';
 
 /** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, port: number): Promise<void> {
   const pools = config.pools;
+  const state = readClusterState(join(layout.dataDir, 'cluster.json'));
   const coordinator = new Coordinator({
     host: layout.host,
     port,
@@ -23,6 +27,8 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       namespaceLabelLimit: config.metrics.namespace_label_limit,
       collectIntervalSeconds: config.metrics.collect_interval_seconds,
     },
+    leaderWatch: state ? { endpoints: layout.etcd.endpoints, prefix: patroniNamespace(state.clusterId) } : undefined,
+    failoverWaitMs: config.coordinator.failover_wait_seconds * 1000,
     recovery: {
       graceSeconds: config.coordinator.prepared_transaction_grace_seconds,
       intervalSeconds: config.coordinator.recovery_interval_seconds,
