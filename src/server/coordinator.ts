@@ -120,6 +120,7 @@ export class Coordinator {
       for (let i = 0; i < 20 && !this.leaderWatcher.connected; i++) await new Promise((r) => setTimeout(r, 50));
     }
     await this.connectCatalog();
+    if (this.leaderWatcher?.connected) for (const [scope, leader] of this.leaderWatcher.leaders) if (leader) void this.recordLeader(scope, leader);
     await this.refreshTypeMaps();
     this.server = createServer((socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
@@ -187,6 +188,27 @@ export class Coordinator {
     return found;
   }
 
+  /** Writes a group's roles into the catalog (pg_dist_node.noderole, dpg status of other tools). */
+  private async recordLeader(scope: string, leader: string): Promise<void> {
+    const pool = this.pools.get(0);
+    if (!pool) return;
+    try {
+      const connection = await pool.acquire();
+      try {
+        const name = `'${leader.replace(/'/g, "''")}'`;
+        const group = `'${scope.replace(/'/g, "''")}'`;
+        await connection.simpleQuery(
+          `UPDATE dpg_catalog.nodes n SET role = CASE WHEN n.name = ${name} THEN 'leader' ELSE 'replica' END, updated_at = now()
+           FROM dpg_catalog.groups g WHERE g.group_id = n.group_id AND g.name = ${group} AND n.role IS DISTINCT FROM (CASE WHEN n.name = ${name} THEN 'leader' ELSE 'replica' END)`,
+        );
+      } finally {
+        pool.release(connection);
+      }
+    } catch (error) {
+      this.log(`recording the primary of group ${scope} in the catalog failed: ${(error as Error).message}`);
+    }
+  }
+
   /** Resolves at the next change of any group's leader, or after `ms`. */
   leaderChange(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -208,6 +230,7 @@ export class Coordinator {
       this.log(`group ${scope}: ${leader ? `primary is now ${leader}` : 'has no primary (failover under way)'}, was ${previous}`);
       this.pools.get(groupId)?.retarget();
       if (leader) metrics()?.failovers.inc({ group: scope });
+      if (leader) void this.recordLeader(scope, leader);
       // The catalog listener follows the control group's primary (NOTIFY is sent there).
       if (groupId === 0 && leader) this.reconnectCatalog();
     }

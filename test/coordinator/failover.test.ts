@@ -151,6 +151,11 @@ test('the leader watch reports a switchover through etcd, and the coordinator ro
   const client = new pg.Client(cluster.url);
   await client.connect();
   await client.query('INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, $3)', [namespace, 'after', 'v']);
+  // The catalog's node roles follow (pg_dist_node, as Citus tools read it).
+  await waitFor('pg_dist_node to name the new primary', 10_000, async () => {
+    const rows = (await client.query<{ nodeport: number; noderole: string }>('SELECT nodeport, noderole FROM pg_dist_node WHERE nodecluster = $1', [group.name])).rows;
+    return rows.find((r) => r.nodeport === candidate.pgPort)?.noderole === 'primary' && rows.filter((r) => r.noderole === 'primary').length === 1;
+  });
   await client.end();
   const log = readFileSync(join(cluster.layout.dataDir, 'logs', 'coordinator-1.log'), 'utf8');
   assert.match(log, new RegExp(`group ${group.name}: primary is now ${candidate.name}`));
