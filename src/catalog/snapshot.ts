@@ -26,10 +26,13 @@ export interface TableInfo {
   distributionMethod: 'hash' | 'hyperbolic';
   colocationId: number | null;
   shardCount: number;
-  durability: 'critical' | 'audit' | 'ephemeral';
+  durability: Durability;
   /** Ordered by index. */
   shards: ShardInfo[];
 }
+
+/** The seed's replication classes: critical (synchronous), audit (asynchronous), ephemeral (UNLOGGED). */
+export type Durability = 'critical' | 'audit' | 'ephemeral';
 
 export interface GroupInfo {
   id: number;

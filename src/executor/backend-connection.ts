@@ -58,6 +58,8 @@ export class BackendConnection {
   settingsKey = '';
   /** hnsw.ef_search as the coordinator last SET it at session level (null: as the session settings left it). */
   efSearch: number | null = null;
+  /** synchronous_commit as the coordinator last SET it for a table's durability (null: the server's, 'on'). */
+  synchronousCommit: 'on' | 'local' | null = null;
   /** hnsw.ef_search SET LOCAL in the transaction block now open here. */
   localEfSearch: number | null = null;
   broken = false;

@@ -112,7 +112,8 @@ export class CopyIn {
     const chunks = this.plan.format === 'binary' ? [BINARY_HEADER, ...buffer.chunks, BINARY_TRAILER] : buffer.chunks;
     const sql = fillShard(this.plan.template, [this.plan.table], shard);
     const groups = this.plan.table.shards[shard]!.groupIds;
-    await Promise.all(groups.map(async (group) => copyIntoShard(await this.ctx.transaction.connection(group, { write: true }), sql, chunks)));
+    const durability = this.ctx.coordinator.tableDurability(this.plan.table);
+    await Promise.all(groups.map(async (group) => copyIntoShard(await this.ctx.transaction.connection(group, { write: true, durability }), sql, chunks)));
   }
 
   /** CopyDone: sends what is left and commits; returns the command tag. */

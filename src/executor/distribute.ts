@@ -172,6 +172,14 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
 
   const workers = coordinator.snapshot.workerGroupIds();
   const durability = coordinator.durabilityOf(shell.name, shell.unlogged);
+  if (shell.unlogged && durability !== 'ephemeral') {
+    throw new ClientError(
+      SqlState.featureNotSupported,
+      `${shell.name} is UNLOGGED, which is never replicated, but the config (replication.tables.${durability}) asks for ${durability === 'critical' ? 'synchronous' : 'asynchronous'} replication: create it without UNLOGGED, or list it under replication.tables.ephemeral`,
+    );
+  }
+  // An ephemeral table is not replicated: its shards are UNLOGGED whatever the shell says.
+  const shardShell = durability === 'ephemeral' ? { ...shell, unlogged: true } : shell;
   const byGroup = new Map<number, string[]>();
   const catalog: string[] = [];
   if (reference) {
@@ -180,7 +188,7 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
     catalog.push(`INSERT INTO dpg_catalog.shards (shardid, table_name, shard_index) VALUES (${shardId}, ${literal(shell.name)}, 0)`);
     for (const group of workers) {
       catalog.push(`INSERT INTO dpg_catalog.placements (shardid, group_id) VALUES (${shardId}, ${group})`);
-      byGroup.set(group, shardDdl(shell, shardId));
+      byGroup.set(group, shardDdl(shardShell, shardId));
     }
   } else {
     const columnType = shell.columns.find((c) => c.name === distributionColumn)!.type;
@@ -199,7 +207,7 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
         `INSERT INTO dpg_catalog.shards (shardid, table_name, shard_index, hash_min, hash_max) VALUES (${shardId}, ${literal(shell.name)}, ${range.index}, ${range.min}, ${range.max})`,
         `INSERT INTO dpg_catalog.placements (shardid, group_id) VALUES (${shardId}, ${group})`,
       );
-      byGroup.set(group, [...(byGroup.get(group) ?? []), ...shardDdl(shell, shardId)]);
+      byGroup.set(group, [...(byGroup.get(group) ?? []), ...shardDdl(shardShell, shardId)]);
     }
   }
   byGroup.set(0, catalog);

@@ -2,7 +2,7 @@ import { deparseSync } from 'pgsql-deparser';
 import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { CatalogSnapshot, type TableInfo } from '../catalog/snapshot.ts';
+import { CatalogSnapshot, type Durability, type TableInfo } from '../catalog/snapshot.ts';
 import { fillShard, type DistributedPlan, type InsertPlan, type ReferenceWritePlan, type ControlPlan, type LimitSpec } from '../planner/plan.ts';
 import { resolveKeyValues, type KeyValue } from '../planner/shard-key.ts';
 import { LIMIT_PLACEHOLDER } from '../planner/merge-select.ts';
@@ -161,6 +161,16 @@ class ConcatResultStream implements ResultStream {
   }
 }
 
+/**
+ * The durability a write needs: that of the tables it names, the strongest winning (a
+ * statement reading a critical table while writing an audit one waits for the standby
+ * too: the planner does not single out the written table).
+ */
+function strongestDurability(ctx: ExecutionContext, tables: readonly TableInfo[]): Durability {
+  const classes = tables.map((t) => ctx.coordinator.tableDurability(t));
+  return classes.includes('critical') || classes.length === 0 ? 'critical' : classes.includes('audit') ? 'audit' : 'ephemeral';
+}
+
 /** Runs a write over several groups atomically: inside the client's block, or in one of its own (2PC). */
 export async function atomically(ctx: ExecutionContext, groups: number, run: () => Promise<ResultStream>): Promise<ResultStream> {
   if (ctx.transaction.inBlock || groups <= 1) return run();
@@ -193,6 +203,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   const { bindings } = ctx;
   const params = routingParams(bindings, [plan.keyValues, ...(plan.pinnedEach ?? [])]);
   const write = !plan.readOnly;
+  if (write) ctx.transaction.statementDurability = strongestDurability(ctx, plan.relations.length > 0 ? plan.relations : [plan.anchor]);
   if (plan.anchor.kind === 'reference') {
     // Every worker group holds the reference table; read it from the first.
     const groupId = plan.anchor.shards[0]!.groupIds[0]!;
@@ -380,6 +391,7 @@ function resolveLimit(spec: LimitSpec, bindings: Bindings): { limit: number | nu
 }
 
 export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promise<ResultStream> {
+  ctx.transaction.statementDurability = ctx.coordinator.tableDurability(plan.table);
   const params = routingParams(ctx.bindings, [plan.rowKeys]);
   const rowsByShard = new Map<number, number[]>();
   plan.rowKeys.forEach((key, row) => {
@@ -432,6 +444,7 @@ function insertRequest(plan: InsertPlan, shard: number, rows: number[], bindings
 }
 
 export async function runReferenceWrite(ctx: ExecutionContext, plan: ReferenceWritePlan): Promise<ResultStream> {
+  ctx.transaction.statementDurability = strongestDurability(ctx, plan.relations);
   metrics()?.statements.inc({ route: 'multi_shard' });
   const groups = ctx.coordinator.snapshot.workerGroupIds();
   const sql = fillShard(plan.template, plan.relations, 0);

@@ -5,6 +5,12 @@ import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { failureKind, OutcomeUnknownError } from './failover.ts';
+import type { Durability } from '../catalog/snapshot.ts';
+
+/** synchronous_commit for a commit that wrote tables of this class: only critical tables wait for a standby. */
+function synchronousCommitFor(durability: Durability): 'on' | 'local' {
+  return durability === 'critical' ? 'on' : 'local';
+}
 
 /**
  * The worker connections one client session uses, and its transaction across them.
@@ -32,6 +38,13 @@ export class SessionTransaction {
   private statementConnections: { groupId: number; connection: BackendConnection }[] = [];
   /** Connections running a statement right now (for CancelRequest). */
   readonly busy = new Set<BackendConnection>();
+  /**
+   * Durability class of the table the statement now running writes (set by the
+   * executor before it takes connections; back to critical when the statement ends).
+   */
+  statementDurability: Durability = 'critical';
+  /** In a block: the strongest durability class written on each group (its COMMIT waits accordingly). */
+  private readonly groupDurability = new Map<number, Durability>();
 
   constructor(private readonly coordinator: Coordinator) {}
 
@@ -45,7 +58,7 @@ export class SessionTransaction {
   }
 
   /** The connection for a group, for the statement now running (held for the block when in one). */
-  async connection(groupId: number, options: { write?: boolean } = {}): Promise<BackendConnection> {
+  async connection(groupId: number, options: { write?: boolean; durability?: Durability } = {}): Promise<BackendConnection> {
     // A statement connection of this group that finished its work is reused: a pipelined
     // batch of statements takes one connection per group, not one per statement.
     let connection = this.held.get(groupId) ?? this.statementConnections.find((s) => s.groupId === groupId && !this.busy.has(s.connection))?.connection;
@@ -66,12 +79,39 @@ export class SessionTransaction {
       if (this.inBlock) this.held.set(groupId, connection);
       else this.statementConnections.push({ groupId, connection });
     }
-    if (options.write) this.written.add(groupId);
+    if (options.write) {
+      this.written.add(groupId);
+      const durability = options.durability ?? this.statementDurability;
+      if (this.inBlock) {
+        // A critical write anywhere in the block makes the group's COMMIT wait for its standby.
+        const before = this.groupDurability.get(groupId);
+        this.groupDurability.set(groupId, before === 'critical' || durability === 'critical' ? 'critical' : durability);
+      } else {
+        await this.useSynchronousCommit(connection, synchronousCommitFor(durability));
+      }
+    }
     return connection;
+  }
+
+  /** True when the session chose its own synchronous_commit (SET, SET LOCAL, startup options): dpg leaves it alone. */
+  private get ownSynchronousCommit(): boolean {
+    return this.settings.has('synchronous_commit') || this.localSettings.some((sql) => /synchronous_commit/i.test(sql));
+  }
+
+  /**
+   * Outside a block each write commits on its own: the connection's synchronous_commit
+   * is set to what the table needs ('on': wait for the synchronous standby; 'local':
+   * do not), only when it changes.
+   */
+  private async useSynchronousCommit(connection: BackendConnection, value: 'on' | 'local'): Promise<void> {
+    if (this.ownSynchronousCommit || (connection.synchronousCommit ?? 'on') === value) return;
+    await connection.simpleQuery(`SET synchronous_commit = ${value}`);
+    connection.synchronousCommit = value;
   }
 
   /** Ends a statement: outside a block its connections go back to their pools. */
   endStatement(): void {
+    this.statementDurability = 'critical';
     for (const { groupId, connection } of this.statementConnections) {
       this.busy.delete(connection);
       if (connection.transactionStatus !== 'I' && !connection.broken) {
@@ -87,6 +127,7 @@ export class SessionTransaction {
     if (connection.settingsKey === this.settingsKey) return;
     const statements = ['RESET ALL', ...this.settings.values()];
     connection.efSearch = null;
+    connection.synchronousCommit = null;
     await connection.simpleQuery(statements.join('; '));
     connection.settingsKey = this.settingsKey;
   }
@@ -114,6 +155,7 @@ export class SessionTransaction {
   static settingsChanged(connection: BackendConnection): void {
     connection.settingsKey = '\u0000changed';
     connection.efSearch = null;
+    connection.synchronousCommit = null;
   }
 
   /** Records a session-level SET/RESET; the caller has validated it on a connection already. */
@@ -156,7 +198,7 @@ export class SessionTransaction {
       if (writers.length <= 1) {
         await Promise.all(
           groups.map((g) =>
-            this.held.get(g)!.simpleQuery('COMMIT').catch((error) => {
+            this.held.get(g)!.simpleQuery(this.commitSql(g)).catch((error) => {
               if (failureKind(error) === 'other') throw error;
               // A group that only read has nothing to lose; the writer's COMMIT may have happened or not.
               if (writers.includes(g)) throw new OutcomeUnknownError('COMMIT', error);
@@ -170,6 +212,13 @@ export class SessionTransaction {
       this.finishBlock();
     }
     return 'COMMIT';
+  }
+
+  /** COMMIT of a block on one group: without waiting for a standby when it wrote only audit or ephemeral tables. */
+  private commitSql(groupId: number): string {
+    const durability = this.groupDurability.get(groupId);
+    if (!durability || durability === 'critical' || this.ownSynchronousCommit) return 'COMMIT';
+    return `SET LOCAL synchronous_commit = ${synchronousCommitFor(durability)}; COMMIT`;
   }
 
   private async twoPhaseCommit(groups: number[], writers: number[]): Promise<void> {
@@ -245,6 +294,7 @@ export class SessionTransaction {
     this.held.clear();
     this.begun.clear();
     this.written.clear();
+    this.groupDurability.clear();
     this.localSettings = [];
     this.status = 'I';
     this.beginSql = 'BEGIN';

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { ClientSession } from './client-session.ts';
 import { makeScramVerifier } from '../protocol/scram.ts';
 import { readCatalogSnapshot, CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
-import type { CatalogSnapshot, NodeInfo } from '../catalog/snapshot.ts';
+import type { CatalogSnapshot, Durability, NodeInfo, TableInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
 import { findGroupLeader, LeaderWatcher } from '../executor/leaders.ts';
 import { ConnectFailedError, type BackendTarget } from '../executor/backend-connection.ts';
@@ -51,7 +51,7 @@ export interface CoordinatorOptions {
   /** How long a statement waits for a group without a primary (a failover under way) to get one. */
   failoverWaitMs?: number;
   /** Durability class of each table named in config (replication.tables). */
-  durability: Record<string, 'critical' | 'audit' | 'ephemeral'>;
+  durability: Record<string, Durability>;
   log?: (line: string) => void;
 }
 
@@ -98,8 +98,13 @@ export class Coordinator {
     return this.options.defaultShardCount;
   }
 
-  durabilityOf(table: string, unlogged: boolean): 'critical' | 'audit' | 'ephemeral' {
+  durabilityOf(table: string, unlogged: boolean): Durability {
     return this.options.durability[table] ?? (unlogged ? 'ephemeral' : 'critical');
+  }
+
+  /** A table's durability now: config (replication.tables) first, else what the catalog recorded when it was distributed. */
+  tableDurability(table: TableInfo): Durability {
+    return this.options.durability[table.name] ?? table.durability;
   }
 
   nodesPerGroup(groupId: number): number {
