@@ -71,6 +71,16 @@ export interface DpgConfig {
      */
     index_build_memory: string;
   };
+  query_router: {
+    /**
+     * Where reads outside transaction blocks go: primary; replica (a standby caught up
+     * within max_replica_lag_seconds, else the primary); any (primary and such standbys
+     * in turn). A session always reads its own writes.
+     */
+    read_from: 'primary' | 'replica' | 'any';
+    /** A standby that has not replayed everything acknowledged this many seconds ago is not read from. */
+    max_replica_lag_seconds: number;
+  };
   cache: {
     /** The seed's query-result cache (query_router.cache): off unless enabled. */
     enabled: boolean;
@@ -168,6 +178,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
   coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
+  query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
 };
@@ -331,6 +342,10 @@ const schema = object({
     candidate_factor: number(1, 100),
     split_rows: integer(0, Number.MAX_SAFE_INTEGER),
     index_build_memory: memorySize,
+  }),
+  query_router: object({
+    read_from: oneOf('primary', 'replica', 'any'),
+    max_replica_lag_seconds: number(0.1, 3600),
   }),
   cache: object({
     enabled: boolean,

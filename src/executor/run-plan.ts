@@ -204,6 +204,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   const params = routingParams(bindings, [plan.keyValues, ...(plan.pinnedEach ?? [])]);
   const write = !plan.readOnly;
   if (write) ctx.transaction.statementDurability = strongestDurability(ctx, plan.relations.length > 0 ? plan.relations : [plan.anchor]);
+  else ctx.transaction.statementReplicaOk = true;
   if (plan.anchor.kind === 'reference') {
     // Every worker group holds the reference table; read it from the first.
     const groupId = plan.anchor.shards[0]!.groupIds[0]!;

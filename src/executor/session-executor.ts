@@ -12,6 +12,7 @@ import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, PrefetchedStream, type ResultStream } from './result-stream.ts';
 import { failureKind, OutcomeUnknownError, BlockLostError } from './failover.ts';
+import { ServerError } from './backend-connection.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction, voidResult } from './distribute.ts';
 import { CopyIn, CopyRelay, CopyOutStream, copyHeaderLine } from './copy.ts';
@@ -202,20 +203,30 @@ export class SessionExecutor {
     const read = plan.kind === 'distributed' && plan.readOnly;
     const write = (plan.kind === 'distributed' && !plan.readOnly) || plan.kind === 'insert' || plan.kind === 'reference-write';
     const deadline = Date.now() + this.coordinator.failoverWaitMs;
+    let forcePrimary = false;
     for (;;) {
       let stream: ResultStream | null = null;
+      this.transaction.forcePrimary = forcePrimary;
       try {
         stream = await this.open(plan, bindings, statement);
         return read && !this.transaction.inBlock ? await PrefetchedStream.of(stream) : stream;
       } catch (error) {
         if (stream) await stream.close().catch(() => {});
         const kind = failureKind(error);
+        // A standby refuses what writes (nextval(), SELECT ... INTO): the primary runs it.
+        const refusedByStandby = read && error instanceof ServerError && error.sqlstate === '25006';
         const retry = !this.transaction.inBlock && ((read && kind !== 'other') || (write && kind === 'not-sent'));
-        if (!retry || Date.now() >= deadline) throw error;
+        if (!retry || Date.now() >= deadline || (refusedByStandby && forcePrimary)) throw error;
         metrics()?.failoverRetries.inc({ outcome: 'retried' });
         // This attempt's connections go back (broken ones are closed by their pool).
         this.transaction.endStatement();
+        if (refusedByStandby && !forcePrimary) {
+          forcePrimary = true;
+          continue;
+        }
         await this.coordinator.leaderChange(Math.max(0, Math.min(250, deadline - Date.now())));
+      } finally {
+        this.transaction.forcePrimary = false;
       }
     }
   }

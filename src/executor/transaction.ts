@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { BackendConnection } from './backend-connection.ts';
+import type { GroupPool } from './pool.ts';
 import { ServerError } from './backend-connection.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
@@ -35,7 +36,15 @@ export class SessionTransaction {
   private settingsKey = '';
   /** SET LOCAL statements of the current block, applied to connections it takes later. */
   private localSettings: string[] = [];
-  private statementConnections: { groupId: number; connection: BackendConnection }[] = [];
+  private statementConnections: { groupId: number; connection: BackendConnection; pool: GroupPool }[] = [];
+  /** The statement now running is a read a standby may answer (set by the executor; reset when it ends). */
+  statementReplicaOk = false;
+  /** Set while a read runs again after a standby refused it (25006: it calls a function that writes). */
+  forcePrimary = false;
+  /** Groups the statement now running writes outside a block. */
+  private readonly statementWrites = new Set<number>();
+  /** Date.now() after this session's last write to each group (read-your-writes on standbys). */
+  private readonly lastWriteAt = new Map<number, number>();
   /** Connections running a statement right now (for CancelRequest). */
   readonly busy = new Set<BackendConnection>();
   /**
@@ -59,13 +68,24 @@ export class SessionTransaction {
 
   /** The connection for a group, for the statement now running (held for the block when in one). */
   async connection(groupId: number, options: { write?: boolean; durability?: Durability } = {}): Promise<BackendConnection> {
-    // A statement connection of this group that finished its work is reused: a pipelined
-    // batch of statements takes one connection per group, not one per statement.
-    let connection = this.held.get(groupId) ?? this.statementConnections.find((s) => s.groupId === groupId && !this.busy.has(s.connection))?.connection;
+    // A read outside a block may go to a standby (config query_router), one that has
+    // replayed this session's last write to the group.
+    const replica = !options.write && !this.inBlock && this.statementReplicaOk && !this.forcePrimary ? this.coordinator.replicas?.pick(groupId, this.lastWriteAt.get(groupId) ?? 0) ?? null : null;
+    const pool = replica?.pool ?? this.coordinator.pool(groupId);
+    // A statement connection of this group (and pool) that finished its work is reused: a
+    // pipelined batch of statements takes one connection per group, not one per statement.
+    let connection = this.held.get(groupId) ?? this.statementConnections.find((s) => s.groupId === groupId && s.pool === pool && !this.busy.has(s.connection))?.connection;
     // An earlier statement's stream may have been abandoned mid-answer (an error on another shard).
     if (connection) await connection.settle();
     if (!connection) {
-      connection = await this.coordinator.pool(groupId).acquire();
+      try {
+        connection = await pool.acquire();
+      } catch (error) {
+        if (!replica) throw error;
+        // A standby that cannot be reached: the primary answers, and the standby waits until it has caught up again.
+        this.coordinator.replicas?.failed(replica.node);
+        return this.connection(groupId, options);
+      }
       try {
         await this.applySettings(connection);
         if (this.inBlock) {
@@ -73,11 +93,11 @@ export class SessionTransaction {
           this.begun.add(groupId);
         }
       } catch (error) {
-        this.coordinator.pool(groupId).release(connection);
+        pool.release(connection);
         throw error;
       }
       if (this.inBlock) this.held.set(groupId, connection);
-      else this.statementConnections.push({ groupId, connection });
+      else this.statementConnections.push({ groupId, connection, pool });
     }
     if (options.write) {
       this.written.add(groupId);
@@ -87,6 +107,7 @@ export class SessionTransaction {
         const before = this.groupDurability.get(groupId);
         this.groupDurability.set(groupId, before === 'critical' || durability === 'critical' ? 'critical' : durability);
       } else {
+        this.statementWrites.add(groupId);
         await this.useSynchronousCommit(connection, synchronousCommitFor(durability));
       }
     }
@@ -112,13 +133,17 @@ export class SessionTransaction {
   /** Ends a statement: outside a block its connections go back to their pools. */
   endStatement(): void {
     this.statementDurability = 'critical';
-    for (const { groupId, connection } of this.statementConnections) {
+    this.statementReplicaOk = false;
+    // Read-your-writes: later reads of these groups go to a standby only once it has replayed past now.
+    for (const groupId of this.statementWrites) this.lastWriteAt.set(groupId, Date.now());
+    this.statementWrites.clear();
+    for (const { connection, pool } of this.statementConnections) {
       this.busy.delete(connection);
       if (connection.transactionStatus !== 'I' && !connection.broken) {
         // A statement left a transaction open (should not happen): do not hand it to another session.
         connection.destroy();
       }
-      this.coordinator.pool(groupId).release(connection);
+      pool.release(connection);
     }
     this.statementConnections = [];
   }
@@ -287,6 +312,7 @@ export class SessionTransaction {
   }
 
   private finishBlock(): void {
+    for (const groupId of this.written) this.lastWriteAt.set(groupId, Date.now());
     for (const [groupId, connection] of this.held) {
       connection.localEfSearch = null;
       this.coordinator.pool(groupId).release(connection);

@@ -19,6 +19,7 @@ import type { HnswProfile } from '../config/config.ts';
 import type { VectorSearchOptions } from '../vector/search-route.ts';
 import { NamespaceTierManager } from '../vector/tier-manager.ts';
 import { ResultCache } from '../executor/result-cache.ts';
+import { ReplicaRouter, type ReadFrom } from '../executor/replicas.ts';
 
 export interface CoordinatorOptions {
   host: string;
@@ -50,6 +51,8 @@ export interface CoordinatorOptions {
   leaderWatch?: { endpoints: string[]; prefix: string };
   /** How long a statement waits for a group without a primary (a failover under way) to get one. */
   failoverWaitMs?: number;
+  /** Reads from standbys (config query_router); absent: every read goes to the primary. */
+  replicaReads?: { readFrom: ReadFrom; maxLagMs: number };
   /** Durability class of each table named in config (replication.tables). */
   durability: Record<string, Durability>;
   log?: (line: string) => void;
@@ -66,6 +69,8 @@ export class Coordinator {
   snapshot!: CatalogSnapshot;
   /** Rows per shard id, as the collector last counted them (HNSW profiles of shared indexes go by them). */
   readonly shardRows = new Map<string, number>();
+  /** Reads from standbys; null when every read goes to the primary. */
+  replicas: ReplicaRouter | null = null;
   /** Null unless config enables the result cache. */
   resultCache: ResultCache | null = null;
   /** Parameters reported to clients at startup, taken from the control group's primary. */
@@ -133,6 +138,21 @@ export class Coordinator {
       this.server!.listen(this.options.port, this.options.host, () => resolve());
     });
     this.startRecoveryLoop();
+    if (this.options.replicaReads && this.options.replicaReads.readFrom !== 'primary') {
+      this.replicas = new ReplicaRouter(
+        {
+          workerGroups: () => this.snapshot.workerGroupIds().map((groupId) => ({ groupId, nodes: this.snapshot.nodes.filter((n) => n.groupId === groupId) })),
+          leaderName: (groupId) => this.leaderName(groupId),
+          primaryPool: (groupId) => this.pool(groupId),
+          target: (node) => ({ host: node.host, port: node.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database }),
+          log: (line) => this.log(line),
+        },
+        this.options.replicaReads.readFrom,
+        this.options.replicaReads.maxLagMs,
+        this.options.workerPool,
+      );
+      this.replicas.start();
+    }
     if (this.options.cache) this.resultCache = new ResultCache(this.options.cache.url, this.options.cache.ttlSeconds, (line) => this.log(line));
     this.tierManager = new NamespaceTierManager(
       {
@@ -191,6 +211,13 @@ export class Coordinator {
     if (!found) throw new ConnectFailedError(`group ${scope} has no primary right now`);
     this.knownLeaders.set(groupId, found);
     return found;
+  }
+
+  /** The name of a group's primary as last known (etcd's leader key when the watch is up); null during a failover. */
+  leaderName(groupId: number): string | null {
+    const scope = this.snapshot?.groups.get(groupId)?.name;
+    if (this.leaderWatcher?.connected && scope && this.leaderWatcher.leaders.has(scope)) return this.leaderWatcher.leaders.get(scope) ?? null;
+    return this.knownLeaders.get(groupId)?.name ?? null;
   }
 
   /** Writes a group's roles into the catalog (pg_dist_node.noderole, dpg status of other tools). */
@@ -511,6 +538,7 @@ export class Coordinator {
   async stop(): Promise<void> {
     this.stopping = true;
     this.leaderWatcher?.stop();
+    await this.replicas?.stop();
     for (const wake of this.leaderWaiters.splice(0)) wake();
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.tierManager?.stop();

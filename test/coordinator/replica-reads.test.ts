@@ -1,0 +1,94 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
+import { sleep, waitFor } from '../../src/cluster/processes.ts';
+
+// query_router.read_from = replica: reads outside blocks go to a standby that has
+// replayed everything acknowledged within max_replica_lag_seconds, a session reads
+// its own writes, and a standby too far behind is skipped. Shown by stopping the
+// standby's WAL receiver: what the standby serves is then visibly stale.
+const MAX_LAG_SECONDS = 5;
+let cluster: TestCluster;
+let writer: pg.Client;
+let reader: pg.Client;
+
+before(async () => {
+  cluster = await startTestCluster({
+    basePort: 18432,
+    workerGroups: 1,
+    replicationFactor: 2,
+    shardCount: 2,
+    // An audit table commits without waiting for the (stopped) standby.
+    extraConfig: [`query_router: { read_from: replica, max_replica_lag_seconds: ${MAX_LAG_SECONDS} }`, 'replication: { tables: { audit: [notes] } }'],
+  });
+  writer = new pg.Client(cluster.url);
+  reader = new pg.Client(cluster.url);
+  await writer.connect();
+  await reader.connect();
+  await writer.query('CREATE TABLE notes (namespace text NOT NULL, id int NOT NULL)');
+  await writer.query("SELECT create_distributed_table('notes', 'namespace')");
+});
+
+after(async () => {
+  await writer?.end().catch(() => {});
+  await reader?.end().catch(() => {});
+  await cluster?.stop();
+});
+
+const count = async (client: pg.Client) => Number((await client.query("SELECT count(*) AS n FROM notes WHERE namespace = 'n'")).rows[0].n);
+
+test('reads go to a caught-up standby; a session reads its own writes; a stale standby is skipped', async () => {
+  await writer.query("INSERT INTO notes (namespace, id) VALUES ('n', 1)");
+  await waitFor('the standby to serve the first row', 10_000, async () => (await count(reader)) === 1);
+
+  const group = cluster.layout.groups[1]!;
+  const leader = await groupLeader(group);
+  const standby = group.nodes.find((n) => n.name !== leader?.name)!;
+  const standbyReads = async () =>
+    withClient(await connectNode(standby, cluster.secrets, 'distributed_postgres_cluster'), async (c) => Number((await c.query('SELECT sum(seq_scan + coalesce(idx_scan, 0)) AS n FROM pg_stat_user_tables')).rows[0].n ?? 0));
+  const pid = await withClient(await connectNode(standby, cluster.secrets, 'postgres'), async (c) => Number((await c.query('SELECT pid FROM pg_stat_wal_receiver')).rows[0]?.pid));
+  assert.ok(pid > 0, 'the standby streams');
+
+  const scansBefore = await standbyReads();
+  await reader.query("SELECT count(*) FROM notes WHERE namespace = 'n'");
+  await sleep(600);
+  assert.ok((await standbyReads()) > scansBefore, "the reader's query ran on the standby");
+
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await writer.query("INSERT INTO notes (namespace, id) VALUES ('n', 2)");
+    const stale = await count(reader);
+    const own = await count(writer);
+    assert.equal(own, 2, 'the writing session sees its write at once (the primary answers it)');
+    assert.equal(stale, 1, 'another session is answered by the standby, which has not replayed the write');
+    await sleep((MAX_LAG_SECONDS + 1) * 1000);
+    assert.equal(await count(reader), 2, 'past max_replica_lag_seconds the stale standby is skipped');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  // Caught up again, the standby serves reads again.
+  const scansAfter = await standbyReads();
+  await waitFor('reads on the standby again', 10_000, async () => {
+    assert.equal(await count(reader), 2);
+    await sleep(600);
+    return (await standbyReads()) > scansAfter;
+  });
+});
+
+test('in a transaction block every read goes to the primary', async () => {
+  const group = cluster.layout.groups[1]!;
+  const leader = await groupLeader(group);
+  const standby = group.nodes.find((n) => n.name !== leader?.name)!;
+  const pid = await withClient(await connectNode(standby, cluster.secrets, 'postgres'), async (c) => Number((await c.query('SELECT pid FROM pg_stat_wal_receiver')).rows[0]?.pid));
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await writer.query("INSERT INTO notes (namespace, id) VALUES ('n', 3)");
+    await reader.query('BEGIN');
+    assert.equal(await count(reader), 3, 'a block reads the primary');
+    await reader.query('COMMIT');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+});
