@@ -35,6 +35,7 @@ options:
   --data-dir DIR     data folder (default: ./.dpg)
   --base-port N      first port of the cluster's port range (default 15432)
   --reset            with up: delete the data folder first and create a new cluster
+  --coordinators N   with up: run N coordinators (1-9) behind HAProxy on the client port (kept by later ups)
   --monitoring       with up: also run Prometheus (with dpg's alert rules) and PostgreSQL exporters
   --json             machine-readable output
   -h, --help         this text`;
@@ -47,6 +48,8 @@ interface Options {
   'base-port'?: string;
   reset?: boolean;
   monitoring?: boolean;
+  coordinators?: string;
+  instance?: string;
   json?: boolean;
   rows?: string;
   help?: boolean;
@@ -66,6 +69,8 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         'base-port': { type: 'string' },
         reset: { type: 'boolean' },
         monitoring: { type: 'boolean' },
+        coordinators: { type: 'string' },
+        instance: { type: 'string' },
         json: { type: 'boolean' },
         rows: { type: 'string' },
         quick: { type: 'boolean' },
@@ -104,7 +109,7 @@ function load(options: Options): LoadedConfig {
 /** The layout of an existing data folder (node folders may live outside it). */
 function existingLayout(loaded: LoadedConfig): ClusterLayout {
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
-  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot);
+  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances);
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -160,6 +165,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (options.reset && command !== 'up') throw new UsageError('--reset goes with up only');
   if (options.monitoring && command !== 'up') throw new UsageError('--monitoring goes with up only');
+  if (options.coordinators !== undefined && command !== 'up') throw new UsageError('--coordinators goes with up only');
+  let coordinators: number | undefined;
+  if (options.coordinators !== undefined) {
+    coordinators = Number(options.coordinators);
+    if (!/^[1-9]$/.test(options.coordinators)) throw new UsageError(`--coordinators ${JSON.stringify(options.coordinators)}: give a number of coordinators from 1 to 9`);
+  }
   if (options.rows !== undefined && command !== 'demo' && command !== 'bench') throw new UsageError('--rows goes with demo or bench only');
   const benchFlags = ['quick', 'seed', 'bench-config', 'scenarios', 'duration', 'ramp-up', 'qps', 'concurrency', 'out', 'no-baseline', 'no-tiers', 'recall-sample', 'arrival'];
   const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench');
@@ -176,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'up': {
       const loaded = load(options);
-      const result = await upCluster(loaded.config, loaded.dataDir, { reset: options.reset, monitoring: options.monitoring, log: err });
+      const result = await upCluster(loaded.config, loaded.dataDir, { reset: options.reset, monitoring: options.monitoring, coordinators, log: err });
       if (result.started.length === 0) out(`the cluster in ${loaded.dataDir} is already running; nothing changed`);
       else out(`cluster ready in ${result.seconds.toFixed(1)} s`);
       out(formatStatus(await clusterStatus(result.layout, result.secrets)));
@@ -213,7 +224,10 @@ export async function main(argv: string[]): Promise<number> {
       const layout = existingLayout({ config, path: options.config, dataDir: config.data_dir });
       const secrets = readSecrets(layout.secretsFile);
       if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}`);
-      await runCoordinator(config, layout, secrets, layout.clientPort);
+      const instance = Number(options.instance ?? '1');
+      const coordinator = layout.coordinators.find((c) => c.index === instance);
+      if (!coordinator) throw new UsageError(`--instance ${options.instance}: this cluster runs coordinators 1 to ${layout.coordinators.length}`);
+      await runCoordinator(config, layout, secrets, coordinator);
       return -1;
     }
     case 'demo': {

@@ -3,6 +3,18 @@ import { allNodes, type ClusterLayout } from './layout.ts';
 import { ETCD_PROCESS } from './etcd.ts';
 import { coordinatorConfigFile } from './coordinator-process.ts';
 import { REDIS_PROCESS, redisDir } from './redis.ts';
+import { HAPROXY_PROCESS } from './haproxy.ts';
+
+/** Stops the coordinators and HAProxy only (dpg up changing how many coordinators run). */
+export async function stopCoordinators(layout: ClusterLayout, log: (line: string) => void): Promise<void> {
+  for (const record of listProcessRecords(layout.runDir).filter((r) => r.name === HAPROXY_PROCESS || r.name.startsWith('coordinator'))) {
+    if (isAlive(record.pid, record.marker)) {
+      await stopPid(record.pid, record.marker, 'SIGTERM', 10_000);
+      log(`stopped ${record.name}`);
+    }
+    forgetProcess(layout.runDir, record.name);
+  }
+}
 
 export interface DownResult {
   stopped: string[];
@@ -19,8 +31,8 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   const log = options.log ?? (() => {});
   const records = listProcessRecords(layout.runDir);
   const stopped: string[] = [];
-  // Coordinators and monitoring first: clients see a clean shutdown instead of failing workers.
-  for (const record of records.filter((r) => r.name.startsWith('coordinator') || r.name === 'prometheus' || r.name.startsWith('exporter-') || r.name === REDIS_PROCESS)) {
+  // HAProxy, coordinators and monitoring first: clients see a clean shutdown instead of failing workers.
+  for (const record of records.filter((r) => r.name === HAPROXY_PROCESS || r.name.startsWith('coordinator') || r.name === 'prometheus' || r.name.startsWith('exporter-') || r.name === REDIS_PROCESS)) {
     if (isAlive(record.pid, record.marker)) {
       await stopPid(record.pid, record.marker, 'SIGTERM', 10_000);
       stopped.push(record.name);
@@ -56,7 +68,7 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   }
   // Markers specific to our servers (a folder in their command lines), not the data folder,
   // which the command line of the dpg invocation itself may contain.
-  const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), ...allNodes(layout).map((n) => n.dir)];
+  const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), ...(layout.haproxy ? [layout.haproxy.configFile] : []), ...allNodes(layout).map((n) => n.dir)];
   const leftBehind = [...new Set(markers.flatMap((m) => pidsWithMarker(m)))];
   if (stopped.length > 0) log(`stopped ${stopped.join(', ')}`);
   return { stopped, leftBehind };

@@ -5,8 +5,8 @@ import type { DpgConfig } from '../config/config.ts';
  * Where every process of a local cluster lives: ports derived from one base port
  * (so two clusters can run side by side) and folders inside the data folder.
  *
- *   base + 0          client endpoint (coordinator, or HAProxy in front of several)
- *   base + 1..9       coordinators
+ *   base + 0          client endpoint (the coordinator, or HAProxy in front of several)
+ *   base + 1..9       coordinators, when there are several
  *   base + 10, 11     etcd client, etcd peer
  *   base + 20..29     coordinator metrics
  *   base + 30         Prometheus (dpg up --monitoring)
@@ -47,12 +47,26 @@ export interface EtcdLayout {
   endpoints: string[];
 }
 
+/** One coordinator process: its PostgreSQL port and its HTTP port (/metrics, /health, /ready). */
+export interface CoordinatorLayout {
+  /** 1-based; the process is `coordinator-<index>`. */
+  index: number;
+  port: number;
+  metricsPort: number;
+  processName: string;
+  logFile: string;
+}
+
 export interface ClusterLayout {
   dataDir: string;
   host: string;
+  /** The port clients use: the coordinator's, or HAProxy's in front of several. */
   clientPort: number;
-  /** The coordinator's HTTP port: /metrics, /health, /ready. */
+  /** The first coordinator's HTTP port: /metrics, /health, /ready. */
   metricsPort: number;
+  coordinators: CoordinatorLayout[];
+  /** HAProxy in front of several coordinators (null with one), listening on clientPort. */
+  haproxy: { configFile: string; logFile: string } | null;
   /** Prometheus (dpg up --monitoring); the PostgreSQL exporters follow it. */
   prometheusPort: number;
   /** The Redis dpg runs for the result cache (cache.enabled without cache.url). */
@@ -67,8 +81,16 @@ export interface ClusterLayout {
 export const PORT_SPAN = 300;
 
 /** Root for node folders: inside the data folder unless the postgres user cannot reach it. */
-export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join(dataDir, 'nodes')): ClusterLayout {
+export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join(dataDir, 'nodes'), coordinatorCount = config.coordinator.instances): ClusterLayout {
   const base = config.ports.base;
+  // One coordinator listens on the client port itself; several sit behind HAProxy there.
+  const coordinators: CoordinatorLayout[] = Array.from({ length: coordinatorCount }, (_, i) => ({
+    index: i + 1,
+    port: coordinatorCount === 1 ? base : base + 1 + i,
+    metricsPort: base + 20 + i,
+    processName: `coordinator-${i + 1}`,
+    logFile: join(dataDir, 'logs', `coordinator-${i + 1}.log`),
+  }));
   const host = config.cluster.host;
   const groups: GroupLayout[] = [];
   const groupSizes = [config.cluster.control_group.nodes];
@@ -101,6 +123,8 @@ export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join
     host,
     clientPort: base,
     metricsPort: base + 20,
+    coordinators,
+    haproxy: coordinatorCount > 1 ? { configFile: join(dataDir, 'haproxy', 'haproxy.cfg'), logFile: join(dataDir, 'logs', 'haproxy.log') } : null,
     prometheusPort: base + 30,
     redisPort: base + 12,
     etcd: {
@@ -128,10 +152,11 @@ export function workerGroups(layout: ClusterLayout): GroupLayout[] {
 
 /** Every port the cluster listens on, named for error messages, with the node whose it is. */
 export function listeningPorts(layout: ClusterLayout): { port: number; what: string; node: NodeLayout | null }[] {
-  const ports: { port: number; what: string; node: NodeLayout | null }[] = [
-    { port: layout.clientPort, what: 'coordinator', node: null },
-    { port: layout.metricsPort, what: 'coordinator metrics', node: null },
-  ];
+  const ports: { port: number; what: string; node: NodeLayout | null }[] = [];
+  if (layout.haproxy) ports.push({ port: layout.clientPort, what: 'HAProxy', node: null });
+  for (const c of layout.coordinators) {
+    ports.push({ port: c.port, what: c.processName, node: null }, { port: c.metricsPort, what: `${c.processName} metrics`, node: null });
+  }
   if (layout.etcd.local) {
     ports.push({ port: layout.etcd.clientPort, what: 'etcd client', node: null }, { port: layout.etcd.peerPort, what: 'etcd peer', node: null });
   }

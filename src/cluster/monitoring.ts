@@ -38,7 +38,7 @@ function prometheusConfig(layout: ClusterLayout, rulesFile: string): object {
     global: { scrape_interval: '15s', evaluation_interval: '15s' },
     rule_files: [rulesFile],
     scrape_configs: [
-      { job_name: 'dpg-coordinator', static_configs: [{ targets: [`${layout.host}:${layout.metricsPort}`] }] },
+      { job_name: 'dpg-coordinator', static_configs: [{ targets: layout.coordinators.map((c) => `${layout.host}:${c.metricsPort}`) }] },
       {
         job_name: 'postgres',
         static_configs: allNodes(layout).map((node, i) => ({

@@ -17,6 +17,8 @@ export interface ClusterState {
   controlNodes: number;
   workerGroups: number;
   nodesPerWorkerGroup: number;
+  /** Coordinators the last dpg up ran (absent: config's coordinator.instances). */
+  coordinators?: number;
   /** True once the databases and the catalog exist. */
   catalogCreated?: boolean;
   /** True once the seed's schema exists too (created through the coordinator). */

@@ -1,5 +1,5 @@
 import { ETCD_PROCESS, etcdHealthy } from './etcd.ts';
-import { COORDINATOR_PROCESS } from './coordinator-process.ts';
+import { HAPROXY_PROCESS } from './haproxy.ts';
 import { PROMETHEUS_PROCESS, monitoringPorts } from './monitoring.ts';
 import { REDIS_PROCESS } from './redis.ts';
 import { patroniProcessName, groupMembers } from './patroni.ts';
@@ -58,15 +58,25 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
       url: layout.etcd.endpoints[0],
     });
   }
-  const coordinator = readProcessRecord(layout.runDir, COORDINATOR_PROCESS);
-  const coordinatorRunning = !!coordinator && isAlive(coordinator.pid, coordinator.marker);
-  processes.push({
-    name: 'coordinator',
-    pid: coordinatorRunning ? coordinator!.pid : null,
-    running: coordinatorRunning,
-    ports: { client: layout.clientPort, metrics: layout.metricsPort },
-    url: `postgresql://${layout.host}:${layout.clientPort}  http://${layout.host}:${layout.metricsPort}/metrics`,
-  });
+  let coordinatorRunning = true;
+  for (const c of layout.coordinators) {
+    const record = readProcessRecord(layout.runDir, c.processName);
+    const running = !!record && isAlive(record.pid, record.marker);
+    coordinatorRunning &&= running;
+    processes.push({
+      name: layout.coordinators.length === 1 ? 'coordinator' : c.processName,
+      pid: running ? record!.pid : null,
+      running,
+      ports: { client: c.port, metrics: c.metricsPort },
+      url: `postgresql://${layout.host}:${c.port}  http://${layout.host}:${c.metricsPort}/metrics`,
+    });
+  }
+  if (layout.haproxy) {
+    const record = readProcessRecord(layout.runDir, HAPROXY_PROCESS);
+    const running = !!record && isAlive(record.pid, record.marker);
+    coordinatorRunning &&= running;
+    processes.push({ name: 'haproxy', pid: running ? record!.pid : null, running, ports: { client: layout.clientPort }, url: `postgresql://${layout.host}:${layout.clientPort}` });
+  }
   // The result cache's Redis, when dpg runs one.
   const redis = readProcessRecord(layout.runDir, REDIS_PROCESS);
   if (redis) {
@@ -121,7 +131,7 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
       problems.push(`group ${group.name} has no running leader`);
     }
   }
-  if (!coordinatorRunning && nodes.some((n) => n.patroniPid !== null)) problems.push(`the coordinator is not running (run 'npx dpg up' to start it again)`);
+  if (!coordinatorRunning && nodes.some((n) => n.patroniPid !== null)) problems.push(`${layout.haproxy ? 'a coordinator or HAProxy' : 'the coordinator'} is not running (run 'npx dpg up' to start it again)`);
   const anyRunning = processes.some((p) => p.running) || nodes.some((n) => n.patroniPid !== null || n.postgresPid !== null);
   return { dataDir: layout.dataDir, running: anyRunning, healthy: anyRunning && problems.length === 0, nodes, processes, problems };
 }

@@ -13,15 +13,18 @@ import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
 import { bootstrapCluster, createSeedSchema, upgradeCatalog } from '../catalog/bootstrap.ts';
 import { cacheUrl, ensureRedis, REDIS_PROCESS } from './redis.ts';
-import { startCoordinator, waitForCoordinator, COORDINATOR_PROCESS } from './coordinator-process.ts';
+import { startCoordinator, waitForCoordinator, writeCoordinatorConfig } from './coordinator-process.ts';
+import { HAPROXY_PROCESS, startHaproxy, haproxyInstalled } from './haproxy.ts';
 import { startMonitoring, monitoringInstalled, monitoringProcessNames, monitoringPorts } from './monitoring.ts';
-import { stopCluster } from './down.ts';
+import { stopCluster, stopCoordinators } from './down.ts';
 
 export interface UpOptions {
   /** Delete an existing data folder first (the only way dpg deletes one). */
   reset?: boolean;
   /** Also run Prometheus and a PostgreSQL exporter per node (dpg up --monitoring). */
   monitoring?: boolean;
+  /** Coordinators to run (dpg up --coordinators N); absent: as many as the last up ran, else config's coordinator.instances. */
+  coordinators?: number;
   log?: (line: string) => void;
   timeoutMs?: number;
 }
@@ -85,8 +88,18 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     chownSync(state.nodesRoot, user.uid, user.gid);
     log(`the postgres user cannot reach ${dataDir}; node data lives in ${state.nodesRoot}`);
   }
-  const layout = buildLayout(config, dataDir, state.nodesRoot);
+  const coordinatorCount = options.coordinators ?? state.coordinators ?? config.coordinator.instances;
+  const layout = buildLayout(config, dataDir, state.nodesRoot, coordinatorCount);
   const secrets = loadOrCreateSecrets(layout.secretsFile);
+  if (state.coordinators !== undefined && state.coordinators !== coordinatorCount) {
+    // A different number of coordinators listens on different ports: the old set stops first.
+    await stopCoordinators(buildLayout(config, dataDir, state.nodesRoot, state.coordinators), log);
+  }
+  if (state.coordinators !== coordinatorCount) {
+    state.coordinators = coordinatorCount;
+    writeClusterState(layout.stateFile, state);
+  }
+  if (layout.haproxy && !haproxyInstalled()) throw new ClusterStartError(`several coordinators need HAProxy: run 'npx dpg setup'`);
 
   const toStart = await processesToStart(layout, !!options.monitoring);
   if (options.monitoring && !monitoringInstalled()) {
@@ -129,9 +142,16 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     started.push(REDIS_PROCESS);
     log(`Redis (result cache) on ${layout.host}:${layout.redisPort}`);
   }
-  if (toStart.has(COORDINATOR_PROCESS)) {
-    startCoordinator(config, layout);
-    started.push(COORDINATOR_PROCESS);
+  const coordinatorsToStart = layout.coordinators.filter((c) => toStart.has(c.processName));
+  if (coordinatorsToStart.length > 0) writeCoordinatorConfig(config, layout);
+  for (const coordinator of coordinatorsToStart) {
+    startCoordinator(layout, coordinator);
+    started.push(coordinator.processName);
+  }
+  if (layout.haproxy && toStart.has(HAPROXY_PROCESS)) {
+    startHaproxy(layout, config.coordinator.max_client_connections);
+    started.push(HAPROXY_PROCESS);
+    log(`HAProxy on ${layout.host}:${layout.clientPort} in front of ${layout.coordinators.length} coordinators`);
   }
   await waitForCoordinator(layout, remaining());
   if (!state.bootstrapped) {
@@ -170,8 +190,10 @@ async function processesToStart(layout: ClusterLayout, monitoring: boolean): Pro
     const record = readProcessRecord(layout.runDir, ETCD_PROCESS);
     if (!record || !isAlive(record.pid, record.marker)) names.add(ETCD_PROCESS);
   }
-  const coordinator = readProcessRecord(layout.runDir, COORDINATOR_PROCESS);
-  if (!coordinator || !isAlive(coordinator.pid, coordinator.marker)) names.add(COORDINATOR_PROCESS);
+  for (const name of [...layout.coordinators.map((c) => c.processName), ...(layout.haproxy ? [HAPROXY_PROCESS] : [])]) {
+    const record = readProcessRecord(layout.runDir, name);
+    if (!record || !isAlive(record.pid, record.marker)) names.add(name);
+  }
   for (const node of allNodes(layout)) {
     const record = readProcessRecord(layout.runDir, patroniProcessName(node));
     if (!record || !isAlive(record.pid, record.marker)) names.add(patroniProcessName(node));
@@ -185,7 +207,7 @@ async function checkPortsFree(layout: ClusterLayout, toStart: Set<string>): Prom
     if (toStart.has(process) && !(await portIsFree(port, layout.host))) busy.push(`${port} (${what})`);
   }
   for (const { port, what, node } of listeningPorts(layout)) {
-    const owner = node ? patroniProcessName(node) : what.startsWith('coordinator') ? COORDINATOR_PROCESS : ETCD_PROCESS;
+    const owner = node ? patroniProcessName(node) : what === 'HAProxy' ? HAPROXY_PROCESS : what.startsWith('coordinator') ? what.split(' ')[0]! : ETCD_PROCESS;
     if (!toStart.has(owner)) continue;
     // An orphaned PostgreSQL of our own holds its port; up stops it before restarting Patroni.
     const ownPostmaster = node && port === node.pgPort ? postmasterPid(node.pgDataDir) : null;

@@ -50,6 +50,8 @@ export interface DpgConfig {
      * run on the new one.
      */
     failover_wait_seconds: number;
+    /** Coordinators dpg up runs (1-9); with several, HAProxy listens on the client port in front of them. */
+    instances: number;
   };
   vector: {
     /** A namespace of up to this many rows is searched exactly; past it, it gets an HNSW index of its own. */
@@ -176,7 +178,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30 },
+  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, instances: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
@@ -335,6 +337,7 @@ const schema = object({
     prepared_transaction_grace_seconds: integer(1, 86400),
     recovery_interval_seconds: integer(1, 3600),
     failover_wait_seconds: integer(0, 3600),
+    instances: integer(1, 9),
   }),
   vector: object({
     exact_search_max_rows: integer(0, Number.MAX_SAFE_INTEGER),

@@ -31,12 +31,20 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
           const base = match[1]!;
           stillPrepared.add(base);
           const record = await decisions.simpleQuery(`SELECT 1 FROM dpg_catalog.commit_records WHERE gid = '${base}'`);
+          // Another coordinator's recovery loop (or the coordinator that made it) may finish the
+          // same part first: "does not exist" (42704) then means it is done.
+          const finish = (sql: string) =>
+            connection.simpleQuery(sql).then(
+              () => true,
+              (error) => {
+                if ((error as { sqlstate?: string }).sqlstate === '42704') return false;
+                throw error;
+              },
+            );
           if (record.rows.length > 0) {
-            await connection.simpleQuery(`COMMIT PREPARED '${gid}'`);
-            committed++;
+            if (await finish(`COMMIT PREPARED '${gid}'`)) committed++;
           } else if (Number(age) > graceSeconds) {
-            await connection.simpleQuery(`ROLLBACK PREPARED '${gid}'`);
-            rolledBack++;
+            if (await finish(`ROLLBACK PREPARED '${gid}'`)) rolledBack++;
           }
         }
       } finally {

@@ -277,6 +277,7 @@ export class Coordinator {
       if (this.catalogListener !== client) return;
       this.log(`catalog connection lost: ${why}; reconnecting`);
       this.catalogListener = null;
+      this.catalogLostAt = Date.now();
       this.scheduleCatalogReconnect(200);
     };
     client.on('error', (error) => lost(error.message));
@@ -300,6 +301,8 @@ export class Coordinator {
   }
 
   private catalogReconnecting = false;
+  /** When the catalog listener was last lost (0: never). */
+  private catalogLostAt = 0;
   private stopping = false;
 
   /** Connects the catalog listener again, retrying every second until it works (or the coordinator stops). */
@@ -324,6 +327,7 @@ export class Coordinator {
   private reconnectCatalog(): void {
     const old = this.catalogListener;
     this.catalogListener = null;
+    this.catalogLostAt = Date.now();
     void old?.end().catch(() => {});
     this.scheduleCatalogReconnect(0);
   }
@@ -434,7 +438,9 @@ export class Coordinator {
     };
     this.metricsServer = await startMetricsServer(this.options.host, options.port, m, beforeScrape, async () => {
       if (!this.snapshot) return { ready: false, reason: 'the catalog is not loaded' };
-      if (!this.catalogListener) return { ready: false, reason: 'no connection to the control group' };
+      if (this.stopping) return { ready: false, reason: 'shutting down' };
+      // A short loss of the control group (its failover) leaves the last catalog in use: still ready.
+      if (!this.catalogListener && Date.now() - this.catalogLostAt > 60_000) return { ready: false, reason: 'no connection to the control group for over a minute' };
       return { ready: true };
     });
     const collect = () =>

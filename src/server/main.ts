@@ -1,6 +1,6 @@
 import { Coordinator } from './coordinator.ts';
 import type { DpgConfig } from '../config/config.ts';
-import type { ClusterLayout } from '../cluster/layout.ts';
+import type { ClusterLayout, CoordinatorLayout } from '../cluster/layout.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { cacheUrl } from '../cluster/redis.ts';
 import { readClusterState } from '../cluster/state.ts';
@@ -8,12 +8,12 @@ import { patroniNamespace } from '../cluster/patroni.ts';
 import { join } from 'node:path';
 
 /** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
-export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, port: number): Promise<void> {
+export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, instance: CoordinatorLayout): Promise<void> {
   const pools = config.pools;
   const state = readClusterState(join(layout.dataDir, 'cluster.json'));
   const coordinator = new Coordinator({
     host: layout.host,
-    port,
+    port: instance.port,
     database: config.cluster.database,
     users: [{ name: secrets.appUser, password: secrets.appPassword }],
     control: { nodes: layout.groups[0]!.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort, patroniPort: n.restPort })) },
@@ -23,7 +23,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     maxClients: config.coordinator.max_client_connections,
     defaultShardCount: config.distribution.shard_count,
     metrics: {
-      port: layout.metricsPort,
+      port: instance.metricsPort,
       namespaceLabelLimit: config.metrics.namespace_label_limit,
       collectIntervalSeconds: config.metrics.collect_interval_seconds,
     },

@@ -8,7 +8,6 @@ import { FrameReader } from '../../src/protocol/frames.ts';
 import { decodeBackend, type BackendMessage } from '../../src/protocol/backend.ts';
 import { encodeFrontend } from '../../src/protocol/frontend.ts';
 import { readProcessRecord, isAlive } from '../../src/cluster/processes.ts';
-import { COORDINATOR_PROCESS } from '../../src/cluster/coordinator-process.ts';
 
 // The coordinator as a PostgreSQL server: authentication, limits, and what it does
 // with bytes that are not the protocol. Whatever a client sends, only that client's
@@ -63,7 +62,7 @@ async function coordinatorServes(): Promise<void> {
   await client.connect();
   assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
   await client.end();
-  const record = readProcessRecord(cluster.layout.runDir, COORDINATOR_PROCESS)!;
+  const record = readProcessRecord(cluster.layout.runDir, 'coordinator-1')!;
   assert.ok(isAlive(record.pid, record.marker), 'the coordinator process is alive');
 }
 

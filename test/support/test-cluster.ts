@@ -43,10 +43,11 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
   );
   const up = await runDpg(['up', '--config', configFile], { cwd: dir });
   const loaded = loadConfig({ path: configFile });
-  const layout = buildLayout(loaded.config, loaded.dataDir, readClusterState(join(loaded.dataDir, 'cluster.json'))?.nodesRoot);
+  const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
+  const layout = buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators);
   const cleanUp = async () => {
     await runDpg(['down', '--config', configFile], { cwd: dir });
-    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
+    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), join(layout.dataDir, 'haproxy'), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
     for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
