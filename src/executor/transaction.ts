@@ -252,11 +252,13 @@ export class SessionTransaction {
     const base = `dpg_${Date.now().toString(36)}_${randomBytes(6).toString('hex')}`;
     const gids = new Map(writers.map((g) => [g, `${base}_g${g}`]));
     const prepared: number[] = [];
+    this.injectFault('crash-before-prepare');
     try {
       await Promise.all(
         writers.map(async (g) => {
           await this.held.get(g)!.simpleQuery(`PREPARE TRANSACTION '${gids.get(g)}'`);
           prepared.push(g);
+          if (prepared.length === 1) this.injectFault('crash-after-first-prepare');
         }),
       );
     } catch (error) {
@@ -279,8 +281,17 @@ export class SessionTransaction {
     }
     this.injectFault('crash-after-commit-record');
     const failures: unknown[] = [];
+    let committed = 0;
     await Promise.all(
-      writers.map((g) => this.held.get(g)!.simpleQuery(`COMMIT PREPARED '${gids.get(g)}'`).catch((e) => failures.push(e))),
+      writers.map((g) =>
+        this.held
+          .get(g)!
+          .simpleQuery(`COMMIT PREPARED '${gids.get(g)}'`)
+          .then(() => {
+            if (++committed === 1) this.injectFault('crash-after-first-commit-prepared');
+          })
+          .catch((e) => failures.push(e)),
+      ),
     );
     metrics()?.twoPhaseCommits.inc({ outcome: 'committed' });
     if (failures.length === 0) void this.coordinator.forgetCommitDecision(base);

@@ -92,6 +92,31 @@ test('a coordinator killed after the commit record: recovery commits every part'
   assert.equal(await rowsIn(namespaces), 2, 'both rows of the committed transaction are there');
 });
 
+test('a coordinator killed before PREPARE TRANSACTION: nothing is prepared, nothing is visible', async () => {
+  const namespaces = namespacesOnBothGroups('before-prepare');
+  await commitWithCrash('crash-before-prepare', namespaces);
+  await restartCoordinator();
+  assert.equal(await preparedCount(), 0);
+  assert.equal(await rowsIn(namespaces), 0, 'the workers rolled back the open transactions of the dead coordinator');
+});
+
+test('a coordinator killed after the first PREPARE TRANSACTION: recovery rolls back whatever was prepared', async () => {
+  const namespaces = namespacesOnBothGroups('first-prepare');
+  await commitWithCrash('crash-after-first-prepare', namespaces);
+  assert.ok((await preparedCount()) >= 1, 'at least one group holds a prepared part');
+  await restartCoordinator();
+  await waitFor('recovery to resolve the prepared parts', 30_000, async () => (await preparedCount()) === 0);
+  assert.equal(await rowsIn(namespaces), 0, 'nothing of the transaction is visible');
+});
+
+test('a coordinator killed after the first COMMIT PREPARED: recovery commits the rest', async () => {
+  const namespaces = namespacesOnBothGroups('first-commit');
+  await commitWithCrash('crash-after-first-commit-prepared', namespaces);
+  await restartCoordinator();
+  await waitFor('recovery to resolve the prepared parts', 30_000, async () => (await preparedCount()) === 0);
+  assert.equal(await rowsIn(namespaces), 2, 'both rows of the committed transaction are there');
+});
+
 test('without a fault a two-group transaction commits on both groups', async () => {
   const namespaces = namespacesOnBothGroups('no-fault');
   const client = new pg.Client(cluster.url);
