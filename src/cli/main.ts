@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { runCoordinator } from '../server/main.ts';
 import { runDemo, DemoError } from './demo.ts';
 import { runBench, parseBenchFlags, BenchConfigError } from '../bench/bench.ts';
+import { parseDuration } from '../bench/scenarios.ts';
+import { runChaos, formatChaos, CHAOS_SCENARIOS, type ChaosScenario } from '../chaos/chaos.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
 import { readSecrets, clientUrl as clientUrlOf } from '../cluster/secrets.ts';
@@ -26,6 +28,8 @@ commands:
   url                the client connection URL
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
+  chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
+                     --scenarios worker-primary,coordinator,control-primary,coordinator-2pc,spike --duration 15s
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
                      --rows N --seed N --bench-config FILE --scenarios a,b --duration 30s --ramp-up 5s
                      --qps N --concurrency N --out DIR --no-baseline --no-tiers --recall-sample N --arrival poisson|uniform
@@ -173,8 +177,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (options.rows !== undefined && command !== 'demo' && command !== 'bench') throw new UsageError('--rows goes with demo or bench only');
   const benchFlags = ['quick', 'seed', 'bench-config', 'scenarios', 'duration', 'ramp-up', 'qps', 'concurrency', 'out', 'no-baseline', 'no-tiers', 'recall-sample', 'arrival'];
-  const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench');
-  if (misplaced) throw new UsageError(`--${misplaced} goes with bench only`);
+  const chaosFlags = ['scenarios', 'duration'];
+  const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench' && !(command === 'chaos' && chaosFlags.includes(flag)));
+  if (misplaced) throw new UsageError(`--${misplaced} goes with ${chaosFlags.includes(misplaced) ? 'bench or chaos' : 'bench'} only`);
   switch (command) {
     case 'setup': {
       const report = setup(out);
@@ -239,6 +244,31 @@ export async function main(argv: string[]): Promise<number> {
       }
       await runDemo({ url: await clientUrl(loaded, existingLayout(loaded)), rows, out, progress: true });
       return 0;
+    }
+    case 'chaos': {
+      const loaded = load(options);
+      const layout = existingLayout(loaded);
+      const secrets = readSecrets(layout.secretsFile);
+      if (!secrets) throw new ClusterStartError(`no cluster in ${loaded.dataDir}: run 'npx dpg up' first`);
+      let scenarios: ChaosScenario[] | undefined;
+      if (typeof options.scenarios === 'string') {
+        scenarios = options.scenarios.split(',').map((s) => s.trim()).filter(Boolean) as ChaosScenario[];
+        const unknown = scenarios.find((s) => !(CHAOS_SCENARIOS as readonly string[]).includes(s));
+        if (unknown) throw new UsageError(`--scenarios: unknown scenario ${JSON.stringify(unknown)}; known: ${CHAOS_SCENARIOS.join(', ')}`);
+      }
+      let durationSeconds: number | undefined;
+      if (options.duration !== undefined) {
+        try {
+          durationSeconds = parseDuration(options.duration, '--duration');
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        if (durationSeconds < 3 || durationSeconds > 600) throw new UsageError(`--duration ${options.duration}: give 3s to 10m of load per scenario`);
+      }
+      const results = await runChaos({ config: loaded.config, dataDir: loaded.dataDir, layout, secrets, url: await clientUrl(loaded, layout), log: err }, { scenarios, durationSeconds });
+      out(formatChaos(results));
+      const bad = results.some((r) => r.verdict && (r.verdict.lost > 0 || r.verdict.phantom > 0 || r.verdict.torn > 0));
+      return bad ? 1 : 0;
     }
     case 'bench': {
       const loaded = load(options);

@@ -270,7 +270,18 @@ export class SessionTransaction {
     this.injectFault('crash-after-prepare');
     // The decision: once this row is committed the transaction is committed, whatever happens next.
     try {
-      await this.coordinator.recordCommitDecision(base);
+      // The control group restarting or failing over (no connection made): the prepared parts
+      // hold their locks while the coordinator waits for it, as long as a failover takes.
+      const deadline = Date.now() + this.coordinator.failoverWaitMs;
+      for (;;) {
+        try {
+          await this.coordinator.recordCommitDecision(base);
+          break;
+        } catch (error) {
+          if (failureKind(error) !== 'not-sent' || Date.now() >= deadline) throw error;
+          await this.coordinator.leaderChange(Math.min(250, Math.max(0, deadline - Date.now())));
+        }
+      }
     } catch (error) {
       metrics()?.twoPhaseCommits.inc({ outcome: 'failed' });
       // The record may have been written before the control group's connection broke:

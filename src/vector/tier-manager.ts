@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { CatalogSnapshot, type TableInfo } from '../catalog/snapshot.ts';
 import { hnswProfileIn, type HnswProfile } from '../config/config.ts';
+import { recallFloor } from './search-route.ts';
 import type { BackendTarget } from '../executor/backend-connection.ts';
 import type { GroupPool } from '../executor/pool.ts';
 
@@ -235,6 +236,14 @@ export class NamespaceTierManager {
          ON CONFLICT (table_name, namespace) DO UPDATE SET row_count = excluded.row_count, shardid = excluded.shardid, counted_at = now()`,
         [table.name, names, totals, names.map((ns) => CatalogSnapshot.shardIndexForValue(table, ns))],
       );
+      // Coordinators pick hnsw.ef_search by an indexed namespace's rows (its profile and the
+      // recall floor): a count crossing into another of those brackets must reach them now.
+      const bracket = (rows: number) => `${hnswProfileIn(this.options.profiles, rows).ef_search}/${recallFloor(rows)}`;
+      const crossed = names.some((ns, i) => {
+        const row = existing.get(ns);
+        return row !== undefined && row.tier !== 'exact' && bracket(Number(row.row_count)) !== bracket(totals[i]!);
+      });
+      if (crossed) await this.host.catalogChanged();
     }
 
     for (const [i, namespace] of names.entries()) {

@@ -26,7 +26,7 @@ export interface TestCluster {
  * base port (tests run in parallel processes); replication factor 1 keeps it light
  * unless a test needs standbys.
  */
-export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number; extraConfig?: string[] }): Promise<TestCluster> {
+export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number; controlNodes?: number; extraConfig?: string[] }): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'dpg-test-'));
   chmodSync(dir, 0o755);
   const configFile = join(dir, 'dpg.yaml');
@@ -35,7 +35,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     [
       'data_dir: ./data',
       `ports: { base: ${options.basePort} }`,
-      `cluster: { worker_groups: { count: ${options.workerGroups ?? 2} } }`,
+      `cluster: { worker_groups: { count: ${options.workerGroups ?? 2} }, control_group: { nodes: ${options.controlNodes ?? 1} } }`,
       `distribution: { shard_count: ${options.shardCount ?? 6}, replication_factor: ${options.replicationFactor ?? 1} }`,
       ...(options.extraConfig ?? []),
       '',
