@@ -246,10 +246,6 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'chaos': {
-      const loaded = load(options);
-      const layout = existingLayout(loaded);
-      const secrets = readSecrets(layout.secretsFile);
-      if (!secrets) throw new ClusterStartError(`no cluster in ${loaded.dataDir}: run 'npx dpg up' first`);
       let scenarios: ChaosScenario[] | undefined;
       if (typeof options.scenarios === 'string') {
         scenarios = options.scenarios.split(',').map((s) => s.trim()).filter(Boolean) as ChaosScenario[];
@@ -265,6 +261,10 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (durationSeconds < 3 || durationSeconds > 600) throw new UsageError(`--duration ${options.duration}: give 3s to 10m of load per scenario`);
       }
+      const loaded = load(options);
+      const layout = existingLayout(loaded);
+      const secrets = readSecrets(layout.secretsFile);
+      if (!secrets) throw new ClusterStartError(`no cluster in ${loaded.dataDir}: run 'npx dpg up' first`);
       const results = await runChaos({ config: loaded.config, dataDir: loaded.dataDir, layout, secrets, url: await clientUrl(loaded, layout), log: err }, { scenarios, durationSeconds });
       out(formatChaos(results));
       const bad = results.some((r) => r.verdict && (r.verdict.lost > 0 || r.verdict.phantom > 0 || r.verdict.torn > 0));

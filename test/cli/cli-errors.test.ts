@@ -117,6 +117,29 @@ describe('dpg command line errors', { concurrency: true }, () => {
     assert.match(result.stderr, /--reset goes with up only/);
   });
 
+  test('--coordinators must be 1 to 9 and goes with up only', async () => {
+    for (const bad of ['0', '10', 'two']) {
+      const result = await runDpg(['up', '--coordinators', bad, '--base-port', String(BASE_PORT)], tempDir());
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /--coordinators .*from 1 to 9/);
+    }
+    const misplaced = await runDpg(['status', '--coordinators', '2'], tempDir());
+    assert.equal(misplaced.code, 2);
+    assert.match(misplaced.stderr, /--coordinators goes with up only/);
+  });
+
+  test('chaos refuses an unknown scenario or duration, naming the known ones', async () => {
+    const unknown = await runDpg(['chaos', '--scenarios', 'worker-primary,meteor', '--base-port', String(BASE_PORT)], tempDir());
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown scenario "meteor"; known: worker-primary, coordinator, control-primary, coordinator-2pc, spike/);
+    const duration = await runDpg(['chaos', '--duration', 'forever', '--base-port', String(BASE_PORT)], tempDir());
+    assert.equal(duration.code, 2);
+    assert.match(duration.stderr, /--duration "forever"/);
+    const misplaced = await runDpg(['status', '--duration', '5s'], tempDir());
+    assert.equal(misplaced.code, 2);
+    assert.match(misplaced.stderr, /--duration goes with bench or chaos only/);
+  });
+
   test('a config with a wrong value exits 1 naming the key, the value and the allowed range, without a stack trace', async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, 'bad.yaml'), 'distribution: {shard_count: -1}\n');
