@@ -5,6 +5,7 @@ import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { isAlive, portIsFree, postmasterPid, readProcessRecord, sleep, waitFor } from '../cluster/processes.ts';
 import { upCluster } from '../cluster/up.ts';
+import { patroniProcessName } from '../cluster/patroni.ts';
 import { ChaosLoad, longestWriteGap, verifyLedger, type Verdict } from './ledger.ts';
 
 /**
@@ -14,7 +15,7 @@ import { ChaosLoad, longestWriteGap, verifyLedger, type Verdict } from './ledger
  * transaction, may be. Every fault is healed before the next scenario (dpg up
  * restarts what was killed; Patroni does the rest).
  */
-export const CHAOS_SCENARIOS = ['worker-primary', 'coordinator', 'control-primary', 'coordinator-2pc', 'spike'] as const;
+export const CHAOS_SCENARIOS = ['worker-primary', 'worker-node', 'coordinator', 'control-primary', 'coordinator-2pc', 'spike'] as const;
 export type ChaosScenario = (typeof CHAOS_SCENARIOS)[number];
 
 export const CHAOS_TABLE = 'dpg_chaos_ledger';
@@ -101,6 +102,26 @@ async function killPostmaster(group: GroupLayout, ctx: ChaosContext): Promise<vo
     const now = await groupLeader(group);
     const nowPid = now ? postmasterPid(now.pgDataDir) : null;
     return now && nowPid !== pid && nowPid !== null && isAlive(nowPid, now.pgDataDir);
+  }, 250);
+}
+
+/**
+ * A whole worker node dies: its Patroni and its PostgreSQL, both kill -9. Nothing
+ * releases the leader key, so the standby takes over once the key's TTL (patroni.ttl)
+ * runs out; dpg up later restarts the node's Patroni, which rejoins as a standby.
+ */
+async function killNode(group: GroupLayout, ctx: ChaosContext): Promise<void> {
+  const leader = await groupLeader(group);
+  if (!leader) throw new Error(`group ${group.name} has no leader to kill`);
+  const record = readProcessRecord(ctx.layout.runDir, patroniProcessName(leader));
+  const pid = postmasterPid(leader.pgDataDir);
+  if (!record || !isAlive(record.pid, record.marker) || !pid) throw new Error(`${leader.name} is not running under Patroni`);
+  ctx.log(`  kill -9 Patroni (PID ${record.pid}) and PostgreSQL (PID ${pid}) of ${leader.name}, primary of ${group.name}`);
+  process.kill(record.pid, 'SIGKILL');
+  process.kill(pid, 'SIGKILL');
+  await waitFor(`another node of ${group.name} to take over`, 120_000, async () => {
+    const now = await groupLeader(group);
+    return now && now.name !== leader.name;
   }, 250);
 }
 
@@ -226,6 +247,12 @@ export async function runChaos(ctx: ChaosContext, options: ChaosOptions = {}): P
         const what = 'kill -9 of a worker group primary (PostgreSQL)';
         if (workers[0]!.nodes.length < 2) results.push(skip(scenario, what, 'worker groups have no standby (distribution.replication_factor 1)'));
         else results.push(await faultScenario(ctx, scenario, what, duration, { transactions: false }, () => killPostmaster(workers[0]!, ctx)));
+        break;
+      }
+      case 'worker-node': {
+        const what = 'kill -9 of a worker group primary node (Patroni and PostgreSQL)';
+        if (workers[0]!.nodes.length < 2) results.push(skip(scenario, what, 'worker groups have no standby (distribution.replication_factor 1)'));
+        else results.push(await faultScenario(ctx, scenario, what, duration, { transactions: false }, () => killNode(workers[workers.length - 1]!, ctx)));
         break;
       }
       case 'coordinator': {

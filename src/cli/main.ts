@@ -29,7 +29,7 @@ commands:
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
-                     --scenarios worker-primary,coordinator,control-primary,coordinator-2pc,spike --duration 15s
+                     --scenarios worker-primary,worker-node,coordinator,control-primary,coordinator-2pc,spike --duration 15s
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
                      --rows N --seed N --bench-config FILE --scenarios a,b --duration 30s --ramp-up 5s
                      --qps N --concurrency N --out DIR --no-baseline --no-tiers --recall-sample N --arrival poisson|uniform

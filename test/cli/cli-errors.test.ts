@@ -131,7 +131,7 @@ describe('dpg command line errors', { concurrency: true }, () => {
   test('chaos refuses an unknown scenario or duration, naming the known ones', async () => {
     const unknown = await runDpg(['chaos', '--scenarios', 'worker-primary,meteor', '--base-port', String(BASE_PORT)], tempDir());
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown scenario "meteor"; known: worker-primary, coordinator, control-primary, coordinator-2pc, spike/);
+    assert.match(unknown.stderr, /unknown scenario "meteor"; known: worker-primary, worker-node, coordinator, control-primary, coordinator-2pc, spike/);
     const duration = await runDpg(['chaos', '--duration', 'forever', '--base-port', String(BASE_PORT)], tempDir());
     assert.equal(duration.code, 2);
     assert.match(duration.stderr, /--duration "forever"/);
