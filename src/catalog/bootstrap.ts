@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { hnswProfileFor, type DpgConfig } from '../config/config.ts';
-import type { ClusterLayout, GroupLayout, NodeLayout } from '../cluster/layout.ts';
+import { coordinatorPort, type ClusterLayout, type GroupLayout, type NodeLayout } from '../cluster/layout.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
@@ -138,7 +138,7 @@ async function registerTopology(control: pg.Client, layout: ClusterLayout): Prom
     for (const node of group.nodes) {
       await control.query(
         'INSERT INTO dpg_catalog.nodes (node_id, group_id, name, host, port, patroni_port) VALUES ($1, $2, $3, $4, $5, $6)',
-        [nodeId++, group.id, node.name, node.host, node.pgPort, node.restPort],
+        [nodeId++, group.id, node.name, node.host, coordinatorPort(layout, node), node.restPort],
       );
     }
   }

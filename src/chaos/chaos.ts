@@ -5,7 +5,8 @@ import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { isAlive, portIsFree, postmasterPid, readProcessRecord, sleep, waitFor } from '../cluster/processes.ts';
 import { upCluster } from '../cluster/up.ts';
-import { patroniProcessName } from '../cluster/patroni.ts';
+import { patroniClusterView, patroniProcessName } from '../cluster/patroni.ts';
+import { setNodeCut } from './fault-proxy.ts';
 import { ChaosLoad, longestWriteGap, verifyLedger, type Verdict } from './ledger.ts';
 
 /**
@@ -15,7 +16,7 @@ import { ChaosLoad, longestWriteGap, verifyLedger, type Verdict } from './ledger
  * transaction, may be. Every fault is healed before the next scenario (dpg up
  * restarts what was killed; Patroni does the rest).
  */
-export const CHAOS_SCENARIOS = ['worker-primary', 'worker-node', 'coordinator', 'control-primary', 'coordinator-2pc', 'spike'] as const;
+export const CHAOS_SCENARIOS = ['worker-primary', 'worker-node', 'partition', 'coordinator', 'control-primary', 'coordinator-2pc', 'spike'] as const;
 export type ChaosScenario = (typeof CHAOS_SCENARIOS)[number];
 
 export const CHAOS_TABLE = 'dpg_chaos_ledger';
@@ -123,6 +124,35 @@ async function killNode(group: GroupLayout, ctx: ChaosContext): Promise<void> {
     const now = await groupLeader(group);
     return now && now.name !== leader.name;
   }, 250);
+}
+
+/**
+ * A worker primary cut off from etcd and from the coordinators (dpg's fault proxy),
+ * still running and still streaming to its standby: Patroni demotes it when it cannot
+ * renew its leader key, the standby takes over once the key runs out; then the cut
+ * heals and the old primary rejoins as a standby. Nothing it acknowledged may be lost.
+ */
+async function partitionPrimary(group: GroupLayout, ctx: ChaosContext): Promise<void> {
+  const leader = await groupLeader(group);
+  if (!leader) throw new Error(`group ${group.name} has no leader to cut off`);
+  const others = group.nodes.filter((n) => n.name !== leader.name);
+  ctx.log(`  cut ${leader.name}, primary of ${group.name}, off from etcd and the coordinators`);
+  await setNodeCut(ctx.layout, leader.name, true);
+  try {
+    // Ask the nodes on the reachable side: the cut node's own view is stale.
+    await waitFor(`another node of ${group.name} to take over`, 120_000, async () => {
+      for (const node of others) {
+        const members = await patroniClusterView(node);
+        const now = members?.find((m) => m.role === 'leader' && m.state === 'running');
+        if (now && now.name !== leader.name) return true;
+      }
+      return false;
+    }, 250);
+    await sleep(2000);
+  } finally {
+    ctx.log(`  heal the cut of ${leader.name}`);
+    await setNodeCut(ctx.layout, leader.name, false);
+  }
 }
 
 async function killCoordinator(ctx: ChaosContext, index: number): Promise<void> {
@@ -253,6 +283,13 @@ export async function runChaos(ctx: ChaosContext, options: ChaosOptions = {}): P
         const what = 'kill -9 of a worker group primary node (Patroni and PostgreSQL)';
         if (workers[0]!.nodes.length < 2) results.push(skip(scenario, what, 'worker groups have no standby (distribution.replication_factor 1)'));
         else results.push(await faultScenario(ctx, scenario, what, duration, { transactions: false }, () => killNode(workers[workers.length - 1]!, ctx)));
+        break;
+      }
+      case 'partition': {
+        const what = 'a worker primary cut off from etcd and the coordinators';
+        if (!ctx.layout.faultProxy) results.push(skip(scenario, what, 'no fault proxy: make the cluster with cluster.fault_proxies: true'));
+        else if (workers[0]!.nodes.length < 2) results.push(skip(scenario, what, 'worker groups have no standby (distribution.replication_factor 1)'));
+        else results.push(await faultScenario(ctx, scenario, what, duration, { transactions: false }, () => partitionPrimary(workers[0]!, ctx)));
         break;
       }
       case 'coordinator': {

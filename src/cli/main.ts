@@ -7,6 +7,7 @@ import { runDemo, DemoError } from './demo.ts';
 import { runBench, parseBenchFlags, BenchConfigError } from '../bench/bench.ts';
 import { parseDuration } from '../bench/scenarios.ts';
 import { runChaos, formatChaos, CHAOS_SCENARIOS, type ChaosScenario } from '../chaos/chaos.ts';
+import { FaultProxy } from '../chaos/fault-proxy.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
 import { readSecrets, clientUrl as clientUrlOf } from '../cluster/secrets.ts';
@@ -29,7 +30,7 @@ commands:
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
-                     --scenarios worker-primary,worker-node,coordinator,control-primary,coordinator-2pc,spike --duration 15s
+                     --scenarios worker-primary,worker-node,partition,coordinator,control-primary,coordinator-2pc,spike --duration 15s
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
                      --rows N --seed N --bench-config FILE --scenarios a,b --duration 30s --ramp-up 5s
                      --qps N --concurrency N --out DIR --no-baseline --no-tiers --recall-sample N --arrival poisson|uniform
@@ -220,6 +221,20 @@ export async function main(argv: string[]): Promise<number> {
     case 'url': {
       const loaded = load(options);
       out(await clientUrl(loaded, existingLayout(loaded)));
+      return 0;
+    }
+    case 'fault-proxy': {
+      // Internal: the fault-injecting proxy `dpg up` starts with cluster.fault_proxies.
+      if (!options.config) throw new UsageError('fault-proxy needs --config (dpg up passes it)');
+      const config = validateConfig(JSON.parse(readFileSync(options.config, 'utf8')), options.config);
+      const proxy = new FaultProxy(existingLayout({ config, path: options.config, dataDir: config.data_dir }));
+      await proxy.start();
+      err(`fault proxy running (pid ${process.pid})`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await proxy.stop();
       return 0;
     }
     case 'coordinator': {

@@ -4,6 +4,7 @@ import { ETCD_PROCESS } from './etcd.ts';
 import { coordinatorConfigFile } from './coordinator-process.ts';
 import { REDIS_PROCESS, redisDir } from './redis.ts';
 import { HAPROXY_PROCESS } from './haproxy.ts';
+import { FAULT_PROXY_PROCESS, faultProxyConfigFile } from '../chaos/fault-proxy.ts';
 
 /** Stops the coordinators and HAProxy only (dpg up changing how many coordinators run). */
 export async function stopCoordinators(layout: ClusterLayout, log: (line: string) => void): Promise<void> {
@@ -59,7 +60,8 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
       }
     }),
   );
-  for (const record of records.filter((r) => r.name === ETCD_PROCESS)) {
+  // The fault proxy carries Patroni's etcd traffic: it stops after Patroni, before etcd.
+  for (const record of records.filter((r) => r.name === FAULT_PROXY_PROCESS || r.name === ETCD_PROCESS)) {
     if (isAlive(record.pid, record.marker)) {
       await stopPid(record.pid, record.marker, 'SIGTERM', 10_000);
       stopped.push(record.name);
@@ -68,7 +70,7 @@ export async function stopCluster(layout: ClusterLayout, options: { log?: (line:
   }
   // Markers specific to our servers (a folder in their command lines), not the data folder,
   // which the command line of the dpg invocation itself may contain.
-  const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), ...(layout.haproxy ? [layout.haproxy.configFile] : []), ...allNodes(layout).map((n) => n.dir)];
+  const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), ...(layout.haproxy ? [layout.haproxy.configFile] : []), ...(layout.faultProxy ? [faultProxyConfigFile(layout)] : []), ...allNodes(layout).map((n) => n.dir)];
   const leftBehind = [...new Set(markers.flatMap((m) => pidsWithMarker(m)))];
   if (stopped.length > 0) log(`stopped ${stopped.join(', ')}`);
   return { stopped, leftBehind };

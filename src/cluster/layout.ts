@@ -13,6 +13,9 @@ import type { DpgConfig } from '../config/config.ts';
  *   base + 40 + k     PostgreSQL exporter of the k-th node
  *   base + 100 + 10g + i   PostgreSQL of node i in group g (g = 0 is the control group)
  *   base + 200 + 10g + i   Patroni REST API of that node
+ *   base + 300 + 10g + i   fault proxy: the coordinators' way to that node's PostgreSQL
+ *   base + 305 + 10g + i   fault proxy: that node's Patroni's way to etcd
+ *   base + 31              fault proxy control (HTTP), with cluster.fault_proxies
  */
 export interface NodeLayout {
   /** Patroni member name, also the standby's application_name. */
@@ -27,6 +30,10 @@ export interface NodeLayout {
   pgDataDir: string;
   patroniConfig: string;
   logFile: string;
+  /** With cluster.fault_proxies: the port coordinators reach this node's PostgreSQL on. */
+  proxyPgPort: number;
+  /** With cluster.fault_proxies: the port this node's Patroni reaches etcd on. */
+  proxyEtcdPort: number;
 }
 
 export interface GroupLayout {
@@ -65,6 +72,8 @@ export interface ClusterLayout {
   /** The first coordinator's HTTP port: /metrics, /health, /ready. */
   metricsPort: number;
   coordinators: CoordinatorLayout[];
+  /** dpg's fault-injecting proxy (cluster.fault_proxies), with its HTTP control port; null without. */
+  faultProxy: { controlPort: number; logFile: string } | null;
   /** HAProxy in front of several coordinators (null with one), listening on clientPort. */
   haproxy: { configFile: string; logFile: string } | null;
   /** Prometheus (dpg up --monitoring); the PostgreSQL exporters follow it. */
@@ -78,7 +87,7 @@ export interface ClusterLayout {
   stateFile: string;
 }
 
-export const PORT_SPAN = 300;
+export { PORT_SPAN } from '../config/config.ts';
 
 /** Root for node folders: inside the data folder unless the postgres user cannot reach it. */
 export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join(dataDir, 'nodes'), coordinatorCount = config.coordinator.instances): ClusterLayout {
@@ -112,6 +121,8 @@ export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join
         pgDataDir: join(dir, 'pgdata'),
         patroniConfig: join(dir, 'patroni.yml'),
         logFile: join(dir, 'patroni.log'),
+        proxyPgPort: base + 300 + 10 * g + i,
+        proxyEtcdPort: base + 305 + 10 * g + i,
       });
     }
     groups.push({ id: g, name, kind: g === 0 ? 'control' : 'worker', nodes });
@@ -124,6 +135,7 @@ export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join
     clientPort: base,
     metricsPort: base + 20,
     coordinators,
+    faultProxy: config.cluster.fault_proxies ? { controlPort: base + 31, logFile: join(dataDir, 'logs', 'fault-proxy.log') } : null,
     haproxy: coordinatorCount > 1 ? { configFile: join(dataDir, 'haproxy', 'haproxy.cfg'), logFile: join(dataDir, 'logs', 'haproxy.log') } : null,
     prometheusPort: base + 30,
     redisPort: base + 12,
@@ -166,5 +178,16 @@ export function listeningPorts(layout: ClusterLayout): { port: number; what: str
       { port: node.restPort, what: `Patroni REST API of ${node.name}`, node },
     );
   }
+  if (layout.faultProxy) {
+    ports.push({ port: layout.faultProxy.controlPort, what: 'fault-proxy control', node: null });
+    for (const node of allNodes(layout)) {
+      ports.push({ port: node.proxyPgPort, what: `fault-proxy to PostgreSQL of ${node.name}`, node: null }, { port: node.proxyEtcdPort, what: `fault-proxy to etcd for ${node.name}`, node: null });
+    }
+  }
   return ports;
+}
+
+/** The port coordinators connect to a node's PostgreSQL on (through the fault proxy when there is one). */
+export function coordinatorPort(layout: ClusterLayout, node: NodeLayout): number {
+  return layout.faultProxy ? node.proxyPgPort : node.pgPort;
 }

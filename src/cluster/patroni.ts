@@ -20,13 +20,15 @@ export function patroniNamespace(clusterId: string): string {
 
 /** The YAML Patroni reads for one node (see Patroni's "YAML Configuration Settings" page). */
 export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: GroupLayout, node: NodeLayout, clusterId: string, secrets: ClusterSecrets): object {
-  const hosts = layout.etcd.endpoints.map((e) => e.replace(/^https?:\/\//, ''));
+  // With fault proxies each node reaches etcd through its own proxy port (dpg chaos cuts it there).
+  const hosts = layout.faultProxy ? [`${node.host}:${node.proxyEtcdPort}`] : layout.etcd.endpoints.map((e) => e.replace(/^https?:\/\//, ''));
   return {
     scope: group.name,
     namespace: patroniNamespace(clusterId),
     name: node.name,
     restapi: { listen: `${node.host}:${node.restPort}`, connect_address: `${node.host}:${node.restPort}` },
-    etcd3: { hosts },
+    // use_proxies: Patroni talks to the hosts given, not to the members etcd advertises (the fault proxy's port must not be bypassed).
+    etcd3: layout.faultProxy ? { hosts, use_proxies: true } : { hosts },
     bootstrap: {
       dcs: {
         ttl: config.patroni.ttl,

@@ -17,6 +17,8 @@ export interface ClusterState {
   controlNodes: number;
   workerGroups: number;
   nodesPerWorkerGroup: number;
+  /** Nodes reached through dpg's fault proxy (cluster.fault_proxies); absent: false. */
+  faultProxies?: boolean;
   /** Coordinators the last dpg up ran (absent: config's coordinator.instances). */
   coordinators?: number;
   /** True once the databases and the catalog exist. */
@@ -63,6 +65,7 @@ export function openClusterState(dataDir: string, stateFile: string, config: Dpg
       controlNodes: config.cluster.control_group.nodes,
       workerGroups: config.cluster.worker_groups.count,
       nodesPerWorkerGroup: config.distribution.replication_factor,
+      faultProxies: config.cluster.fault_proxies,
       bootstrapped: false,
     };
     writeClusterState(stateFile, state);
@@ -82,6 +85,9 @@ export function openClusterState(dataDir: string, stateFile: string, config: Dpg
   compare('cluster.control_group.nodes', existing.controlNodes, config.cluster.control_group.nodes);
   compare('cluster.worker_groups.count', existing.workerGroups, config.cluster.worker_groups.count);
   compare('distribution.replication_factor', existing.nodesPerWorkerGroup, config.distribution.replication_factor);
+  if ((existing.faultProxies ?? false) !== config.cluster.fault_proxies) {
+    mismatches.push(`cluster.fault_proxies: data folder has ${existing.faultProxies ?? false}, config says ${config.cluster.fault_proxies}`);
+  }
   if (mismatches.length > 0) {
     throw new DataFolderError(
       `the cluster in ${dataDir} does not match the config (${mismatches.join('; ')}). ` +

@@ -1,5 +1,6 @@
 import { ETCD_PROCESS, etcdHealthy } from './etcd.ts';
 import { HAPROXY_PROCESS } from './haproxy.ts';
+import { FAULT_PROXY_PROCESS } from '../chaos/fault-proxy.ts';
 import { PROMETHEUS_PROCESS, monitoringPorts } from './monitoring.ts';
 import { REDIS_PROCESS } from './redis.ts';
 import { patroniProcessName, groupMembers } from './patroni.ts';
@@ -76,6 +77,11 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
     const running = !!record && isAlive(record.pid, record.marker);
     coordinatorRunning &&= running;
     processes.push({ name: 'haproxy', pid: running ? record!.pid : null, running, ports: { client: layout.clientPort }, url: `postgresql://${layout.host}:${layout.clientPort}` });
+  }
+  if (layout.faultProxy) {
+    const record = readProcessRecord(layout.runDir, FAULT_PROXY_PROCESS);
+    const running = !!record && isAlive(record.pid, record.marker);
+    processes.push({ name: 'fault-proxy', pid: running ? record!.pid : null, running, ports: { control: layout.faultProxy.controlPort }, url: `http://${layout.host}:${layout.faultProxy.controlPort}/state` });
   }
   // The result cache's Redis, when dpg runs one.
   const redis = readProcessRecord(layout.runDir, REDIS_PROCESS);

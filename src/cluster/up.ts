@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, chownSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, chownSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
@@ -15,6 +15,7 @@ import { bootstrapCluster, createSeedSchema, upgradeCatalog } from '../catalog/b
 import { cacheUrl, ensureRedis, REDIS_PROCESS } from './redis.ts';
 import { startCoordinator, waitForCoordinator, writeCoordinatorConfig } from './coordinator-process.ts';
 import { HAPROXY_PROCESS, startHaproxy, haproxyInstalled } from './haproxy.ts';
+import { FAULT_PROXY_PROCESS, faultProxyConfigFile, startFaultProxy } from '../chaos/fault-proxy.ts';
 import { startMonitoring, monitoringInstalled, monitoringProcessNames, monitoringPorts } from './monitoring.ts';
 import { stopCluster, stopCoordinators } from './down.ts';
 
@@ -114,6 +115,14 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     log(`etcd starting on ${layout.host}:${layout.etcd.clientPort}`);
   }
   await waitForEtcd(layout.etcd.endpoints, 30_000);
+  if (layout.faultProxy && toStart.has(FAULT_PROXY_PROCESS)) {
+    // Patroni reaches etcd through it: it runs before any Patroni starts.
+    const configFile = faultProxyConfigFile(layout);
+    writeFileSync(configFile, JSON.stringify({ ...config, data_dir: layout.dataDir }, null, 2));
+    startFaultProxy(layout, configFile);
+    started.push(FAULT_PROXY_PROCESS);
+    await waitFor('the fault proxy', 15_000, async () => !(await portIsFree(layout.faultProxy!.controlPort, layout.host)), 100);
+  }
 
   for (const group of layout.groups) {
     for (const node of group.nodes) {
@@ -190,7 +199,7 @@ async function processesToStart(layout: ClusterLayout, monitoring: boolean): Pro
     const record = readProcessRecord(layout.runDir, ETCD_PROCESS);
     if (!record || !isAlive(record.pid, record.marker)) names.add(ETCD_PROCESS);
   }
-  for (const name of [...layout.coordinators.map((c) => c.processName), ...(layout.haproxy ? [HAPROXY_PROCESS] : [])]) {
+  for (const name of [...layout.coordinators.map((c) => c.processName), ...(layout.haproxy ? [HAPROXY_PROCESS] : []), ...(layout.faultProxy ? [FAULT_PROXY_PROCESS] : [])]) {
     const record = readProcessRecord(layout.runDir, name);
     if (!record || !isAlive(record.pid, record.marker)) names.add(name);
   }
@@ -207,7 +216,15 @@ async function checkPortsFree(layout: ClusterLayout, toStart: Set<string>): Prom
     if (toStart.has(process) && !(await portIsFree(port, layout.host))) busy.push(`${port} (${what})`);
   }
   for (const { port, what, node } of listeningPorts(layout)) {
-    const owner = node ? patroniProcessName(node) : what === 'HAProxy' ? HAPROXY_PROCESS : what.startsWith('coordinator') ? what.split(' ')[0]! : ETCD_PROCESS;
+    const owner = node
+      ? patroniProcessName(node)
+      : what === 'HAProxy'
+        ? HAPROXY_PROCESS
+        : what.startsWith('coordinator')
+          ? what.split(' ')[0]!
+          : what.startsWith('fault-proxy')
+            ? FAULT_PROXY_PROCESS
+            : ETCD_PROCESS;
     if (!toStart.has(owner)) continue;
     // An orphaned PostgreSQL of our own holds its port; up stops it before restarting Patroni.
     const ownPostmaster = node && port === node.pgPort ? postmasterPid(node.pgDataDir) : null;

@@ -17,6 +17,12 @@ export interface DpgConfig {
     etcd: { endpoints: string[] };
     control_group: { nodes: number };
     worker_groups: { count: number };
+    /**
+     * Route each node's links to etcd and from the coordinators through dpg's own
+     * fault-injecting TCP proxy, so dpg chaos can cut a node off (the partition
+     * scenario). Fixed when the cluster is made.
+     */
+    fault_proxies: boolean;
   };
   distribution: {
     method: 'hash';
@@ -132,6 +138,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     etcd: { endpoints: [] },
     control_group: { nodes: 1 },
     worker_groups: { count: 3 },
+    fault_proxies: false,
   },
   distribution: {
     method: 'hash',
@@ -186,6 +193,8 @@ export const DEFAULT_CONFIG: DpgConfig = {
 };
 
 export const MAX_WORKER_GROUPS = 8;
+/** Ports a cluster uses above its base port (cluster/layout.ts). */
+export const PORT_SPAN = 400;
 export const MAX_NODES_PER_GROUP = 5;
 
 type Check = (value: unknown, key: string) => unknown;
@@ -288,13 +297,14 @@ const parameterValue: Check = (value, key) => {
 
 const schema = object({
   data_dir: nonEmpty,
-  ports: object({ base: integer(1024, 65535 - 300) }),
+  ports: object({ base: integer(1024, 65535 - PORT_SPAN) }),
   cluster: object({
     host: oneOf('127.0.0.1'),
     database: identifier,
     etcd: object({ endpoints: listOf(etcdEndpoint) }),
     control_group: object({ nodes: integer(1, MAX_NODES_PER_GROUP) }),
     worker_groups: object({ count: integer(1, MAX_WORKER_GROUPS) }),
+    fault_proxies: boolean,
   }),
   distribution: object({
     method: oneOf('hash'),

@@ -5,7 +5,8 @@ import { loadConfig } from '../../src/config/config.ts';
 import { runChaos, formatChaos, type ChaosResult } from '../../src/chaos/chaos.ts';
 
 // dpg chaos against a real cluster: worker groups and the control group of a primary
-// and a synchronous standby each, two coordinators behind HAProxy, reads from standbys. Each scenario runs a
+// and a synchronous standby each, two coordinators behind HAProxy, reads from standbys,
+// every node's links to etcd and from the coordinators through dpg's fault proxy. Each scenario runs a
 // read/write load with a ledger; afterwards no acknowledged write may be missing, no
 // write reported failed may be there, no transaction may be half there.
 let cluster: TestCluster;
@@ -18,6 +19,7 @@ before(async () => {
     replicationFactor: 2,
     shardCount: 4,
     controlNodes: 2,
+    faultProxies: true,
     extraConfig: ['coordinator: { instances: 2, prepared_transaction_grace_seconds: 5, recovery_interval_seconds: 2 }', 'query_router: { read_from: replica }'],
   });
 });
@@ -33,7 +35,7 @@ test('every chaos scenario keeps every acknowledged write and applies nothing by
     { durationSeconds: 12 },
   );
   for (const line of formatChaos(results).split('\n')) t.diagnostic(line);
-  assert.equal(results.length, 6);
+  assert.equal(results.length, 7);
   for (const result of results) {
     assert.equal(result.skipped, null, `${result.scenario} ran`);
     if (result.spike) continue;

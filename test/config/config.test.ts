@@ -115,7 +115,7 @@ describe('validateConfig errors name the key, the value and what is allowed', ()
 
   test('out of range', () => {
     invalid({ distribution: { shard_count: 0 } }, 'distribution.shard_count', 0, /an integer from 1 to 4096/);
-    invalid({ ports: { base: 80 } }, 'ports.base', 80, /an integer from 1024 to 65235/);
+    invalid({ ports: { base: 80 } }, 'ports.base', 80, /an integer from 1024 to 65135/);
     invalid({ distribution: { replication_factor: 9 } }, 'distribution.replication_factor', 9, /an integer from 1 to 5/);
     invalid({ cluster: { worker_groups: { count: 99 } } }, 'cluster.worker_groups.count', 99, /an integer from 1 to 8/);
     invalid(
@@ -374,7 +374,7 @@ describe('loadConfig', () => {
   test('an out-of-range basePort override is a ConfigError for ports.base', () => {
     const file = join(tempDir(), 'dpg.yaml');
     writeFileSync(file, 'ports: {base: 20000}\n');
-    assertConfigError(() => loadConfig({ path: file, basePort: 70000 }), 'ports.base', 70000, /an integer from 1024 to 65235/);
+    assertConfigError(() => loadConfig({ path: file, basePort: 70000 }), 'ports.base', 70000, /an integer from 1024 to 65135/);
   });
 
   test('an empty config file still applies the --data-dir and --base-port overrides', () => {

@@ -26,7 +26,7 @@ export interface TestCluster {
  * base port (tests run in parallel processes); replication factor 1 keeps it light
  * unless a test needs standbys.
  */
-export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number; controlNodes?: number; extraConfig?: string[] }): Promise<TestCluster> {
+export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number; controlNodes?: number; faultProxies?: boolean; extraConfig?: string[] }): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'dpg-test-'));
   chmodSync(dir, 0o755);
   const configFile = join(dir, 'dpg.yaml');
@@ -35,7 +35,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     [
       'data_dir: ./data',
       `ports: { base: ${options.basePort} }`,
-      `cluster: { worker_groups: { count: ${options.workerGroups ?? 2} }, control_group: { nodes: ${options.controlNodes ?? 1} } }`,
+      `cluster: { worker_groups: { count: ${options.workerGroups ?? 2} }, control_group: { nodes: ${options.controlNodes ?? 1} }, fault_proxies: ${options.faultProxies ?? false} }`,
       `distribution: { shard_count: ${options.shardCount ?? 6}, replication_factor: ${options.replicationFactor ?? 1} }`,
       ...(options.extraConfig ?? []),
       '',
@@ -47,7 +47,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
   const layout = buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators);
   const cleanUp = async () => {
     await runDpg(['down', '--config', configFile], { cwd: dir });
-    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), join(layout.dataDir, 'haproxy'), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
+    const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), join(layout.dataDir, 'haproxy'), join(layout.dataDir, 'fault-proxy-config.json'), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
     for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
