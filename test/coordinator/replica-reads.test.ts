@@ -4,6 +4,8 @@ import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { sleep, waitFor } from '../../src/cluster/processes.ts';
+import { ReplicaRouter } from '../../src/executor/replicas.ts';
+import { GroupPool } from '../../src/executor/pool.ts';
 
 // query_router.read_from = replica: reads outside blocks go to a standby that has
 // replayed everything acknowledged within max_replica_lag_seconds, a session reads
@@ -92,5 +94,37 @@ test('in a transaction block every read goes to the primary', async () => {
     await reader.query('COMMIT');
   } finally {
     process.kill(pid, 'SIGCONT');
+  }
+});
+
+test("read_from any: reads alternate between the primary and a caught-up standby; replica: only the standby", async () => {
+  const group = cluster.layout.groups[1]!;
+  const leader = (await groupLeader(group))!;
+  const nodes = group.nodes.map((n) => ({ name: n.name, groupId: 1, host: n.host, port: n.pgPort, patroniPort: n.restPort }));
+  const target = (node: { host: string; port: number }) => ({ host: node.host, port: node.port, user: cluster.secrets.appUser, password: cluster.secrets.appPassword, database: 'distributed_postgres_cluster' });
+  const poolOptions = { minSize: 0, maxSize: 2, maxQueries: 1000, maxIdleSeconds: 60, acquireTimeoutMs: 5000 };
+  const primaryPool = new GroupPool(1, async () => target(nodes.find((n) => n.name === leader.name)!), poolOptions);
+  const routers = (['any', 'replica'] as const).map(
+    (mode) =>
+      new ReplicaRouter(
+        { workerGroups: () => [{ groupId: 1, nodes }], leaderName: () => leader.name, primaryPool: () => primaryPool, target, log: () => {} },
+        mode,
+        MAX_LAG_SECONDS * 1000,
+        poolOptions,
+        200,
+      ),
+  );
+  try {
+    for (const router of routers) router.start();
+    await waitFor('the standby to be sampled as caught up', 10_000, async () => routers.every((r) => [0, 1, 2, 3].some(() => r.pick(1, 0) !== null)));
+    const picks = (router: ReplicaRouter) => Array.from({ length: 6 }, () => router.pick(1, 0)?.node ?? 'primary');
+    const any = picks(routers[0]!);
+    assert.ok(any.includes('primary') && any.some((p) => p !== 'primary'), `any: ${any.join(', ')}`);
+    assert.ok(picks(routers[1]!).every((p) => p !== 'primary' && p !== leader.name), 'replica: the standby only');
+    // A session whose write is later than every sample so far reads the primary.
+    assert.equal(routers[1]!.pick(1, Date.now() + 60_000), null, 'read-your-writes: the primary until the standby has replayed past the write');
+  } finally {
+    for (const router of routers) await router.stop();
+    await primaryPool.close();
   }
 });
