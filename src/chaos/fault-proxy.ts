@@ -11,16 +11,19 @@ const DPG_BIN = fileURLToPath(new URL('../../bin/dpg.mjs', import.meta.url));
 /**
  * dpg's fault-injecting TCP proxy (cluster.fault_proxies): every node's PostgreSQL is
  * reached by the coordinators through one port of it, and every node's Patroni reaches
- * etcd through another. Cutting a node closes both links at once (existing connections
- * are reset, new ones are closed on arrival): the node keeps running and keeps its
- * replication to its standbys, but it can neither renew its leader key nor hear from a
- * coordinator, as in a network partition. Healing lets connections through again.
- * Control: HTTP on 127.0.0.1, POST /cut/<node>, POST /heal/<node>, GET /state.
+ * etcd through another. Cutting a node stops both links at once: by default traffic is
+ * dropped (connections stay open and nothing passes, new ones are accepted and hear
+ * nothing, as in a network partition where packets vanish); with ?mode=reset they are
+ * reset and new ones closed on arrival. The node keeps running and keeps its
+ * replication to its standbys, but it can neither renew its leader key nor hear from
+ * a coordinator. Healing closes what the cut held and lets new connections through.
+ * Control: HTTP on 127.0.0.1, POST /cut/<node>[?mode=reset], POST /heal/<node>, GET /state.
  */
 export class FaultProxy {
   private readonly servers: Server[] = [];
   private http: HttpServer | null = null;
-  private readonly cut = new Set<string>();
+  /** Cut nodes and how: 'drop' (nothing passes, nothing is closed) or 'reset'. */
+  private readonly cut = new Map<string, 'drop' | 'reset'>();
   private readonly open = new Map<string, Set<Socket>>();
 
   constructor(private readonly layout: ClusterLayout) {}
@@ -32,21 +35,31 @@ export class FaultProxy {
       await this.link(node.name, node.proxyEtcdPort, etcd.hostname, Number(etcd.port));
     }
     this.http = createHttpServer((request, response) => {
-      const match = /^\/(cut|heal)\/([A-Za-z0-9_-]+)$/.exec(request.url ?? '');
+      const match = /^\/(cut|heal)\/([A-Za-z0-9_-]+)(\?mode=(drop|reset))?$/.exec(request.url ?? '');
       if (request.method === 'GET' && request.url === '/state') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ cut: [...this.cut] }));
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ cut: Object.fromEntries(this.cut) }));
         return;
       }
       if (request.method !== 'POST' || !match || !allNodes(this.layout).some((n) => n.name === match[2])) {
         response.writeHead(404).end('POST /cut/<node>, POST /heal/<node> or GET /state\n');
         return;
       }
-      const [, action, node] = match as unknown as [string, 'cut' | 'heal', string];
+      const [, action, node, , mode] = match as unknown as [string, 'cut' | 'heal', string, string | undefined, 'drop' | 'reset' | undefined];
+      const sockets = this.open.get(node) ?? new Set<Socket>();
       if (action === 'cut') {
-        this.cut.add(node);
-        for (const socket of this.open.get(node) ?? []) socket.resetAndDestroy();
+        this.cut.set(node, mode ?? 'drop');
+        for (const socket of sockets) {
+          if (mode === 'reset') socket.resetAndDestroy();
+          else {
+            // Nothing passes any more; nothing is closed either.
+            socket.unpipe();
+            socket.pause();
+          }
+        }
       } else {
         this.cut.delete(node);
+        // What the cut held is dead to both ends, as after a long partition.
+        for (const socket of sockets) if (socket.isPaused()) socket.resetAndDestroy();
       }
       response.writeHead(200).end(`${action} ${node}\n`);
     });
@@ -60,8 +73,17 @@ export class FaultProxy {
     const sockets = this.open.get(node) ?? new Set<Socket>();
     this.open.set(node, sockets);
     const server = createServer((client) => {
-      if (this.cut.has(node)) {
+      const cut = this.cut.get(node);
+      if (cut === 'reset') {
         client.resetAndDestroy();
+        return;
+      }
+      if (cut === 'drop') {
+        // Accepted, and then nothing: held until the cut heals.
+        client.pause();
+        sockets.add(client);
+        client.on('close', () => sockets.delete(client));
+        client.on('error', () => client.destroy());
         return;
       }
       const upstream = connect({ host: targetHost, port: targetPort });
@@ -102,9 +124,9 @@ export function startFaultProxy(layout: ClusterLayout, configFile: string): Proc
 }
 
 /** Cuts a node off from etcd and from the coordinators, or lets it through again. */
-export async function setNodeCut(layout: ClusterLayout, node: string, cut: boolean): Promise<void> {
+export async function setNodeCut(layout: ClusterLayout, node: string, cut: boolean, mode: 'drop' | 'reset' = 'drop'): Promise<void> {
   if (!layout.faultProxy) throw new Error('the cluster has no fault proxy (cluster.fault_proxies)');
-  const response = await fetch(`http://${layout.host}:${layout.faultProxy.controlPort}/${cut ? 'cut' : 'heal'}/${node}`, { method: 'POST' });
+  const response = await fetch(`http://${layout.host}:${layout.faultProxy.controlPort}/${cut ? `cut/${node}?mode=${mode}` : `heal/${node}`}`, { method: 'POST' });
   if (!response.ok) throw new Error(`fault proxy: ${response.status} ${await response.text()}`);
 }
 

@@ -136,8 +136,19 @@ export class BackendConnection {
       });
     });
     const connection = new BackendConnection(socket, target);
+    // A dead peer (a node cut off without a reset) is noticed by TCP keepalive, not never.
+    socket.setKeepAlive(true, 5000);
     try {
-      await connection.startup();
+      // The whole startup is bounded too: a server that accepts and then says nothing is not reached.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ConnectFailedError(`${target.host}:${target.port} accepted but did not complete the startup within ${target.connectTimeoutMs ?? 5000} ms`)), target.connectTimeoutMs ?? 5000);
+      });
+      try {
+        await Promise.race([connection.startup(), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (error) {
       connection.destroy();
       // The server refused the session before any statement (starting up, shutting down, lost mid-startup).

@@ -21,6 +21,8 @@ export class PoolTimeoutError extends Error {
  */
 export class GroupPool {
   private readonly idle: BackendConnection[] = [];
+  /** Every open connection of this pool, idle or in use. */
+  private readonly all = new Set<BackendConnection>();
   private readonly waiters: { resolve: (c: BackendConnection) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
   private opening = 0;
   private total = 0;
@@ -57,6 +59,7 @@ export class GroupPool {
       if (!connection) break;
       if (!connection.broken) return connection;
       this.total--;
+      this.all.delete(connection);
     }
     if (this.total + this.opening < this.options.maxSize) return this.openConnection();
     return new Promise((resolve, reject) => {
@@ -76,6 +79,7 @@ export class GroupPool {
       const connection = await BackendConnection.open(await this.target());
       connection.poolGeneration = generation;
       this.total++;
+      this.all.add(connection);
       return connection;
     } finally {
       this.opening--;
@@ -103,6 +107,7 @@ export class GroupPool {
       !connection.broken && connection.transactionStatus === 'I' && connection.queriesRun < this.options.maxQueries && !this.closed && connection.poolGeneration === this.generation;
     if (!reusable) {
       this.total--;
+      this.all.delete(connection);
       void connection.close();
       // A waiter may now open a fresh connection in its place.
       const waiter = this.waiters.shift();
@@ -127,8 +132,12 @@ export class GroupPool {
    */
   retarget(): void {
     this.generation++;
+    // Statements on the old primary fail now (a demoted or cut-off node may never answer):
+    // reads run again on the new one, writes report an unknown outcome.
+    for (const connection of this.all) if (connection.poolGeneration < this.generation && !this.idle.includes(connection)) connection.destroy();
     for (const connection of this.idle.splice(0)) {
       this.total--;
+      this.all.delete(connection);
       void connection.close();
     }
   }
@@ -138,6 +147,7 @@ export class GroupPool {
     while (this.idle.length > this.options.minSize && this.idle[0]!.lastUsed < cutoff) {
       const connection = this.idle.shift()!;
       this.total--;
+      this.all.delete(connection);
       void connection.close();
     }
   }
@@ -150,5 +160,6 @@ export class GroupPool {
       waiter.reject(new ConnectionLostError('the coordinator is shutting down'));
     }
     await Promise.all(this.idle.splice(0).map((c) => c.close()));
+    this.all.clear();
   }
 }
