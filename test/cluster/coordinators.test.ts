@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
-import { readProcessRecord, isAlive, waitFor, sleep } from '../../src/cluster/processes.ts';
+import { readProcessRecord, isAlive, waitFor, sleep, portIsFree } from '../../src/cluster/processes.ts';
 
 // Several coordinators behind HAProxy (dpg up with coordinator.instances 2): clients
 // use HAProxy's address; a coordinator killed with -9 drops its sessions, new ones go
@@ -70,6 +70,8 @@ test('kill -9 of a coordinator: new sessions go to the other at once, dpg up res
   const record = readProcessRecord(cluster.layout.runDir, victim.processName)!;
   assert.ok(isAlive(record.pid, record.marker));
   process.kill(record.pid, 'SIGKILL');
+  // (A session HAProxy hands to the coordinator in the instant it dies is cut with it: once it is gone, none is.)
+  await waitFor('coordinator-1 to be gone', 10_000, async () => portIsFree(victim.port), 20);
   const started = performance.now();
   // New sessions succeed at once: HAProxy redispatches a refused connection, then marks the coordinator down.
   const failures: string[] = [];
