@@ -6,19 +6,22 @@ import pg from 'pg';
  * namespaces of memory_entries, top-10 of one of them against top-20 of 5 of them,
  * closed loop at 1 and at 4 connections, p50/p90 latency in ms. Query vectors are
  * stored embeddings of those namespaces.
- * Usage: npx tsx bench/cross-namespace.ts [--url URL] [--queries 300]   (URL: default $DPG_URL)
+ * Usage: npx tsx bench/cross-namespace.ts [--url URL] [--queries 300] [--like 'bench-%']
+ * (URL: default $DPG_URL; --like: only namespaces matching this LIKE pattern.)
  */
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const url = args.get('url') ?? process.env.DPG_URL;
 if (!url) throw new Error('give --url or set DPG_URL (npx dpg url)');
 const queries = Number(args.get('queries') ?? 300);
+const like = args.get('like') ?? '%';
 
 const client = new pg.Client({ connectionString: url });
 await client.connect();
 const largest = (
   await client.query<{ namespace: string; rows: string; tier: string }>(
-    "SELECT namespace, row_count AS rows, tier FROM dpg_namespaces WHERE table_name = 'memory_entries' ORDER BY row_count DESC LIMIT 20",
+    "SELECT namespace, row_count AS rows, tier FROM dpg_namespaces WHERE table_name = 'memory_entries' AND namespace LIKE $1 ORDER BY row_count DESC LIMIT 20",
+    [like],
   )
 ).rows;
 if (largest.length < 5) throw new Error('fewer than 5 namespaces: load data first (npx dpg bench)');
