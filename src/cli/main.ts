@@ -8,6 +8,7 @@ import { runBench, parseBenchFlags, BenchConfigError } from '../bench/bench.ts';
 import { parseDuration } from '../bench/scenarios.ts';
 import { runChaos, formatChaos, CHAOS_SCENARIOS, type ChaosScenario } from '../chaos/chaos.ts';
 import { FaultProxy } from '../chaos/fault-proxy.ts';
+import { planShards, formatShardPlan } from './plan-shards.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError } from '../cluster/state.ts';
 import { readSecrets, clientUrl as clientUrlOf } from '../cluster/secrets.ts';
@@ -29,6 +30,7 @@ commands:
   url                the client connection URL
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
+  plan-shards        the seed's shard count guidance: --vectors N [--per-shard M] [--json]
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
                      --scenarios worker-primary,worker-node,partition,coordinator,control-primary,coordinator-2pc,spike --duration 15s
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
@@ -55,6 +57,8 @@ interface Options {
   monitoring?: boolean;
   coordinators?: string;
   instance?: string;
+  vectors?: string;
+  'per-shard'?: string;
   json?: boolean;
   rows?: string;
   help?: boolean;
@@ -75,6 +79,8 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         reset: { type: 'boolean' },
         monitoring: { type: 'boolean' },
         coordinators: { type: 'string' },
+        vectors: { type: 'string' },
+        'per-shard': { type: 'string' },
         instance: { type: 'string' },
         json: { type: 'boolean' },
         rows: { type: 'string' },
@@ -171,6 +177,9 @@ export async function main(argv: string[]): Promise<number> {
   if (options.reset && command !== 'up') throw new UsageError('--reset goes with up only');
   if (options.monitoring && command !== 'up') throw new UsageError('--monitoring goes with up only');
   if (options.coordinators !== undefined && command !== 'up') throw new UsageError('--coordinators goes with up only');
+  for (const flag of ['vectors', 'per-shard'] as const) {
+    if (options[flag] !== undefined && command !== 'plan-shards') throw new UsageError(`--${flag} goes with plan-shards only`);
+  }
   let coordinators: number | undefined;
   if (options.coordinators !== undefined) {
     coordinators = Number(options.coordinators);
@@ -258,6 +267,19 @@ export async function main(argv: string[]): Promise<number> {
         if (!/^\d+$/.test(options.rows)) throw new UsageError(`--rows ${JSON.stringify(options.rows)} is not a whole number`);
       }
       await runDemo({ url: await clientUrl(loaded, existingLayout(loaded)), rows, out, progress: true });
+      return 0;
+    }
+    case 'plan-shards': {
+      const count = (flag: 'vectors' | 'per-shard', value: string | undefined): number | undefined => {
+        if (value === undefined) return undefined;
+        const digits = value.replace(/[_,]/g, '');
+        if (!/^[1-9]\d{0,14}$/.test(digits)) throw new UsageError(`--${flag} ${JSON.stringify(value)}: give a whole number of vectors, such as 100000000`);
+        return Number(digits);
+      };
+      const vectors = count('vectors', options.vectors);
+      if (vectors === undefined) throw new UsageError('plan-shards needs --vectors N (how many vectors the tables will hold)');
+      const plan = planShards(load(options).config, vectors, count('per-shard', options['per-shard']));
+      out(options.json ? JSON.stringify(plan, null, 2) : formatShardPlan(plan));
       return 0;
     }
     case 'chaos': {
