@@ -89,7 +89,11 @@ export class SessionTransaction {
       try {
         await this.applySettings(connection);
         if (this.inBlock) {
-          await connection.simpleQuery([this.beginSql, ...this.localSettings].join('; '));
+          // A block commits with the server's synchronous_commit unless it wrote only audit or
+          // ephemeral tables (commitSql): undo what an earlier autocommit write set here.
+          const reset = connection.synchronousCommit === 'local' ? ['SET synchronous_commit = on'] : [];
+          await connection.simpleQuery([...reset, this.beginSql, ...this.localSettings].join('; '));
+          if (reset.length > 0) connection.synchronousCommit = 'on';
           this.begun.add(groupId);
         }
       } catch (error) {
