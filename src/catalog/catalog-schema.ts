@@ -8,7 +8,7 @@
  */
 export const FIRST_SHARD_ID = 102008;
 
-export const CATALOG_VIEWS = ['citus_shards', 'pg_dist_shard', 'pg_dist_placement', 'pg_dist_node', 'pg_dist_partition', 'dpg_namespaces'];
+export const CATALOG_VIEWS = ['citus_shards', 'pg_dist_shard', 'pg_dist_placement', 'pg_dist_node', 'pg_dist_partition', 'dpg_namespaces', 'dpg_maintenance'];
 
 export const CATALOG_SCHEMA_SQL = `
 CREATE SCHEMA IF NOT EXISTS dpg_catalog;
@@ -167,6 +167,22 @@ ALTER TABLE dpg_catalog.tables ADD COLUMN IF NOT EXISTS distribution_method text
   CHECK (distribution_method IN ('hash', 'hyperbolic'));
 ALTER TABLE dpg_catalog.colocation_groups ADD COLUMN IF NOT EXISTS distribution_method text NOT NULL DEFAULT 'hash'
   CHECK (distribution_method IN ('hash', 'hyperbolic'));
+
+-- Scheduled maintenance (src/maintenance): one row per job and scheduled minute, so that
+-- of several coordinators exactly one runs it (the one whose INSERT wins).
+CREATE TABLE IF NOT EXISTS dpg_catalog.maintenance_runs (
+  job           text NOT NULL,
+  scheduled_for timestamptz NOT NULL,
+  started_at    timestamptz NOT NULL DEFAULT now(),
+  finished_at   timestamptz,
+  result        text NOT NULL DEFAULT 'running' CHECK (result IN ('running', 'ok', 'failed')),
+  detail        text,
+  PRIMARY KEY (job, scheduled_for)
+);
+
+CREATE OR REPLACE VIEW public.dpg_maintenance AS
+  SELECT job, scheduled_for, started_at, finished_at, finished_at - started_at AS duration, result, detail
+  FROM dpg_catalog.maintenance_runs;
 
 CREATE OR REPLACE VIEW public.dpg_namespaces AS
   SELECT v.table_name, v.namespace, v.shardid, v.row_count, v.tier, v.index_names, v.m, v.ef_construction,

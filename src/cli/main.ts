@@ -205,7 +205,7 @@ export async function main(argv: string[]): Promise<number> {
       const result = await upCluster(loaded.config, loaded.dataDir, { reset: options.reset, monitoring: options.monitoring, coordinators, log: err });
       if (result.started.length === 0) out(`the cluster in ${loaded.dataDir} is already running; nothing changed`);
       else out(`cluster ready in ${result.seconds.toFixed(1)} s`);
-      out(formatStatus(await clusterStatus(result.layout, result.secrets)));
+      out(formatStatus(await clusterStatus(result.layout, result.secrets, loaded.config.cluster.database)));
       out(`\nurl: ${await clientUrl(loaded, result.layout)}`);
       return 0;
     }
@@ -223,7 +223,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'status': {
       const loaded = load(options);
       const layout = existingLayout(loaded);
-      const status = await clusterStatus(layout, readSecrets(layout.secretsFile));
+      const status = await clusterStatus(layout, readSecrets(layout.secretsFile), loaded.config.cluster.database);
       out(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
       return status.running && !status.healthy ? 1 : 0;
     }

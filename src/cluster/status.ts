@@ -5,7 +5,8 @@ import { PROMETHEUS_PROCESS, monitoringPorts } from './monitoring.ts';
 import { REDIS_PROCESS } from './redis.ts';
 import { patroniProcessName, groupMembers } from './patroni.ts';
 import { readProcessRecord, isAlive, postmasterPid } from './processes.ts';
-import { connectNode, withClient } from './connect.ts';
+import { connectNode, groupLeader, withClient } from './connect.ts';
+import { DEFAULT_CONFIG } from '../config/config.ts';
 import type { ClusterLayout } from './layout.ts';
 import type { ClusterSecrets } from './secrets.ts';
 
@@ -41,11 +42,13 @@ export interface ClusterStatus {
   healthy: boolean;
   nodes: NodeStatus[];
   processes: ProcessStatus[];
+  /** The last run of each scheduled maintenance job (config maintenance), from the catalog. */
+  maintenance: { job: string; scheduledFor: string; result: string; seconds: number | null; detail: string | null }[];
   problems: string[];
 }
 
 /** Everything `dpg status` shows, gathered from pid files, Patroni's REST API and the leaders. */
-export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecrets | null): Promise<ClusterStatus> {
+export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecrets | null, database = DEFAULT_CONFIG.cluster.database): Promise<ClusterStatus> {
   const problems: string[] = [];
   const processes: ProcessStatus[] = [];
   if (layout.etcd.local) {
@@ -139,7 +142,25 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
   }
   if (!coordinatorRunning && nodes.some((n) => n.patroniPid !== null)) problems.push(`${layout.haproxy ? 'a coordinator or HAProxy' : 'the coordinator'} is not running (run 'npx dpg up' to start it again)`);
   const anyRunning = processes.some((p) => p.running) || nodes.some((n) => n.patroniPid !== null || n.postgresPid !== null);
-  return { dataDir: layout.dataDir, running: anyRunning, healthy: anyRunning && problems.length === 0, nodes, processes, problems };
+  const maintenance = anyRunning ? await lastMaintenanceRuns(layout, secrets, database) : [];
+  return { dataDir: layout.dataDir, running: anyRunning, healthy: anyRunning && problems.length === 0, nodes, processes, maintenance, problems };
+}
+
+/** The newest run of each maintenance job, read on the control group's leader (none when it cannot be asked). */
+async function lastMaintenanceRuns(layout: ClusterLayout, secrets: ClusterSecrets | null, database: string): Promise<ClusterStatus['maintenance']> {
+  const leader = secrets ? await groupLeader(layout.groups[0]!) : null;
+  if (!leader || !secrets) return [];
+  try {
+    return await withClient(await connectNode(leader, secrets, database), async (client) => {
+      const result = await client.query<{ job: string; scheduled_for: Date; result: string; seconds: number | null; detail: string | null }>(
+        `SELECT DISTINCT ON (job) job, scheduled_for, result, extract(epoch FROM finished_at - started_at)::float8 AS seconds, detail
+         FROM dpg_catalog.maintenance_runs ORDER BY job, scheduled_for DESC`,
+      );
+      return result.rows.map((r) => ({ job: r.job, scheduledFor: r.scheduled_for.toISOString(), result: r.result, seconds: r.seconds, detail: r.detail }));
+    });
+  } catch {
+    return [];
+  }
 }
 
 /** replay_lag of each standby as its leader reports it, in seconds. */
@@ -195,6 +216,10 @@ export function formatStatus(status: ClusterStatus): string {
     p.url ?? '',
   ]);
   if (processRows.length > 0) lines.push(pad([['PROCESS', 'STATE', 'PID', 'PORTS', 'URL'], ...processRows]), '');
+  if (status.maintenance.length > 0) {
+    const rows = status.maintenance.map((m) => [m.job, m.scheduledFor, m.result, m.seconds === null ? '-' : `${m.seconds.toFixed(1)} s`, m.detail ?? '']);
+    lines.push(pad([['MAINTENANCE', 'LAST RUN (UTC)', 'RESULT', 'TOOK', 'DETAIL'], ...rows]), '');
+  }
   for (const problem of status.problems) lines.push(`! ${problem}`);
   return lines.join('\n').trimEnd();
 }

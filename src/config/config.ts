@@ -1,6 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { CronSchedule } from '../maintenance/cron.ts';
 
 /**
  * dpg's one configuration file. Its sections mirror the seed design document
@@ -78,6 +79,17 @@ export interface DpgConfig {
      * built far more slowly (the seed: 2GB).
      */
     index_build_memory: string;
+  };
+  maintenance: {
+    /** false: no scheduled job runs. */
+    enabled: boolean;
+    /** REINDEX CONCURRENTLY of the HNSW indexes of the shard that needs it most (the seed: "0 3 * * 0"). */
+    reindex_schedule: string;
+    /**
+     * ANALYZE of every shard, in the slot of the seed's weekly CLUSTER ("0 4 * * 6"):
+     * PostgreSQL cannot CLUSTER on an HNSW index.
+     */
+    analyze_schedule: string;
   };
   query_router: {
     /**
@@ -187,6 +199,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
   coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, instances: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
+  maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
@@ -242,7 +255,15 @@ function string(pattern: RegExp, what: string): Check {
 }
 
 const identifier = string(/^[a-z_][a-z0-9_$]{0,62}$/, 'a lower-case SQL identifier (letters, digits, _; at most 63 bytes)');
-const cronSchedule = string(/^\S+(\s+\S+){4}$/, 'a cron schedule of five fields, e.g. "0 2 * * 0"');
+const cronSchedule: Check = (value, key) => {
+  if (typeof value !== 'string') throw new ConfigError(key, value, 'a cron schedule of five fields, e.g. "0 2 * * 0"');
+  try {
+    new CronSchedule(value);
+  } catch (error) {
+    throw new ConfigError(key, value, `a cron schedule of five fields, e.g. "0 2 * * 0" (${(error as Error).message})`);
+  }
+  return value;
+};
 /** A PostgreSQL memory setting (kB, MB or GB) from 1MB to 1024GB. */
 const memorySize: Check = (value, key) => {
   const match = typeof value === 'string' ? /^(\d{1,7})(kB|MB|GB)$/.exec(value) : null;
@@ -356,6 +377,7 @@ const schema = object({
     split_rows: integer(0, Number.MAX_SAFE_INTEGER),
     index_build_memory: memorySize,
   }),
+  maintenance: object({ enabled: boolean, reindex_schedule: cronSchedule, analyze_schedule: cronSchedule }),
   query_router: object({
     read_from: oneOf('primary', 'replica', 'any'),
     max_replica_lag_seconds: number(0.1, 3600),

@@ -20,6 +20,7 @@ import type { VectorSearchOptions } from '../vector/search-route.ts';
 import { NamespaceTierManager } from '../vector/tier-manager.ts';
 import { ResultCache } from '../executor/result-cache.ts';
 import { ReplicaRouter, type ReadFrom } from '../executor/replicas.ts';
+import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
 
 export interface CoordinatorOptions {
   host: string;
@@ -51,6 +52,8 @@ export interface CoordinatorOptions {
   leaderWatch?: { endpoints: string[]; prefix: string };
   /** How long a statement waits for a group without a primary (a failover under way) to get one. */
   failoverWaitMs?: number;
+  /** Scheduled maintenance (config maintenance); absent: none. */
+  maintenance?: { reindex: string; analyze: string };
   /** Reads from standbys (config query_router); absent: every read goes to the primary. */
   replicaReads?: { readFrom: ReadFrom; maxLagMs: number };
   /** Durability class of each table named in config (replication.tables). */
@@ -171,6 +174,14 @@ export class Coordinator {
       },
     );
     this.tierManager.start();
+    if (this.options.maintenance) {
+      this.maintenance = new MaintenanceScheduler(
+        { tables: () => [...this.snapshot.tables.values()], pool: (groupId) => this.pool(groupId), log: (line) => this.log(line) },
+        this.options.maintenance,
+        this.options.vector.indexBuildMemory,
+      );
+      this.maintenance.start();
+    }
     if (this.options.metrics) await this.startMetrics(this.options.metrics);
     this.log(`coordinator listening on ${this.options.host}:${this.options.port}`);
   }
@@ -540,6 +551,7 @@ export class Coordinator {
   }
 
   private tierManager: NamespaceTierManager | null = null;
+  private maintenance: MaintenanceScheduler | null = null;
 
   async stop(): Promise<void> {
     this.stopping = true;
@@ -548,6 +560,7 @@ export class Coordinator {
     for (const wake of this.leaderWaiters.splice(0)) wake();
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.tierManager?.stop();
+    this.maintenance?.stop();
     await this.resultCache?.close();
     if (this.collectorTimer) clearInterval(this.collectorTimer);
     this.metricsServer?.close();

@@ -29,6 +29,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     },
     leaderWatch: state ? { endpoints: layout.etcd.endpoints, prefix: patroniNamespace(state.clusterId) } : undefined,
     failoverWaitMs: config.coordinator.failover_wait_seconds * 1000,
+    maintenance: config.maintenance.enabled ? { reindex: config.maintenance.reindex_schedule, analyze: config.maintenance.analyze_schedule } : undefined,
     replicaReads: { readFrom: config.query_router.read_from, maxLagMs: config.query_router.max_replica_lag_seconds * 1000 },
     recovery: {
       graceSeconds: config.coordinator.prepared_transaction_grace_seconds,
