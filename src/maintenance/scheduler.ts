@@ -67,19 +67,9 @@ export class MaintenanceScheduler {
     }
   }
 
-  private async control<T>(work: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<T>): Promise<T> {
-    const pool = this.host.pool(0);
-    const connection = await pool.acquire();
-    try {
-      return await work(async (sql) => (await connection.simpleQuery(sql)).rows);
-    } finally {
-      pool.release(connection);
-    }
-  }
-
   /** True when this coordinator is the one to run `job` for the minute `at`. */
   private claim(job: MaintenanceJob, at: Date): Promise<boolean> {
-    return this.control(async (query) => {
+    return this.onGroup(0, async (query) => {
       const rows = await query(
         `INSERT INTO dpg_catalog.maintenance_runs (job, scheduled_for) VALUES (${quoteLiteral(job)}, ${quoteLiteral(at.toISOString())}) ON CONFLICT DO NOTHING RETURNING job`,
       );
@@ -99,13 +89,14 @@ export class MaintenanceScheduler {
     }
     detail += ` (${((performance.now() - started) / 1000).toFixed(1)} s)`;
     this.host.log(`maintenance: ${job} ${result}: ${detail}`);
-    await this.control((query) =>
+    await this.onGroup(0, (query) =>
       query(
         `UPDATE dpg_catalog.maintenance_runs SET finished_at = now(), result = ${quoteLiteral(result)}, detail = ${quoteLiteral(detail)} WHERE job = ${quoteLiteral(job)} AND scheduled_for = ${quoteLiteral(at.toISOString())}`,
       ),
     );
   }
 
+  /** Runs `work` on one connection of a group's pool (group 0: the control group, where the catalog is). */
   private async onGroup<T>(groupId: number, work: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<T>): Promise<T> {
     const pool = this.host.pool(groupId);
     const connection = await pool.acquire();
