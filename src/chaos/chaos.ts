@@ -258,7 +258,8 @@ export async function runChaos(ctx: ChaosContext, options: ChaosOptions = {}): P
   const duration = options.durationSeconds ?? 15;
   await ensureTable(ctx.url);
   const results: ChaosResult[] = [];
-  const skip = (scenario: ChaosScenario, what: string, why: string): ChaosResult => ({
+  /** A result without a load: a skipped scenario (`why`), or the spike's. */
+  const skip = (scenario: ChaosScenario, what: string, why: string | null): ChaosResult => ({
     scenario,
     what,
     skipped: why,
@@ -311,10 +312,7 @@ export async function runChaos(ctx: ChaosContext, options: ChaosOptions = {}): P
         break;
       }
       case 'spike': {
-        const result = skip(scenario, 'a load spike: 1,000 concurrent queries', '');
-        result.skipped = null;
-        result.spike = await spike(ctx);
-        results.push(result);
+        results.push({ ...skip(scenario, 'a load spike: 1,000 concurrent queries', null), spike: await spike(ctx) });
         break;
       }
     }

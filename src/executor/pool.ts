@@ -86,6 +86,21 @@ export class GroupPool {
     }
   }
 
+  /** Runs `work` on one connection of this pool and gives it back, whatever happens. */
+  async withConnection<T>(work: (connection: BackendConnection) => Promise<T>): Promise<T> {
+    const connection = await this.acquire();
+    try {
+      return await work(connection);
+    } finally {
+      this.release(connection);
+    }
+  }
+
+  /** withConnection for simple queries: `query(sql)` answers the rows as text. */
+  run<T>(work: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<T>): Promise<T> {
+    return this.withConnection((connection) => work(async (sql) => (await connection.simpleQuery(sql)).rows));
+  }
+
   /** Gives a connection back; a broken one, or one mid-transaction, is closed instead. */
   release(connection: BackendConnection): void {
     if (!connection.idle && !connection.broken) {

@@ -124,20 +124,20 @@ export class ReplicaRouter {
   }
 
   /** One sample; a node that does not answer within 2 s (cut off, or stopped) is given up on, its connection closed. */
-  private async query(pool: GroupPool, sql: string): Promise<string | null> {
-    const connection = await pool.acquire();
-    let timer: NodeJS.Timeout | undefined;
-    try {
+  private query(pool: GroupPool, sql: string): Promise<string | null> {
+    return pool.withConnection(async (connection) => {
+      let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           connection.destroy();
           reject(new Error('no answer within 2 s'));
         }, 2000);
       });
-      return (await Promise.race([connection.simpleQuery(sql), timeout])).rows[0]?.[0] ?? null;
-    } finally {
-      clearTimeout(timer);
-      pool.release(connection);
-    }
+      try {
+        return (await Promise.race([connection.simpleQuery(sql), timeout])).rows[0]?.[0] ?? null;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
   }
 }

@@ -201,7 +201,7 @@ export class SessionExecutor {
    */
   private async openFollowingFailover(plan: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
     const read = plan.kind === 'distributed' && plan.readOnly;
-    const write = (plan.kind === 'distributed' && !plan.readOnly) || plan.kind === 'insert' || plan.kind === 'reference-write';
+    const write = writesRows(plan);
     const deadline = Date.now() + this.coordinator.failoverWaitMs;
     let forcePrimary = false;
     for (;;) {
@@ -235,7 +235,7 @@ export class SessionExecutor {
   private failoverError(plan: Plan, error: unknown): unknown {
     if (failureKind(error) !== 'lost') return error;
     if (this.transaction.inBlock) return new BlockLostError(error);
-    if ((plan.kind === 'distributed' && !plan.readOnly) || plan.kind === 'insert' || plan.kind === 'reference-write' || plan.kind === 'control' || plan.kind === 'ddl') {
+    if (writesRows(plan) || plan.kind === 'control' || plan.kind === 'ddl') {
       metrics()?.failoverRetries.inc({ outcome: 'unknown' });
       return new OutcomeUnknownError(plan.kind === 'ddl' || plan.kind === 'control' ? 'the statement' : 'the write', error);
     }
@@ -537,7 +537,7 @@ export class SessionExecutor {
         return;
       }
       const plan = portal.statement.planned.plan;
-      const writes = plan.kind === 'insert' || plan.kind === 'reference-write' || (plan.kind === 'distributed' && !plan.readOnly);
+      const writes = writesRows(plan);
       if (writes && !this.transaction.inBlock && portal.stream === null && this.session.executesQueuedBeforeSync() > 0) {
         // Statements pipelined before one Sync are one transaction in PostgreSQL: here too.
         this.transaction.begin('BEGIN');
@@ -671,6 +671,11 @@ export class SessionExecutor {
     for (const name of [...this.portals.keys()]) await this.closePortal(name);
     await this.transaction.close();
   }
+}
+
+/** INSERT, UPDATE, DELETE, writes to reference tables, SELECT ... FOR UPDATE. */
+function writesRows(plan: Plan): boolean {
+  return plan.kind === 'insert' || plan.kind === 'reference-write' || (plan.kind === 'distributed' && !plan.readOnly);
 }
 
 function quoteIdent(name: string): string {

@@ -97,14 +97,8 @@ export class MaintenanceScheduler {
   }
 
   /** Runs `work` on one connection of a group's pool (group 0: the control group, where the catalog is). */
-  private async onGroup<T>(groupId: number, work: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<T>): Promise<T> {
-    const pool = this.host.pool(groupId);
-    const connection = await pool.acquire();
-    try {
-      return await work(async (sql) => (await connection.simpleQuery(sql)).rows);
-    } finally {
-      pool.release(connection);
-    }
+  private onGroup<T>(groupId: number, work: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<T>): Promise<T> {
+    return this.host.pool(groupId).run(work);
   }
 
   /**

@@ -235,18 +235,15 @@ export class Coordinator {
   private async recordLeader(scope: string, leader: string): Promise<void> {
     const pool = this.pools.get(0);
     if (!pool) return;
+    const name = `'${leader.replace(/'/g, "''")}'`;
+    const group = `'${scope.replace(/'/g, "''")}'`;
     try {
-      const connection = await pool.acquire();
-      try {
-        const name = `'${leader.replace(/'/g, "''")}'`;
-        const group = `'${scope.replace(/'/g, "''")}'`;
-        await connection.simpleQuery(
+      await pool.run((query) =>
+        query(
           `UPDATE dpg_catalog.nodes n SET role = CASE WHEN n.name = ${name} THEN 'leader' ELSE 'replica' END, updated_at = now()
            FROM dpg_catalog.groups g WHERE g.group_id = n.group_id AND g.name = ${group} AND n.role IS DISTINCT FROM (CASE WHEN n.name = ${name} THEN 'leader' ELSE 'replica' END)`,
-        );
-      } finally {
-        pool.release(connection);
-      }
+        ),
+      );
     } catch (error) {
       this.log(`recording the primary of group ${scope} in the catalog failed: ${(error as Error).message}`);
     }
@@ -404,13 +401,7 @@ export class Coordinator {
 
   /** The commit point of a distributed transaction (see SessionTransaction.twoPhaseCommit). */
   async recordCommitDecision(gid: string): Promise<void> {
-    const pool = this.pool(0);
-    const connection = await pool.acquire();
-    try {
-      await connection.simpleQuery(`INSERT INTO dpg_catalog.commit_records (gid) VALUES ('${gid}')`);
-    } finally {
-      pool.release(connection);
-    }
+    await this.pool(0).run((query) => query(`INSERT INTO dpg_catalog.commit_records (gid) VALUES ('${gid}')`));
   }
 
   async forgetCommitDecision(gid: string): Promise<void> {
@@ -484,34 +475,22 @@ export class Coordinator {
   async tableColumns(table: string): Promise<string[]> {
     const cached = this.columnCache.get(table);
     if (cached && cached.version === this.snapshot.version) return cached.columns;
-    const pool = this.pool(0);
-    const connection = await pool.acquire();
-    try {
-      const result = await connection.simpleQuery(
-        `SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('public.${table.replace(/'/g, "''")}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-      );
-      const columns = result.rows.map((r) => r[0]!);
-      this.columnCache.set(table, { version: this.snapshot.version, columns });
-      return columns;
-    } finally {
-      pool.release(connection);
-    }
+    const rows = await this.pool(0).run((query) =>
+      query(`SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('public.${table.replace(/'/g, "''")}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum`),
+    );
+    const columns = rows.map((r) => r[0]!);
+    this.columnCache.set(table, { version: this.snapshot.version, columns });
+    return columns;
   }
 
   /** The SQL name of a type (client OIDs), for casts in queries the coordinator writes. */
   async typeName(oid: number): Promise<string> {
     const known = this.typeNames.get(oid);
     if (known) return known;
-    const pool = this.pool(0);
-    const connection = await pool.acquire();
-    try {
-      const result = await connection.simpleQuery(`SELECT format_type(${Number(oid)}, NULL)`);
-      const name = result.rows[0]?.[0] ?? 'text';
-      this.typeNames.set(oid, name);
-      return name;
-    } finally {
-      pool.release(connection);
-    }
+    const rows = await this.pool(0).run((query) => query(`SELECT format_type(${Number(oid)}, NULL)`));
+    const name = rows[0]?.[0] ?? 'text';
+    this.typeNames.set(oid, name);
+    return name;
   }
 
   pool(groupId: number): GroupPool {

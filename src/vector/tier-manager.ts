@@ -150,14 +150,8 @@ export class NamespaceTierManager {
     }
   }
 
-  private async onShard<T>(table: TableInfo, shardIndex: number, run: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<T>): Promise<T> {
-    const pool = this.host.pool(table.shards[shardIndex]!.groupIds[0]!);
-    const connection = await pool.acquire();
-    try {
-      return await run(async (sql) => (await connection.simpleQuery(sql)).rows);
-    } finally {
-      pool.release(connection);
-    }
+  private onShard<T>(table: TableInfo, shardIndex: number, run: (query: (sql: string) => Promise<(string | null)[][]>) => Promise<T>): Promise<T> {
+    return this.host.pool(table.shards[shardIndex]!.groupIds[0]!).run(run);
   }
 
   /**

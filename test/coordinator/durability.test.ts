@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, standbyWalReceiver, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { sleep } from '../../src/cluster/processes.ts';
 
@@ -35,11 +35,7 @@ after(async () => {
 
 /** Runs `work` with the synchronous standby's WAL receiver stopped; it is continued afterwards whatever happens. */
 async function withStandbyStopped<T>(work: () => Promise<T>): Promise<T> {
-  const group = cluster.layout.groups[1]!;
-  const leader = await groupLeader(group);
-  const standby = group.nodes.find((n) => n.name !== leader?.name)!;
-  const pid = await withClient(await connectNode(standby, cluster.secrets, 'postgres'), async (c) => Number((await c.query('SELECT pid FROM pg_stat_wal_receiver')).rows[0]?.pid));
-  assert.ok(pid > 0, 'the standby streams from the primary');
+  const { pid } = await standbyWalReceiver(cluster);
   process.kill(pid, 'SIGSTOP');
   try {
     return await work();

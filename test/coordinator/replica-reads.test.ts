@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, standbyWalReceiver, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { sleep, waitFor } from '../../src/cluster/processes.ts';
 import { ReplicaRouter } from '../../src/executor/replicas.ts';
@@ -45,13 +45,9 @@ test('reads go to a caught-up standby; a session reads its own writes; a stale s
   await writer.query("INSERT INTO notes (namespace, id) VALUES ('n', 1)");
   await waitFor('the standby to serve the first row', 10_000, async () => (await count(reader)) === 1);
 
-  const group = cluster.layout.groups[1]!;
-  const leader = await groupLeader(group);
-  const standby = group.nodes.find((n) => n.name !== leader?.name)!;
+  const { standby, pid } = await standbyWalReceiver(cluster);
   const standbyReads = async () =>
     withClient(await connectNode(standby, cluster.secrets, 'distributed_postgres_cluster'), async (c) => Number((await c.query('SELECT sum(seq_scan + coalesce(idx_scan, 0)) AS n FROM pg_stat_user_tables')).rows[0].n ?? 0));
-  const pid = await withClient(await connectNode(standby, cluster.secrets, 'postgres'), async (c) => Number((await c.query('SELECT pid FROM pg_stat_wal_receiver')).rows[0]?.pid));
-  assert.ok(pid > 0, 'the standby streams');
 
   // (A backend's table statistics reach pg_stat_user_tables at most once a second.)
   const scansBefore = await standbyReads();
@@ -81,10 +77,7 @@ test('reads go to a caught-up standby; a session reads its own writes; a stale s
 });
 
 test('in a transaction block every read goes to the primary', async () => {
-  const group = cluster.layout.groups[1]!;
-  const leader = await groupLeader(group);
-  const standby = group.nodes.find((n) => n.name !== leader?.name)!;
-  const pid = await withClient(await connectNode(standby, cluster.secrets, 'postgres'), async (c) => Number((await c.query('SELECT pid FROM pg_stat_wal_receiver')).rows[0]?.pid));
+  const { pid } = await standbyWalReceiver(cluster);
   process.kill(pid, 'SIGSTOP');
   try {
     const before = await count(writer);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { runDpg } from './dpg-cli.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { buildLayout, type ClusterLayout } from '../../src/cluster/layout.ts';
+import { buildLayout, type ClusterLayout, type NodeLayout } from '../../src/cluster/layout.ts';
+import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { readClusterState } from '../../src/cluster/state.ts';
 import { readSecrets, clientUrl, type ClusterSecrets } from '../../src/cluster/secrets.ts';
 import { pidsWithMarker } from '../../src/cluster/processes.ts';
@@ -66,4 +67,17 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     configFile,
     stop: cleanUp,
   };
+}
+
+/**
+ * A standby of worker group `group` (1 = the first) and the PID of its WAL receiver:
+ * SIGSTOP it and the standby stops replaying (and acknowledging) the primary's writes.
+ */
+export async function standbyWalReceiver(cluster: TestCluster, group = 1): Promise<{ standby: NodeLayout; pid: number }> {
+  const nodes = cluster.layout.groups[group]!;
+  const leader = await groupLeader(nodes);
+  const standby = nodes.nodes.find((n) => n.name !== leader?.name)!;
+  const pid = await withClient(await connectNode(standby, cluster.secrets, 'postgres'), async (c) => Number((await c.query('SELECT pid FROM pg_stat_wal_receiver')).rows[0]?.pid));
+  assert.ok(pid > 0, `${standby.name} streams from the primary`);
+  return { standby, pid };
 }
