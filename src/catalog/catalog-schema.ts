@@ -8,7 +8,7 @@
  */
 export const FIRST_SHARD_ID = 102008;
 
-export const CATALOG_VIEWS = ['citus_shards', 'pg_dist_shard', 'pg_dist_placement', 'pg_dist_node', 'pg_dist_partition', 'dpg_namespaces', 'dpg_maintenance'];
+export const CATALOG_VIEWS = ['citus_shards', 'pg_dist_shard', 'pg_dist_placement', 'pg_dist_node', 'pg_dist_partition', 'dpg_namespaces', 'dpg_maintenance', 'dpg_shard_moves'];
 
 export const CATALOG_SCHEMA_SQL = `
 CREATE SCHEMA IF NOT EXISTS dpg_catalog;
@@ -179,6 +179,37 @@ CREATE TABLE IF NOT EXISTS dpg_catalog.maintenance_runs (
   detail        text,
   PRIMARY KEY (job, scheduled_for)
 );
+
+-- Shard moves (src/rebalance): one row per move of a shard group (the shards of one index
+-- of a co-location group) from one worker group to another, with the step it reached, so
+-- that an interrupted move can be resumed or rolled back. Its state is also the decision
+-- of the cutover's two-phase commit: a source transaction prepared as dpg_move_<id>
+-- commits once the state is 'cleanup' or 'done', and is rolled back otherwise.
+CREATE TABLE IF NOT EXISTS dpg_catalog.shard_moves (
+  move_id        bigserial PRIMARY KEY,
+  colocation_id  int NOT NULL,
+  shard_index    int NOT NULL,
+  shard_ids      bigint[] NOT NULL,
+  source_group   int NOT NULL REFERENCES dpg_catalog.groups,
+  target_group   int NOT NULL REFERENCES dpg_catalog.groups,
+  state          text NOT NULL DEFAULT 'setup'
+                 CHECK (state IN ('setup', 'copying', 'catching-up', 'cutover', 'cleanup', 'done', 'rolling-back', 'rolled-back')),
+  rows_total     bigint,
+  bytes_total    bigint,
+  pause_ms       double precision,
+  detail         text,
+  started_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  finished_at    timestamptz
+);
+-- One unfinished move per shard group at a time.
+CREATE UNIQUE INDEX IF NOT EXISTS shard_moves_one_active ON dpg_catalog.shard_moves (colocation_id, shard_index)
+  WHERE state NOT IN ('done', 'rolled-back');
+
+CREATE OR REPLACE VIEW public.dpg_shard_moves AS
+  SELECT m.move_id, m.shard_ids, m.source_group, m.target_group, m.state, m.rows_total, m.bytes_total, m.pause_ms,
+         m.detail, m.started_at, m.updated_at, m.finished_at, m.finished_at - m.started_at AS duration
+  FROM dpg_catalog.shard_moves m;
 
 CREATE OR REPLACE VIEW public.dpg_maintenance AS
   SELECT job, scheduled_for, started_at, finished_at, finished_at - started_at AS duration, result, detail

@@ -112,6 +112,17 @@ export class CatalogSnapshot {
     return CatalogSnapshot.shardIndexForValue(table, value);
   }
 
+  /**
+   * The groups holding a shard now. A plan keeps the TableInfo of the snapshot it was
+   * made with (a prepared statement keeps it for good); a shard move changes only the
+   * placement, so the executor asks the current snapshot where the shard is.
+   */
+  placementGroups(table: TableInfo, shardIndex: number): number[] {
+    const current = this.tables.get(table.name);
+    const shard = current?.shards[shardIndex];
+    return shard && shard.shardId === table.shards[shardIndex]?.shardId ? shard.groupIds : table.shards[shardIndex]!.groupIds;
+  }
+
   workerGroupIds(): number[] {
     return [...this.groups.values()].filter((g) => g.kind === 'worker').map((g) => g.id).sort((a, b) => a - b);
   }

@@ -19,6 +19,8 @@ import { clusterStatus, formatStatus } from '../cluster/status.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
 import { MissingSystemUserError } from '../cluster/system-user.ts';
+import { adminContext, moveShardCommand, rebalanceCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
+import { ClientError } from '../server/client-error.ts';
 
 const USAGE = `usage: dpg <command> [options]
 
@@ -31,6 +33,10 @@ commands:
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
   plan-shards        the seed's shard count guidance: --vectors N [--per-shard M] [--json]
+  move-shard         move a shard (with its co-located shards) to another worker group, online:
+                     --shard ID --to GROUP [--from GROUP] | --resume ID|all | --rollback ID | --list [--json]
+  rebalance          plan and make the moves that even out the worker groups' load;
+                     [--dry-run] [--strategy by_disk_size|by_rows|by_shard_count] [--threshold 0.2]
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
                      --scenarios worker-primary,worker-node,partition,coordinator,control-primary,coordinator-2pc,spike --duration 15s
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
@@ -97,6 +103,15 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         'no-tiers': { type: 'boolean' },
         'recall-sample': { type: 'string' },
         arrival: { type: 'string' },
+        shard: { type: 'string' },
+        to: { type: 'string' },
+        from: { type: 'string' },
+        resume: { type: 'string' },
+        rollback: { type: 'string' },
+        list: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        strategy: { type: 'string' },
+        threshold: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -190,6 +205,11 @@ export async function main(argv: string[]): Promise<number> {
   const chaosFlags = ['scenarios', 'duration'];
   const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench' && !(command === 'chaos' && chaosFlags.includes(flag)));
   if (misplaced) throw new UsageError(`--${misplaced} goes with ${chaosFlags.includes(misplaced) ? 'bench or chaos' : 'bench'} only`);
+  const moveFlags = { 'move-shard': ['shard', 'to', 'from', 'resume', 'rollback', 'list'], rebalance: ['dry-run', 'strategy', 'threshold'] } as Record<string, string[]>;
+  for (const [owner, flags] of Object.entries(moveFlags)) {
+    const wrong = flags.find((flag) => options[flag] !== undefined && command !== owner);
+    if (wrong) throw new UsageError(`--${wrong} goes with ${owner} only`);
+  }
   switch (command) {
     case 'setup': {
       const report = setup(out);
@@ -313,6 +333,15 @@ export async function main(argv: string[]): Promise<number> {
       await runBench({ url: await clientUrl(loaded, existingLayout(loaded)), ...benchOptions, out, progress: true });
       return 0;
     }
+    case 'move-shard': {
+      const loaded = load(options);
+      return moveShardCommand(adminContext(loaded, existingLayout(loaded), err), options as MoveFlags, out);
+    }
+    case 'rebalance': {
+      const loaded = load(options);
+      await rebalanceCommand(adminContext(loaded, existingLayout(loaded), err), loaded, options as MoveFlags, out);
+      return 0;
+    }
     case 'shards': {
       const loaded = load(options);
       const rows = await shardMap(loaded, existingLayout(loaded));
@@ -324,13 +353,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const expected = [BenchConfigError, DemoError, BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
+const expected = [ClientError, BenchConfigError, DemoError, BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
 
 main(process.argv.slice(2)).then(
   // -1: a server command that keeps running until signalled.
   (code) => (code >= 0 ? process.exit(code) : undefined),
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof MoveUsageError) {
       err(`dpg: ${error.message}\n\n${USAGE}`);
       process.exit(2);
     }

@@ -38,12 +38,16 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
         // With synchronous_mode a commit on the primary waits for a standby (when one is
         // streaming), and Patroni only promotes a standby that was synchronous.
         synchronous_mode: config.replication.synchronous_mode && group.nodes.length > 1,
+        // Shard moves (src/rebalance) replicate a shard through a logical slot of their own;
+        // Patroni would drop a slot it does not manage the next time it reads the slot list.
+        ignore_slots: LOGICAL_SLOTS_IGNORED,
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,
           parameters: {
             ...config.postgres.parameters,
-            wal_level: 'replica',
+            // logical: shard moves copy a shard to another group by logical replication.
+            wal_level: 'logical',
             hot_standby: 'on',
             wal_log_hints: 'on',
             // pgvector's settings (hnsw.ef_search, ...) exist from the start, so SET validates them.
@@ -148,4 +152,56 @@ export async function groupMembers(group: GroupLayout): Promise<PatroniMember[] 
     if (members) return members;
   }
   return null;
+}
+
+/** Patroni leaves logical slots alone (shard moves own theirs): `ignore_slots` in its dynamic config. */
+const LOGICAL_SLOTS_IGNORED = [{ type: 'logical' }];
+
+/**
+ * Clusters created before shard moves existed run with wal_level replica, which has no
+ * logical decoding. This sets wal_level logical (and ignore_slots) in each group's
+ * dynamic config and restarts the nodes Patroni then marks pending restart, standbys
+ * first. PostgreSQL reads wal_level only at start. Returns the groups changed.
+ */
+export async function enableLogicalDecoding(groups: GroupLayout[], log: (line: string) => void, timeoutMs = 120_000): Promise<string[]> {
+  const changed: string[] = [];
+  for (const group of groups) {
+    const node = group.nodes[0]!;
+    const base = `http://${node.host}:${node.restPort}`;
+    const current = (await (await fetch(`${base}/config`, { signal: AbortSignal.timeout(5000) })).json()) as {
+      postgresql?: { parameters?: Record<string, unknown> };
+      ignore_slots?: unknown;
+    };
+    if (current.postgresql?.parameters?.wal_level === 'logical' && current.ignore_slots) continue;
+    const patch = await fetch(`${base}/config`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ postgresql: { parameters: { wal_level: 'logical' } }, ignore_slots: LOGICAL_SLOTS_IGNORED }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!patch.ok) throw new Error(`group ${group.name}: Patroni refused the config change (${patch.status} ${await patch.text()})`);
+    log(`group ${group.name}: wal_level logical (for shard moves); restarting its PostgreSQL`);
+    const members = (await groupMembers(group)) ?? [];
+    const ordered = [...group.nodes].sort((a, b) => Number(members.find((m) => m.name === a.name)?.role === 'leader') - Number(members.find((m) => m.name === b.name)?.role === 'leader'));
+    for (const member of ordered) {
+      const url = `http://${member.host}:${member.restPort}`;
+      const deadline = Date.now() + timeoutMs;
+      // Patroni applies a dynamic config change on its next cycle (loop_wait).
+      for (;;) {
+        const state = (await (await fetch(`${url}/patroni`, { signal: AbortSignal.timeout(5000) })).json()) as { pending_restart?: boolean };
+        if (state.pending_restart) break;
+        if (Date.now() > deadline) throw new Error(`${member.name}: Patroni did not take the new wal_level within ${timeoutMs / 1000} s`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      const restart = await fetch(`${url}/restart`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ restart_pending: true }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!restart.ok) throw new Error(`${member.name}: restart failed (${restart.status} ${await restart.text()})`);
+    }
+    changed.push(group.name);
+  }
+  return changed;
 }

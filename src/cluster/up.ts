@@ -7,7 +7,7 @@ import { openClusterState, fallbackNodesRoot, writeClusterState, type ClusterSta
 import { loadOrCreateSecrets, clientUrl, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
-import { patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
+import { enableLogicalDecoding, patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
@@ -139,6 +139,9 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   const remaining = () => Math.max(10_000, timeoutMs - (Date.now() - startedAt));
   await Promise.all(layout.groups.map((group) => waitForGroupReady(group, config.replication.synchronous_mode, remaining())));
   log(`every group has a leader and streaming replicas (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
+  if ((await enableLogicalDecoding(layout.groups, log, remaining())).length > 0) {
+    await Promise.all(layout.groups.map((group) => waitForGroupReady(group, config.replication.synchronous_mode, remaining())));
+  }
 
   if (!state.catalogCreated && !state.bootstrapped) {
     await bootstrapCluster(config, layout, secrets, log);

@@ -111,7 +111,7 @@ export class CopyIn {
     this.buffers.delete(shard);
     const chunks = this.plan.format === 'binary' ? [BINARY_HEADER, ...buffer.chunks, BINARY_TRAILER] : buffer.chunks;
     const sql = fillShard(this.plan.template, [this.plan.table], shard);
-    const groups = this.plan.table.shards[shard]!.groupIds;
+    const groups = this.ctx.coordinator.snapshot.placementGroups(this.plan.table, shard);
     const durability = this.ctx.coordinator.tableDurability(this.plan.table);
     await Promise.all(groups.map(async (group) => copyIntoShard(await this.ctx.transaction.connection(group, { write: true, durability }), sql, chunks)));
   }
@@ -168,7 +168,7 @@ export class CopyOutStream implements ResultStream {
 
   private async openShard(): Promise<void> {
     const shard = this.shards[this.shardIndex]!;
-    const group = this.plan.table.shards[shard]!.groupIds[0]!;
+    const group = this.ctx.coordinator.snapshot.placementGroups(this.plan.table, shard)[0]!;
     this.connection = await this.ctx.transaction.connection(group);
     this.connection.write(encodeFrontend({ type: 'Query', sql: fillShard(this.plan.template, [this.plan.table], shard) }));
     this.skipBytes = this.plan.format === 'binary' && this.shardIndex > 0 ? -1 : 0;

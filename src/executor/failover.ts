@@ -46,3 +46,22 @@ export class BlockLostError extends ClientError {
 
 /** A write over several groups that was rolled back everywhere after a worker connection broke: it did not happen. */
 export class NotAppliedError extends ConnectFailedError {}
+
+/**
+ * A worker's "relation ... does not exist" for a shard table (`<table>_<shardid>`): the
+ * shard has been moved to another group (its move drops the source copy), so the
+ * statement never ran there.
+ */
+export function shardMovedAway(error: unknown): boolean {
+  return error instanceof ServerError && error.sqlstate === '42P01' && /relation "(?:public\.)?[a-z_][a-z0-9_$]*_\d+" does not exist/.test(error.message);
+}
+
+/** SQLSTATE 40001: a shard the transaction block used moved to another group; retrying the transaction works. */
+export class ShardMovedError extends ClientError {
+  constructor(cause: unknown) {
+    super(
+      '40001',
+      `a shard this transaction uses was moved to another worker group while the transaction ran (${(cause as Error)?.message ?? String(cause)}); ROLLBACK and run the transaction again`,
+    );
+  }
+}

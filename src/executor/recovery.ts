@@ -1,4 +1,6 @@
 import type { Coordinator } from '../server/coordinator.ts';
+import type { BackendConnection } from './backend-connection.ts';
+import { MOVE_GID, MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
 
 /** A part of a distributed transaction: `<transaction gid>_g<group>` (see SessionTransaction). */
 const PART = /^(dpg_[a-z0-9]+_[0-9a-f]+)_g(\d+)$/;
@@ -27,7 +29,15 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
         );
         for (const [gid, age] of parts.rows) {
           const match = PART.exec(gid!);
-          if (!match) continue;
+          if (!match) {
+            const move = MOVE_GID.exec(gid!);
+            if (move && Number(age) > graceSeconds) {
+              const outcome = await resolveMoveCutover(decisions, connection, gid!, Number(move[1]));
+              if (outcome === 'committed') committed++;
+              if (outcome === 'rolled-back') rolledBack++;
+            }
+            continue;
+          }
           const base = match[1]!;
           stillPrepared.add(base);
           const record = await decisions.simpleQuery(`SELECT 1 FROM dpg_catalog.commit_records WHERE gid = '${base}'`);
@@ -60,4 +70,34 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
     control.release(decisions);
   }
   return { committed, rolledBack };
+}
+
+/**
+ * A shard move's cutover prepared on the source (`dpg_move_<id>`) whose mover is gone:
+ * committed if the catalog switched (state 'cleanup' or later), else rolled back after
+ * taking the decision away from the mover (state back to 'catching-up', which a resumed
+ * move starts from). The move's advisory lock tells whether a mover still runs it.
+ */
+async function resolveMoveCutover(control: BackendConnection, worker: BackendConnection, gid: string, moveId: number): Promise<'committed' | 'rolled-back' | 'left'> {
+  const state = (await control.simpleQuery(`SELECT state FROM dpg_catalog.shard_moves WHERE move_id = ${moveId}`)).rows[0]?.[0] ?? null;
+  // Another recovery loop (or the mover) may finish it first: "does not exist" (42704) then.
+  const finish = (sql: string) =>
+    worker.simpleQuery(sql).then(
+      () => true,
+      (error) => {
+        if ((error as { sqlstate?: string }).sqlstate === '42704') return false;
+        throw error;
+      },
+    );
+  if (state === 'cleanup' || state === 'done') return (await finish(`COMMIT PREPARED '${gid}'`)) ? 'committed' : 'left';
+  const locked = (await control.simpleQuery(`SELECT pg_try_advisory_lock(${MOVE_LOCK_CLASS}, ${moveId})`)).rows[0]?.[0] === 't';
+  if (!locked) return 'left';
+  try {
+    await control.simpleQuery(`UPDATE dpg_catalog.shard_moves SET state = 'catching-up', updated_at = now(), detail = 'cutover rolled back by a recovery loop' WHERE move_id = ${moveId} AND state = 'cutover'`);
+    const now = (await control.simpleQuery(`SELECT state FROM dpg_catalog.shard_moves WHERE move_id = ${moveId}`)).rows[0]?.[0] ?? null;
+    if (now === 'cleanup' || now === 'done') return 'left';
+    return (await finish(`ROLLBACK PREPARED '${gid}'`)) ? 'rolled-back' : 'left';
+  } finally {
+    await control.simpleQuery(`SELECT pg_advisory_unlock(${MOVE_LOCK_CLASS}, ${moveId})`);
+  }
 }

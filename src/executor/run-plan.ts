@@ -89,8 +89,8 @@ function checkSplitJoin(snapshot: CatalogSnapshot, plan: DistributedPlan, params
   }
 }
 
-function groupOf(table: TableInfo, shardIndex: number): number {
-  return table.shards[shardIndex]!.groupIds[0]!;
+function groupOf(ctx: ExecutionContext, table: TableInfo, shardIndex: number): number {
+  return ctx.coordinator.snapshot.placementGroups(table, shardIndex)[0]!;
 }
 
 function request(sql: string, bindings: Bindings, resultFormats = bindings.resultFormats): WorkerRequest {
@@ -207,7 +207,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   else ctx.transaction.statementReplicaOk = true;
   if (plan.anchor.kind === 'reference') {
     // Every worker group holds the reference table; read it from the first.
-    const groupId = plan.anchor.shards[0]!.groupIds[0]!;
+    const groupId = ctx.coordinator.snapshot.placementGroups(plan.anchor, 0)[0]!;
     return runOnGroup(ctx, groupId, [request(fillShard(plan.template, plan.relations, 0), bindings)], write);
   }
   let shards: number[];
@@ -235,7 +235,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
     metrics()?.statements.inc({ route: 'multi_shard' });
     const queries = new Map<number, { shard: number; sql: string }[]>();
     for (const query of route.queries) {
-      const group = groupOf(plan.anchor, query.shard);
+      const group = groupOf(ctx, plan.anchor, query.shard);
       queries.set(group, [...(queries.get(group) ?? []), query]);
     }
     return runMergedSelect(ctx, plan, queries, { efSearch: route.efSearch, limitFactor: route.perNamespace ? ctx.coordinator.vectorSearch.candidateFactor : 1 });
@@ -245,13 +245,13 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
     metrics()?.statements.inc({ route: 'router' });
     const label = { shardId: plan.anchor.shards[shard]!.shardId, queryType: plan.command.toLowerCase() };
     const sql = fillShard(route?.queries[0]?.sql ?? plan.template, plan.relations, shard);
-    const stream = await runOnGroup(ctx, groupOf(plan.anchor, shard), [request(sql, bindings)], write, 0, label, route?.efSearch ?? sharedEfSearch);
+    const stream = await runOnGroup(ctx, groupOf(ctx, plan.anchor, shard), [request(sql, bindings)], write, 0, label, route?.efSearch ?? sharedEfSearch);
     return plan.vectorSearch ? timedVectorSearch(stream, searchNamespace(plan, params), label.shardId) : stream;
   }
   metrics()?.statements.inc({ route: 'multi_shard' });
   const byGroup = new Map<number, number[]>();
   for (const shard of shards) {
-    const group = groupOf(plan.anchor, shard);
+    const group = groupOf(ctx, plan.anchor, shard);
     byGroup.set(group, [...(byGroup.get(group) ?? []), shard]);
   }
   if (plan.command !== 'SELECT') {
@@ -408,7 +408,7 @@ export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promis
   metrics()?.statements.inc({ route: rowsByShard.size > 1 ? 'multi_shard' : 'router' });
   const byGroup = new Map<number, WorkerRequest[]>();
   for (const [shard, rows] of rowsByShard) {
-    const group = groupOf(plan.table, shard);
+    const group = groupOf(ctx, plan.table, shard);
     byGroup.set(group, [...(byGroup.get(group) ?? []), insertRequest(plan, shard, rows, ctx.bindings)]);
   }
   return atomically(ctx, byGroup.size, async () => {

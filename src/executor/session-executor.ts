@@ -11,7 +11,7 @@ import type { DistributedPlan, Plan, SessionSettingPlan, TransactionPlan } from 
 import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, PrefetchedStream, type ResultStream } from './result-stream.ts';
-import { failureKind, OutcomeUnknownError, BlockLostError } from './failover.ts';
+import { failureKind, OutcomeUnknownError, BlockLostError, shardMovedAway, ShardMovedError } from './failover.ts';
 import { ServerError } from './backend-connection.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction, voidResult } from './distribute.ts';
@@ -204,15 +204,29 @@ export class SessionExecutor {
     const write = writesRows(plan);
     const deadline = Date.now() + this.coordinator.failoverWaitMs;
     let forcePrimary = false;
+    let movedRetries = 0;
     for (;;) {
       let stream: ResultStream | null = null;
       this.transaction.forcePrimary = forcePrimary;
       try {
         stream = await this.open(plan, bindings, statement);
-        return read && !this.transaction.inBlock ? await PrefetchedStream.of(stream) : stream;
+        // Outside a block a read's first row, and a write's first row or its end, is awaited
+        // here: a failure that can be retried (a failover, a shard moved away) is seen before
+        // the client has heard anything of the statement.
+        return (read || write) && !this.transaction.inBlock ? await PrefetchedStream.of(stream) : stream;
       } catch (error) {
         if (stream) await stream.close().catch(() => {});
         const kind = failureKind(error);
+        if (shardMovedAway(error)) {
+          // The shard was moved to another group after this coordinator planned the statement:
+          // it did not run (the relation was gone before it started). With the catalog read
+          // again it runs where the shard is now; inside a block the block is lost.
+          if (this.transaction.inBlock) throw new ShardMovedError(error);
+          if (++movedRetries > 3) throw error;
+          this.transaction.endStatement();
+          await this.coordinator.reloadCatalog();
+          continue;
+        }
         // A standby refuses what writes (nextval(), SELECT ... INTO): the primary runs it.
         const refusedByStandby = read && error instanceof ServerError && error.sqlstate === '25006';
         const retry = !this.transaction.inBlock && ((read && kind !== 'other') || (write && kind === 'not-sent'));

@@ -10,9 +10,9 @@ export interface CliResult {
 }
 
 /** Runs the real `dpg` command line, as a user would (`npx dpg ...`). */
-export function runDpg(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runDpg(args: string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
   // Without DPG_DEBUG, as a user runs it: expected errors print no stack trace.
-  const env = { ...process.env };
+  const env = { ...process.env, ...options.env };
   delete env.DPG_DEBUG;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [DPG_BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,151 @@
+import type { LoadedConfig } from '../config/config.ts';
+import type { ClusterLayout } from '../cluster/layout.ts';
+import { readSecrets } from '../cluster/secrets.ts';
+import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
+import { createMove, unfinishedMoves } from '../rebalance/move-catalog.ts';
+import { runMove, rollbackMove, type MoveOptions, type MoveProgress, type MoveResult } from '../rebalance/shard-move.ts';
+import { rebalance, type RebalanceResult } from '../rebalance/rebalancer.ts';
+import { imbalance, type RebalancePlan, type RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
+import { createProgress, type Progress } from './progress.ts';
+
+/** `dpg move-shard`, `dpg rebalance`: their flags, checked by the caller's parser. */
+export interface MoveFlags {
+  shard?: string;
+  to?: string;
+  from?: string;
+  resume?: string;
+  rollback?: string;
+  list?: boolean;
+  'dry-run'?: boolean;
+  strategy?: string;
+  threshold?: string;
+  json?: boolean;
+}
+
+export class MoveUsageError extends Error {}
+
+export function adminContext(loaded: LoadedConfig, layout: ClusterLayout, log: (line: string) => void): AdminContext {
+  const secrets = readSecrets(layout.secretsFile);
+  if (!secrets) throw new MoveUsageError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
+  return {
+    layout,
+    secrets,
+    database: loaded.config.cluster.database,
+    indexBuildMemory: loaded.config.vector.index_build_memory,
+    threshold: loaded.config.rebalance.threshold,
+    log,
+  };
+}
+
+/** A group given as its id (2) or its name (as in dpg status). */
+function groupArg(admin: AdminContext, flag: string, value: string): number {
+  const group = admin.layout.groups.find((g) => String(g.id) === value || g.name === value);
+  if (!group) throw new MoveUsageError(`--${flag} ${JSON.stringify(value)}: no such group; worker groups are ${admin.layout.groups.filter((g) => g.kind === 'worker').map((g) => `${g.id} (${g.name})`).join(', ')}`);
+  if (group.kind !== 'worker') throw new MoveUsageError(`--${flag} ${value}: ${group.name} is the control group, which holds no shards`);
+  return group.id;
+}
+
+function moveId(flag: string, value: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(value)) throw new MoveUsageError(`--${flag} ${JSON.stringify(value)}: give a move id (see dpg move-shard --list)`);
+  return Number(value);
+}
+
+/** A progress bar per phase of a move, on stderr. */
+function moveProgress(): MoveOptions & { finish(): void } {
+  let phase: string | null = null;
+  let bar: Progress | null = null;
+  const onProgress = (progress: MoveProgress) => {
+    const scale = progress.unit === 'bytes' ? 1024 : 1;
+    if (phase !== progress.phase) {
+      bar?.finish();
+      phase = progress.phase;
+      process.stderr.write(`${progress.phase === 'copy' ? 'initial copy' : progress.phase === 'index' ? 'building indexes on the target' : 'catching up'}\n`);
+      bar = createProgress({ total: Math.max(1, Math.round(progress.total / scale)), unit: progress.unit === 'bytes' ? 'kB' : progress.unit });
+    }
+    bar!.update(Math.round(progress.done / scale));
+  };
+  return { onProgress, finish: () => bar?.finish() };
+}
+
+function describeResult(result: MoveResult): string {
+  const { move } = result;
+  const seconds = Object.values(result.steps).reduce((a, b) => a + b, 0) / 1000;
+  const pause = move.pauseMs === null ? '' : `, write pause ${move.pauseMs.toFixed(0)} ms`;
+  const rows = move.rowsTotal === null ? '' : `, ${move.rowsTotal} rows (${((move.bytesTotal ?? 0) / 1024 / 1024).toFixed(1)} MB)`;
+  return `move ${move.id} (shards ${move.shardIds.join(', ')}): ${move.state}, group ${move.sourceGroup} -> ${move.targetGroup}${rows}${pause}, ${seconds.toFixed(1)} s`;
+}
+
+export async function moveShardCommand(admin: AdminContext, flags: MoveFlags, out: (line: string) => void): Promise<number> {
+  const modes = [flags.shard !== undefined, flags.resume !== undefined, flags.rollback !== undefined, !!flags.list].filter(Boolean).length;
+  if (modes !== 1) throw new MoveUsageError('move-shard needs one of: --shard ID --to GROUP, --resume ID|all, --rollback ID, --list');
+  if (flags.list) {
+    const rows = await onPrimary(admin, 0, async (control) => (await control.query('SELECT * FROM public.dpg_shard_moves ORDER BY move_id')).rows);
+    out(flags.json ? JSON.stringify(rows, null, 2) : rows.map((r) => `${r.move_id}  ${r.state.padEnd(12)} shards ${r.shard_ids.join(',')}  group ${r.source_group} -> ${r.target_group}${r.pause_ms === null ? '' : `  pause ${Number(r.pause_ms).toFixed(0)} ms`}${r.detail ? `  (${r.detail})` : ''}`).join('\n') || 'no shard moves');
+    return 0;
+  }
+  if (flags.rollback !== undefined) {
+    const move = await rollbackMove(admin, moveId('rollback', flags.rollback));
+    out(`move ${move.id}: ${move.state}; shards ${move.shardIds.join(', ')} stay on group ${move.sourceGroup}`);
+    return 0;
+  }
+  let ids: number[];
+  if (flags.resume !== undefined) {
+    ids = flags.resume === 'all' ? await onPrimary(admin, 0, (control) => unfinishedMoves(control)) : [moveId('resume', flags.resume)];
+    if (ids.length === 0) out('no unfinished shard moves');
+  } else {
+    if (flags.to === undefined) throw new MoveUsageError('move-shard --shard ID needs --to GROUP');
+    const target = groupArg(admin, 'to', flags.to);
+    const source = flags.from === undefined ? undefined : groupArg(admin, 'from', flags.from);
+    ids = [await onPrimary(admin, 0, (control) => createMove(control, flags.shard!, target, source))];
+  }
+  for (const id of ids) {
+    const progress = moveProgress();
+    try {
+      out(describeResult(await runMove(admin, id, progress)));
+    } finally {
+      progress.finish();
+    }
+  }
+  return 0;
+}
+
+export function formatPlan(plan: RebalancePlan): string {
+  const groups = [...plan.before.keys()].sort((a, b) => a - b);
+  const unit = plan.strategy === 'by_disk_size' ? (v: number) => `${(v / 1024 / 1024).toFixed(1)} MB` : plan.strategy === 'by_rows' ? (v: number) => `${v} rows` : (v: number) => `${v} shard groups`;
+  const lines = [
+    `strategy ${plan.strategy}, threshold ${plan.threshold}: imbalance ${imbalance(plan.before, groups).toFixed(2)} -> ${imbalance(plan.after, groups).toFixed(2)}`,
+    ...groups.map((g) => `  group ${g}: ${unit(plan.before.get(g) ?? 0)} -> ${unit(plan.after.get(g) ?? 0)}`),
+    plan.moves.length === 0 ? 'no moves needed' : `${plan.moves.length} move(s):`,
+    ...plan.moves.map((m, i) => `  ${i + 1}. shard ${m.shardId} (co-location ${m.colocationId}, index ${m.shardIndex}): group ${m.sourceGroup} -> ${m.targetGroup} (${unit(m.cost)})`),
+  ];
+  return lines.join('\n');
+}
+
+export function rebalanceOptions(admin: AdminContext, loaded: LoadedConfig, flags: MoveFlags): { strategy: RebalanceStrategy; threshold: number; maxMoves: number } {
+  const strategy = (flags.strategy ?? loaded.config.rebalance.strategy) as RebalanceStrategy;
+  if (!['by_disk_size', 'by_rows', 'by_shard_count'].includes(strategy)) throw new MoveUsageError(`--strategy ${JSON.stringify(flags.strategy)}: by_disk_size, by_rows or by_shard_count`);
+  const threshold = flags.threshold === undefined ? admin.threshold : Number(flags.threshold);
+  if (!(threshold >= 0.01 && threshold <= 10)) throw new MoveUsageError(`--threshold ${JSON.stringify(flags.threshold)}: a fraction from 0.01 to 10 (0.2: 20% from the mean)`);
+  return { strategy, threshold, maxMoves: loaded.config.rebalance.max_moves };
+}
+
+export async function rebalanceCommand(admin: AdminContext, loaded: LoadedConfig, flags: MoveFlags, out: (line: string) => void, drain?: number[]): Promise<RebalanceResult> {
+  const options = rebalanceOptions(admin, loaded, flags);
+  const current: { progress: ReturnType<typeof moveProgress> | null } = { progress: null };
+  const result = await rebalance(admin, {
+    ...options,
+    drain,
+    dryRun: flags['dry-run'],
+    onMove: (index, plan) => {
+      if (index === 0) out(formatPlan(plan));
+      current.progress?.finish();
+      const move = plan.moves[index]!;
+      out(`move ${index + 1}/${plan.moves.length}: shard ${move.shardId}, group ${move.sourceGroup} -> ${move.targetGroup}`);
+    },
+    moveOptions: () => (current.progress = moveProgress()),
+  });
+  current.progress?.finish();
+  if (flags['dry-run'] || result.plan.moves.length === 0) out(formatPlan(result.plan));
+  for (const moved of result.results) out(describeResult(moved));
+  return result;
+}

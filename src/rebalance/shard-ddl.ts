@@ -1,0 +1,84 @@
+import type pg from 'pg';
+import { quoteIdent } from './admin.ts';
+
+/**
+ * The definition of a shard table as it is on its worker, read from that worker's
+ * catalog, so that a copy made elsewhere has the same columns, constraints and index
+ * names (each already carries the shard id as suffix).
+ */
+export interface ShardTableDefinition {
+  name: string;
+  unlogged: boolean;
+  /** A primary key or a replica identity index: logical replication can apply UPDATE and DELETE by it. */
+  hasReplicaIdentity: boolean;
+  /** Columns a copy inserts: all but generated ones, which the target computes. */
+  insertColumns: string[];
+  /** CREATE TABLE with columns and constraints, no secondary index. */
+  createTable: string;
+  /** Secondary indexes (those no constraint owns), by name; only valid ones. */
+  indexes: Map<string, string>;
+}
+
+export async function readShardTable(client: pg.Client, name: string): Promise<ShardTableDefinition | null> {
+  const relation = await client.query<{ oid: string; relpersistence: string; relreplident: string; identity_index: boolean }>(
+    `SELECT c.oid, c.relpersistence, c.relreplident,
+            EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND (x.indisprimary OR x.indisreplident)) AS identity_index
+     FROM pg_class c WHERE c.oid = to_regclass($1)`,
+    [`public.${quoteIdent(name)}`],
+  );
+  const row = relation.rows[0];
+  if (!row) return null;
+  const columns = await client.query<{ attname: string; type: string; attnotnull: boolean; def: string | null; attgenerated: string }>(
+    `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS def, a.attgenerated
+     FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [row.oid],
+  );
+  const constraints = await client.query<{ conname: string; def: string }>(
+    `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1 AND contype IN ('p', 'u', 'x', 'c') ORDER BY oid`,
+    [row.oid],
+  );
+  const indexes = await client.query<{ name: string; def: string }>(
+    `SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS def FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+     WHERE x.indrelid = $1 AND x.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+     ORDER BY x.indexrelid`,
+    [row.oid],
+  );
+  const definitions = columns.rows.map((c) => {
+    let definition = `${quoteIdent(c.attname)} ${c.type}`;
+    if (c.attgenerated === 's') definition += ` GENERATED ALWAYS AS (${c.def}) STORED`;
+    else if (c.def !== null) definition += ` DEFAULT ${c.def}`;
+    if (c.attnotnull) definition += ' NOT NULL';
+    return definition;
+  });
+  for (const constraint of constraints.rows) definitions.push(`CONSTRAINT ${quoteIdent(constraint.conname)} ${constraint.def}`);
+  const unlogged = row.relpersistence === 'u';
+  return {
+    name,
+    unlogged,
+    insertColumns: columns.rows.filter((c) => c.attgenerated !== 's').map((c) => c.attname),
+    hasReplicaIdentity: row.relreplident === 'f' || (row.relreplident !== 'n' && row.identity_index),
+    createTable: `CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE public.${quoteIdent(name)} (\n  ${definitions.join(',\n  ')}\n)`,
+    indexes: new Map(indexes.rows.map((i) => [i.name, i.def])),
+  };
+}
+
+/** Names of the given tables that exist in schema public of the connected database. */
+export async function existingTables(client: pg.Client, names: string[]): Promise<string[]> {
+  const result = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY($1)`,
+    [names],
+  );
+  return result.rows.map((r) => r.relname);
+}
+
+/** Index names present on the table. */
+export async function indexNames(client: pg.Client, table: string): Promise<Set<string>> {
+  const result = await client.query<{ relname: string }>(
+    `SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = to_regclass($1)`,
+    [`public.${quoteIdent(table)}`],
+  );
+  return new Set(result.rows.map((r) => r.relname));
+}
+
+export const dropTablesSql = (names: string[]) => `DROP TABLE IF EXISTS ${names.map((n) => `public.${quoteIdent(n)}`).join(', ')}`;

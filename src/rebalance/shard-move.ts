@@ -1,0 +1,431 @@
+import type pg from 'pg';
+import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
+import { ClientError } from '../server/client-error.ts';
+import { connectPrimary, onPrimary, primaryNode, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
+import { advance, BEFORE_CUTOVER, loadMove, moveObjectName, MOVE_LOCK_CLASS, type MoveRecord, type MoveState } from './move-catalog.ts';
+import { dropTablesSql, existingTables, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
+import { dropReplicationObjects, preparedExists } from './replication-objects.ts';
+import { copyTableRows } from './copy-rows.ts';
+
+/**
+ * An online shard move: the tables of a shard group are copied to the target group by
+ * PostgreSQL's logical replication (a publication on the source primary, a subscription
+ * on the target primary: initial copy, then streaming), the secondary indexes are built
+ * on the target once the copy is done (building an HNSW index over the copied rows is
+ * far faster than maintaining it row by row), and at the cutover:
+ *
+ *  1. the source shards are locked against writes (EXCLUSIVE: reads go on);
+ *  2. the subscription confirms it applied everything up to the source's WAL position,
+ *     and a commit with synchronous_commit = remote_apply on the target makes it durable
+ *     there and visible on its synchronous standby;
+ *  3. UNLOGGED shards (never in WAL, so never in a publication) are copied row by row;
+ *  4. the source shards are dropped in the same transaction, which is PREPAREd;
+ *  5. the catalog switches the placements and records the decision (state 'cleanup') in
+ *     one transaction, and NOTIFYs the coordinators;
+ *  6. the prepared transaction commits. Statements that waited on the lock, or that a
+ *     coordinator not yet told routed to the source, find the shard gone (42P01) and
+ *     run again on the target after the coordinator re-reads the catalog.
+ *
+ * Each step is recorded in dpg_catalog.shard_moves, so a move whose process died can be
+ * resumed (the subscription keeps replicating meanwhile) or rolled back; a prepared
+ * cutover left behind is resolved by the state (coordinators' recovery loop does it too).
+ */
+export interface MoveProgress {
+  phase: 'copy' | 'index' | 'catch-up';
+  done: number;
+  total: number;
+  unit: string;
+}
+
+export interface MoveOptions {
+  onProgress?: (progress: MoveProgress) => void;
+  /** How long the cutover may hold the write lock waiting for the subscription (then it retries). */
+  cutoverWaitMs?: number;
+  /** lock_timeout of the cutover's LOCK and DROP: in-flight writes or reads longer than this make it retry. */
+  lockTimeoutMs?: number;
+  /** Replication lag (bytes) under which the cutover starts. */
+  catchUpBytes?: number;
+  cutoverAttempts?: number;
+}
+
+export interface MoveResult {
+  move: MoveRecord;
+  /** Wall time of each step this run went through, ms. */
+  steps: Partial<Record<MoveState, number>>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * For the tests of interrupted moves: with DPG_FAULT_INJECTION=1 and DPG_MOVE_CRASH_AT
+ * naming a point, the process kills itself there (SIGKILL: nothing is cleaned up).
+ */
+function crashPoint(name: string): void {
+  if (process.env.DPG_FAULT_INJECTION === '1' && process.env.DPG_MOVE_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
+}
+
+class CutoverRetry extends Error {}
+
+/** Holds the move's advisory lock on the control group while `work` runs: one process per move. */
+async function withMoveLock<T>(admin: AdminContext, id: number, work: (control: pg.Client) => Promise<T>): Promise<T> {
+  return onPrimary(admin, 0, async (control) => {
+    const locked = await control.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [MOVE_LOCK_CLASS, id]);
+    if (!locked.rows[0].ok) throw new ClientError('55006', `shard move ${id} is being run by another process (a dpg move-shard, a rebalance, or a coordinator)`);
+    return work(control);
+  });
+}
+
+/** Runs (or resumes) a move to its end. */
+export async function runMove(admin: AdminContext, id: number, options: MoveOptions = {}): Promise<MoveResult> {
+  return withMoveLock(admin, id, async (control) => {
+    const steps: Partial<Record<MoveState, number>> = {};
+    for (;;) {
+      const move = await loadMove(control, id);
+      const started = performance.now();
+      switch (move.state) {
+        case 'setup':
+          await setup(admin, control, move);
+          break;
+        case 'copying':
+          await copy(admin, control, move, options);
+          break;
+        case 'catching-up':
+          await catchUp(admin, control, move, options);
+          break;
+        case 'cutover':
+          await cutover(admin, control, move, options);
+          break;
+        case 'cleanup':
+          await cleanup(admin, control, move);
+          break;
+        case 'rolling-back':
+          await rollBack(admin, control, move);
+          break;
+        case 'done':
+        case 'rolled-back':
+          return { move, steps };
+      }
+      steps[move.state] = (steps[move.state] ?? 0) + performance.now() - started;
+    }
+  });
+}
+
+/** Rolls back a move that has not reached its cutover decision: the shards stay where they were, nothing of the move is left. */
+export async function rollbackMove(admin: AdminContext, id: number): Promise<MoveRecord> {
+  return withMoveLock(admin, id, async (control) => {
+    const move = await loadMove(control, id);
+    if (move.state === 'rolled-back') return move;
+    if (!(await advance(control, id, BEFORE_CUTOVER, 'rolling-back'))) {
+      const now = await loadMove(control, id);
+      throw new ClientError(
+        '55000',
+        `shard move ${id} is past its cutover (${now.state}): its shards are on group ${move.targetGroup} now. ${now.state === 'done' ? 'It is finished.' : `Resume it to finish the cleanup: npx dpg move-shard --resume ${id}`}`,
+      );
+    }
+    await rollBack(admin, control, { ...move, state: 'rolling-back' });
+    return loadMove(control, id);
+  });
+}
+
+async function setup(admin: AdminContext, control: pg.Client, move: MoveRecord): Promise<void> {
+  const name = moveObjectName(move.id);
+  const sourceNode = await primaryNode(admin, move.sourceGroup);
+  await onPrimary(admin, move.sourceGroup, (source) =>
+    onPrimary(admin, move.targetGroup, async (target) => {
+      const walLevel = (await source.query('SHOW wal_level')).rows[0].wal_level;
+      if (walLevel !== 'logical') {
+        throw new ClientError('55000', `group ${move.sourceGroup} runs with wal_level ${walLevel}; shard moves need logical. Run 'npx dpg up' once: it switches the cluster to logical (restarting PostgreSQL)`);
+      }
+      // What an earlier, interrupted attempt left: the target has no placement of these shards.
+      await dropReplicationObjects(source, target, name);
+      await target.query(dropTablesSql(move.tables));
+      const definitions: ShardTableDefinition[] = [];
+      for (const table of move.tables) {
+        const definition = await readShardTable(source, table);
+        if (!definition) throw new ClientError('XX000', `shard table ${table} is missing on its group ${move.sourceGroup}`);
+        definitions.push(definition);
+      }
+      const totals = await source.query(
+        `SELECT ${definitions.map((d) => `(SELECT count(*) FROM public.${quoteIdent(d.name)})`).join(' + ')} AS rows,
+                ${definitions.map((d) => `pg_total_relation_size(${quoteLiteral(`public.${quoteIdent(d.name)}`)})`).join(' + ')} AS bytes`,
+      );
+      // Tables are created as the application role, which owns every shard.
+      await target.query(`SET ROLE ${quoteIdent(admin.secrets.appUser)}`);
+      for (const definition of definitions) await target.query(definition.createTable);
+      await target.query('RESET ROLE');
+      const logged = definitions.filter((d) => !d.unlogged);
+      for (const definition of logged.filter((d) => !d.hasReplicaIdentity)) {
+        // Without a key, logical replication can only apply UPDATE and DELETE by the whole row.
+        for (const client of [source, target]) await client.query(`ALTER TABLE public.${quoteIdent(definition.name)} REPLICA IDENTITY FULL`);
+      }
+      if (logged.length > 0) {
+        await source.query(`CREATE PUBLICATION ${name} FOR TABLE ${logged.map((d) => `public.${quoteIdent(d.name)}`).join(', ')}`);
+        const conninfo = `host=${sourceNode.host} port=${sourceNode.pgPort} dbname=${admin.database} user=postgres password=${admin.secrets.superuserPassword} application_name=${name}`;
+        // synchronous_commit local: each applied transaction is flushed at once, so the
+        // subscription confirms its position without waiting for the WAL writer.
+        await target.query(
+          `CREATE SUBSCRIPTION ${name} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${name} WITH (slot_name = ${quoteLiteral(name)}, copy_data = true, synchronous_commit = 'local')`,
+        );
+      }
+      await control.query(`UPDATE dpg_catalog.shard_moves SET rows_total = $2, bytes_total = $3 WHERE move_id = $1`, [move.id, totals.rows[0].rows, totals.rows[0].bytes]);
+    }),
+  );
+  admin.log(`move ${move.id}: copying ${move.tables.join(', ')} from group ${move.sourceGroup} to group ${move.targetGroup}`);
+  crashPoint('after-setup');
+  await advance(control, move.id, 'setup', 'copying');
+}
+
+/** Waits for the subscription's initial copy, then builds the secondary indexes on the target. */
+async function copy(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
+  const name = moveObjectName(move.id);
+  const restart = async (why: string) => {
+    admin.log(`move ${move.id}: ${why}; starting the copy again`);
+    await advance(control, move.id, 'copying', 'setup', why);
+  };
+  const sourceCheck = await connectPrimary(admin, move.sourceGroup);
+  const target = await connectPrimary(admin, move.targetGroup);
+  try {
+    let lastSlotCheck = 0;
+    let firstErrors: number | null = null;
+    for (;;) {
+      const tables = await target.query(
+        `SELECT r.srsubstate AS state, coalesce(p.tuples_processed, 0) AS copying, coalesce(t.n_live_tup, 0) AS live
+         FROM pg_subscription s JOIN pg_subscription_rel r ON r.srsubid = s.oid
+         LEFT JOIN pg_stat_progress_copy p ON p.relid = r.srrelid LEFT JOIN pg_stat_user_tables t ON t.relid = r.srrelid
+         WHERE s.subname = $1`,
+        [name],
+      );
+      if (tables.rows.length === 0) {
+        // A shard group of UNLOGGED tables only has no subscription: it is copied at the cutover.
+        if (await hasLoggedTables(sourceCheck, move.tables)) return restart('the subscription is gone');
+        break;
+      }
+      const done = tables.rows.reduce((sum, r) => sum + Number(r.state === 'r' || r.state === 's' ? r.live : r.copying), 0);
+      options.onProgress?.({ phase: 'copy', done: Math.min(done, move.rowsTotal ?? done), total: move.rowsTotal ?? done, unit: 'rows' });
+      if (tables.rows.every((r) => r.state === 'r')) break;
+      if (Date.now() - lastSlotCheck > 2000) {
+        lastSlotCheck = Date.now();
+        const slot = await sourceCheck.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [name]);
+        if (slot.rows.length === 0) return restart('the replication slot is gone from the source (its primary changed?)');
+        const errors = await target.query(`SELECT sync_error_count + apply_error_count AS errors FROM pg_stat_subscription_stats WHERE subname = $1`, [name]);
+        const count = Number(errors.rows[0]?.errors ?? 0);
+        firstErrors ??= count;
+        if (count - firstErrors >= 5) {
+          throw new ClientError('XX000', `move ${move.id}: the subscription keeps failing (${count} errors); see the PostgreSQL log of group ${move.targetGroup}'s primary. Roll it back with --rollback ${move.id}`);
+        }
+      }
+      crashPoint('during-copy');
+      await sleep(300);
+    }
+    await buildIndexes(admin, move, target, options);
+  } finally {
+    await sourceCheck.end().catch(() => {});
+    await target.end().catch(() => {});
+  }
+  crashPoint('after-copy');
+  await advance(control, move.id, 'copying', 'catching-up');
+}
+
+async function hasLoggedTables(client: pg.Client, tables: string[]): Promise<boolean> {
+  const result = await client.query(
+    `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = ANY ($1) AND c.relpersistence = 'p'`,
+    [tables],
+  );
+  return result.rows.length > 0;
+}
+
+/** The source's secondary indexes the target lacks, built after the copy (HNSW with vector.index_build_memory). */
+async function buildIndexes(admin: AdminContext, move: MoveRecord, target: pg.Client, options: MoveOptions, concurrently = false): Promise<number> {
+  const missing: string[] = [];
+  await onPrimary(admin, move.sourceGroup, async (source) => {
+    for (const table of move.tables) {
+      const definition = await readShardTable(source, table);
+      if (!definition) continue;
+      const present = await indexNames(target, table);
+      for (const [name, sql] of definition.indexes) if (!present.has(name)) missing.push(sql);
+    }
+  });
+  await buildIndexList(admin, target, missing, options, concurrently);
+  return missing.length;
+}
+
+async function buildIndexList(admin: AdminContext, target: pg.Client, indexes: string[], options: MoveOptions, concurrently: boolean): Promise<void> {
+  if (indexes.length === 0) return;
+  await target.query(`SET maintenance_work_mem = ${quoteLiteral(admin.indexBuildMemory)}`);
+  let built = 0;
+  for (const sql of indexes) {
+    options.onProgress?.({ phase: 'index', done: built, total: indexes.length, unit: 'indexes' });
+    await target.query(concurrently ? sql.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY ') : sql);
+    built++;
+  }
+  options.onProgress?.({ phase: 'index', done: built, total: indexes.length, unit: 'indexes' });
+  await target.query('RESET maintenance_work_mem');
+}
+
+/** Waits until the subscription is within `catchUpBytes` of the source's WAL. */
+async function catchUp(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
+  const name = moveObjectName(move.id);
+  const threshold = options.catchUpBytes ?? 4 * 1024 * 1024;
+  await onPrimary(admin, move.sourceGroup, async (source) => {
+    let first: number | null = null;
+    for (;;) {
+      const slot = await source.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag FROM pg_replication_slots WHERE slot_name = $1`, [name]);
+      if (slot.rows.length === 0) {
+        if (await hasLoggedTables(source, move.tables)) {
+          admin.log(`move ${move.id}: the replication slot is gone from the source; starting the copy again`);
+          await advance(control, move.id, 'catching-up', 'setup', 'the replication slot was lost');
+          return;
+        }
+        break;
+      }
+      const lag = Math.max(0, Number(slot.rows[0].lag ?? 0));
+      first ??= Math.max(lag, 1);
+      options.onProgress?.({ phase: 'catch-up', done: Math.max(0, first - lag), total: first, unit: 'bytes' });
+      if (lag <= threshold) break;
+      crashPoint('during-catch-up');
+      await sleep(200);
+    }
+    await advance(control, move.id, 'catching-up', 'cutover');
+  });
+}
+
+async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
+  const name = moveObjectName(move.id);
+  const attempts = options.cutoverAttempts ?? 10;
+  const source = await connectPrimary(admin, move.sourceGroup);
+  const monitor = await connectPrimary(admin, move.sourceGroup);
+  const target = await connectPrimary(admin, move.targetGroup);
+  try {
+    // A cutover prepared by a run that died before the catalog decided: the decision is
+    // 'not switched' (the state is still 'cutover'), so it is rolled back and done again.
+    if (await preparedExists(source, name)) await source.query(`ROLLBACK PREPARED ${quoteLiteral(name)}`);
+    const definitions: ShardTableDefinition[] = [];
+    for (const table of move.tables) {
+      const definition = await readShardTable(source, table);
+      if (!definition) throw new ClientError('XX000', `shard table ${table} is missing on its group ${move.sourceGroup} during the cutover of move ${move.id}`);
+      definitions.push(definition);
+    }
+    const hasSubscription = definitions.some((d) => !d.unlogged);
+    const relations = move.tables.map((t) => `public.${quoteIdent(t)}`).join(', ');
+    let late: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      let locked = 0;
+      try {
+        await source.query('BEGIN');
+        await source.query(`SET LOCAL lock_timeout = ${options.lockTimeoutMs ?? 2000}`);
+        // The prepared transaction belongs to the application role, so a coordinator's recovery loop can finish it.
+        await source.query(`SET LOCAL ROLE ${quoteIdent(admin.secrets.appUser)}`);
+        await source.query(`LOCK TABLE ${relations} IN EXCLUSIVE MODE`);
+        locked = performance.now();
+        crashPoint('cutover-locked');
+        if (hasSubscription) {
+          const lsn = (await source.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
+          const deadline = Date.now() + (options.cutoverWaitMs ?? 5000);
+          for (;;) {
+            const slot = await monitor.query(`SELECT confirmed_flush_lsn >= $2::pg_lsn AS caught_up FROM pg_replication_slots WHERE slot_name = $1`, [name, lsn]);
+            if (slot.rows.length === 0) throw new ClientError('XX000', `move ${move.id}: the replication slot disappeared during the cutover`);
+            if (slot.rows[0].caught_up) break;
+            if (Date.now() > deadline) throw new CutoverRetry(`the subscription did not confirm ${lsn} within ${options.cutoverWaitMs ?? 5000} ms`);
+            await sleep(2);
+          }
+          // Durable on the target and visible on its synchronous standby before the catalog points there.
+          await target.query(`BEGIN; SET LOCAL synchronous_commit = remote_apply; SELECT pg_logical_emit_message(true, 'dpg_move', '${move.id}'); COMMIT`);
+        }
+        for (const definition of definitions.filter((d) => d.unlogged)) await copyTableRows(source, target, definition);
+        // Indexes made on the source during the move (a namespace's own HNSW index): built on the target after the switch.
+        late = [];
+        for (const definition of definitions) {
+          const present = await indexNames(target, definition.name);
+          for (const [index, sql] of definition.indexes) if (!present.has(index)) late.push(sql);
+        }
+        await source.query(dropTablesSql(move.tables));
+        await source.query(`PREPARE TRANSACTION ${quoteLiteral(name)}`);
+        crashPoint('cutover-prepared');
+      } catch (error) {
+        await source.query('ROLLBACK').catch(() => {});
+        const lockTimeout = (error as { code?: string }).code === '55P03';
+        if (!(error instanceof CutoverRetry || lockTimeout) || attempt >= attempts) throw error;
+        admin.log(`move ${move.id}: cutover attempt ${attempt} gave way (${(error as Error).message}); trying again`);
+        await sleep(200 * attempt);
+        continue;
+      }
+      const switched = await switchCatalog(admin, control, move, performance.now() - locked);
+      crashPoint('cutover-switched');
+      if (!switched) {
+        await source.query(`ROLLBACK PREPARED ${quoteLiteral(name)}`).catch(() => {});
+        throw new ClientError('40001', `move ${move.id} was rolled back by another process during its cutover`);
+      }
+      await source.query(`COMMIT PREPARED ${quoteLiteral(name)}`);
+      const pauseMs = performance.now() - locked;
+      await control.query('UPDATE dpg_catalog.shard_moves SET pause_ms = $2 WHERE move_id = $1', [move.id, pauseMs]);
+      admin.log(`move ${move.id}: cut over to group ${move.targetGroup}; writes paused ${pauseMs.toFixed(0)} ms`);
+      await buildIndexList(admin, target, late, options, true);
+      return;
+    }
+  } finally {
+    for (const client of [source, monitor, target]) await client.end().catch(() => {});
+  }
+}
+
+/**
+ * The cutover's decision: placements to the target and state 'cleanup' in one catalog
+ * transaction, if the move is still in 'cutover' (a recovery loop may have decided
+ * otherwise). A commit whose outcome is unknown is read back.
+ */
+async function switchCatalog(admin: AdminContext, control: pg.Client, move: MoveRecord, pauseSoFar: number): Promise<boolean> {
+  try {
+    await control.query('BEGIN');
+    if (!(await advance(control, move.id, 'cutover', 'cleanup'))) {
+      await control.query('ROLLBACK');
+      return false;
+    }
+    await control.query(`UPDATE dpg_catalog.placements SET group_id = $2 WHERE shardid = ANY ($1::bigint[]) AND group_id = $3`, [move.shardIds, move.targetGroup, move.sourceGroup]);
+    await control.query(`DELETE FROM dpg_catalog.shard_stats WHERE shardid = ANY ($1::bigint[])`, [move.shardIds]);
+    await control.query('UPDATE dpg_catalog.shard_moves SET pause_ms = $2 WHERE move_id = $1', [move.id, pauseSoFar]);
+    await control.query(`NOTIFY ${CATALOG_CHANNEL}`);
+    await control.query('COMMIT');
+    return true;
+  } catch (error) {
+    await control.query('ROLLBACK').catch(() => {});
+    // Did the commit happen? Ask a fresh connection.
+    const state = await onPrimary(admin, 0, async (fresh) => (await loadMove(fresh, move.id)).state).catch(() => null);
+    if (state === 'cleanup' || state === 'done') return true;
+    throw error;
+  }
+}
+
+/** After the cutover: the subscription, slot and publication go; the prepared source transaction commits if a crash left it. */
+async function cleanup(admin: AdminContext, control: pg.Client, move: MoveRecord): Promise<void> {
+  const name = moveObjectName(move.id);
+  let moved = 0;
+  await onPrimary(admin, move.sourceGroup, (source) =>
+    onPrimary(admin, move.targetGroup, async (target) => {
+      if (await preparedExists(source, name)) await source.query(`COMMIT PREPARED ${quoteLiteral(name)}`);
+      crashPoint('during-cleanup');
+      await dropReplicationObjects(source, target, name);
+      // The source shards were dropped by the cutover; a table left there is debris.
+      await source.query(dropTablesSql(move.tables));
+      moved = (await existingTables(target, move.tables)).length;
+    }),
+  );
+  admin.log(`move ${move.id}: done (${moved} shard tables on group ${move.targetGroup}; replication objects dropped)`);
+  await advance(control, move.id, 'cleanup', 'done');
+}
+
+/** Undoes a move before its cutover decision: its prepared transaction, replication objects and target tables go. */
+async function rollBack(admin: AdminContext, control: pg.Client, move: MoveRecord): Promise<void> {
+  const name = moveObjectName(move.id);
+  await onPrimary(admin, move.sourceGroup, (source) =>
+    onPrimary(admin, move.targetGroup, async (target) => {
+      if (await preparedExists(source, name)) await source.query(`ROLLBACK PREPARED ${quoteLiteral(name)}`);
+      await dropReplicationObjects(source, target, name);
+      // The catalog still places the shards on the source ('rolling-back' is before any switch).
+      const placed = await control.query(`SELECT count(*)::int AS n FROM dpg_catalog.placements WHERE shardid = ANY ($1::bigint[]) AND group_id = $2`, [move.shardIds, move.targetGroup]);
+      if (placed.rows[0].n > 0) throw new ClientError('XX000', `move ${move.id}: the catalog places its shards on the target group; not dropping them there`);
+      await target.query(dropTablesSql(move.tables));
+    }),
+  );
+  admin.log(`move ${move.id}: rolled back; the shards stay on group ${move.sourceGroup}`);
+  await advance(control, move.id, 'rolling-back', 'rolled-back');
+}
+
