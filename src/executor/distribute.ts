@@ -8,6 +8,7 @@ import type { BackendConnection } from './backend-connection.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, type ExecutionContext } from './run-plan.ts';
 import { runStatementsOnGroups } from './run-ddl.ts';
+import { runRebalanceFunction } from './rebalance-functions.ts';
 
 const VOID_OID = 2278;
 const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'name']);
@@ -129,8 +130,10 @@ export async function runDistributionFunction(ctx: ExecutionContext, plan: Distr
     case 'alter_distributed_table':
       alterDistributedTable(ctx, plan);
       return voidResult(plan.name);
-    default:
+    case 'undistribute_table':
       throw new ClientError(SqlState.featureNotSupported, `${plan.name} is not supported yet`);
+    default:
+      return runRebalanceFunction(ctx, plan);
   }
 }
 

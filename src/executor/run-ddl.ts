@@ -1,5 +1,6 @@
 import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { DdlPlan, DropIndexPlan } from '../planner/plan.ts';
+import type { TableInfo } from '../catalog/snapshot.ts';
 import { ClientError } from '../server/client-error.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, drain, runOnGroup, type ExecutionContext } from './run-plan.ts';
@@ -28,10 +29,11 @@ export async function runDdl(ctx: ExecutionContext, plan: DdlPlan): Promise<Resu
   if (!plan.transactional && ctx.transaction.inBlock) {
     throw new ClientError('25001', `${plan.tag}${plan.tag === 'CREATE INDEX' ? ' CONCURRENTLY' : ''} cannot run inside a transaction block`);
   }
+  await refuseDuringMoves(ctx, plan.tables);
   const byGroup = new Map<number, string[]>([[0, [plan.shellSql]]]);
   for (const table of plan.tables) {
     for (const shard of table.shards) {
-      for (const group of shard.groupIds) byGroup.set(group, [...(byGroup.get(group) ?? []), plan.render(table, shard.index)]);
+      for (const group of ctx.coordinator.snapshot.placementGroups(table, shard.index)) byGroup.set(group, [...(byGroup.get(group) ?? []), plan.render(table, shard.index)]);
     }
   }
   if (plan.dropsTables.length > 0) {
@@ -57,6 +59,7 @@ export async function runDropIndex(ctx: ExecutionContext, plan: DropIndexPlan): 
     `SELECT i.relname, t.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
      WHERE x.indexrelid IN (${plan.indexes.map((n) => `to_regclass('${n.replace(/'/g, "''")}')`).join(', ')})`,
   );
+  await refuseDuringMoves(ctx, owners.rows.map(([, tableName]) => ctx.coordinator.snapshot.table(tableName!)).filter((t): t is TableInfo => !!t));
   const byGroup = new Map<number, string[]>([[0, [plan.sql]]]);
   const options = `${plan.concurrent ? ' CONCURRENTLY' : ''}${' IF EXISTS'}`;
   for (const [indexName, tableName] of owners.rows) {
@@ -78,4 +81,25 @@ export async function runDropIndex(ctx: ExecutionContext, plan: DropIndexPlan): 
     await runStatementsOnGroups(ctx, byGroup, false);
   }
   return new LocalResultStream('DROP INDEX');
+}
+
+/**
+ * DDL on a table whose shards are being moved is refused (55006): the move copies the
+ * shard's definition when it starts, and logical replication cannot apply rows of a
+ * table whose columns changed under it.
+ */
+async function refuseDuringMoves(ctx: ExecutionContext, tables: TableInfo[]): Promise<void> {
+  const colocations = [...new Set(tables.map((t) => t.colocationId).filter((id): id is number => id !== null))];
+  if (colocations.length === 0) return;
+  const control = await ctx.transaction.connection(0);
+  const moving = await control.simpleQuery(
+    `SELECT move_id, state FROM dpg_catalog.shard_moves WHERE state NOT IN ('done', 'rolled-back') AND colocation_id IN (${colocations.join(', ')}) ORDER BY move_id LIMIT 1`,
+  );
+  const move = moving.rows[0];
+  if (move) {
+    throw new ClientError(
+      '55006',
+      `shards of ${tables.map((t) => t.name).join(', ')} are being moved (shard move ${move[0]}, ${move[1]}); run the statement when the move has finished (SELECT * FROM dpg_shard_moves)`,
+    );
+  }
 }

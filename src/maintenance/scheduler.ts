@@ -2,12 +2,14 @@ import type { TableInfo } from '../catalog/snapshot.ts';
 import type { GroupPool } from '../executor/pool.ts';
 import { CronSchedule } from './cron.ts';
 
-export type MaintenanceJob = 'reindex' | 'analyze';
+export type MaintenanceJob = 'reindex' | 'analyze' | 'rebalance';
 
 export interface MaintenanceHost {
   tables(): TableInfo[];
   pool(groupId: number): GroupPool;
   log(line: string): void;
+  /** Runs the rebalancer (src/rebalance) and says what it did; absent: no rebalance job. */
+  rebalance?: () => Promise<string>;
 }
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -29,7 +31,7 @@ export class MaintenanceScheduler {
 
   constructor(
     private readonly host: MaintenanceHost,
-    schedules: { reindex: string; analyze: string },
+    schedules: { reindex: string; analyze: string; rebalance?: string },
     private readonly indexBuildMemory: string,
     private readonly intervalMs = 5000,
   ) {
@@ -37,6 +39,7 @@ export class MaintenanceScheduler {
       { job: 'reindex', schedule: new CronSchedule(schedules.reindex) },
       { job: 'analyze', schedule: new CronSchedule(schedules.analyze) },
     ];
+    if (schedules.rebalance && host.rebalance) this.jobs.push({ job: 'rebalance', schedule: new CronSchedule(schedules.rebalance) });
   }
 
   start(): void {
@@ -82,7 +85,7 @@ export class MaintenanceScheduler {
     let result: 'ok' | 'failed' = 'ok';
     let detail: string;
     try {
-      detail = job === 'reindex' ? await this.reindex() : await this.analyze();
+      detail = job === 'reindex' ? await this.reindex() : job === 'analyze' ? await this.analyze() : await this.host.rebalance!();
     } catch (error) {
       result = 'failed';
       detail = (error as Error).message;

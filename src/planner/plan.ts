@@ -72,10 +72,20 @@ export interface DropIndexPlan {
   concurrent: boolean;
 }
 
-/** create_distributed_table, create_reference_table, alter_distributed_table (Citus' functions). */
+/** create_distributed_table and the other Citus functions the coordinator runs itself (shard moves, the rebalancer). */
 export interface DistributionFunctionPlan {
   kind: 'distribution-function';
-  name: 'create_distributed_table' | 'create_reference_table' | 'alter_distributed_table' | 'undistribute_table';
+  name:
+    | 'create_distributed_table'
+    | 'create_reference_table'
+    | 'alter_distributed_table'
+    | 'undistribute_table'
+    | 'citus_move_shard_placement'
+    | 'master_move_shard_placement'
+    | 'rebalance_table_shards'
+    | 'get_rebalance_table_shards_plan'
+    | 'citus_rebalance_start'
+    | 'citus_rebalance_wait';
   /** Positional arguments, then named ones, as text (NULL as null). */
   args: (string | null)[];
   named: Record<string, string | null>;

@@ -75,7 +75,19 @@ export function planStatement(statement: ParsedStatement, snapshot: CatalogSnaps
   }
 }
 
-const DISTRIBUTION_FUNCTIONS = new Set(['create_distributed_table', 'create_reference_table', 'alter_distributed_table', 'undistribute_table']);
+const DISTRIBUTION_FUNCTIONS = new Set([
+  'create_distributed_table',
+  'create_reference_table',
+  'alter_distributed_table',
+  'undistribute_table',
+  // Shard moves and the rebalancer (executor/rebalance-functions.ts).
+  'citus_move_shard_placement',
+  'master_move_shard_placement',
+  'rebalance_table_shards',
+  'get_rebalance_table_shards_plan',
+  'citus_rebalance_start',
+  'citus_rebalance_wait',
+]);
 
 /** A constant argument as text: 'x', 12, 'x'::regclass, NULL. */
 function constantText(node: any): string | null | undefined {

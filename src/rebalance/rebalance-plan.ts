@@ -11,8 +11,9 @@ export type RebalanceStrategy = 'by_disk_size' | 'by_rows' | 'by_shard_count';
 export interface ShardGroupLoad {
   colocationId: number;
   shardIndex: number;
-  /** A shard of the group (the one `dpg move-shard` and citus_move_shard_placement name). */
+  /** A shard of the group (the one `dpg move-shard` and citus_move_shard_placement name), and its table. */
   shardId: string;
+  table: string;
   groupId: number;
   bytes: number;
   rows: number;
@@ -20,6 +21,9 @@ export interface ShardGroupLoad {
 
 export interface PlannedMove {
   shardId: string;
+  table: string;
+  /** Bytes on disk of the shard group's tables. */
+  bytes: number;
   colocationId: number;
   shardIndex: number;
   sourceGroup: number;
@@ -63,7 +67,7 @@ export function planRebalance(
   const moves: PlannedMove[] = [];
   const move = (load: ShardGroupLoad, targetGroup: number) => {
     const key = `${load.colocationId}/${load.shardIndex}`;
-    moves.push({ shardId: load.shardId, colocationId: load.colocationId, shardIndex: load.shardIndex, sourceGroup: placement.get(key)!, targetGroup, cost: costOf(load, options.strategy) });
+    moves.push({ shardId: load.shardId, table: load.table, bytes: load.bytes, colocationId: load.colocationId, shardIndex: load.shardIndex, sourceGroup: placement.get(key)!, targetGroup, cost: costOf(load, options.strategy) });
     placement.set(key, targetGroup);
   };
   const leastLoaded = () => {

@@ -1,6 +1,6 @@
 import { onPrimary, type AdminContext } from './admin.ts';
 import { createMove, unfinishedMoves } from './move-catalog.ts';
-import { planRebalance, type RebalancePlan, type RebalanceStrategy, type ShardGroupLoad } from './rebalance-plan.ts';
+import { imbalance, planRebalance, type RebalancePlan, type RebalanceStrategy, type ShardGroupLoad } from './rebalance-plan.ts';
 import { runMove, type MoveOptions, type MoveResult } from './shard-move.ts';
 import { ClientError } from '../server/client-error.ts';
 
@@ -10,6 +10,8 @@ export interface RebalanceOptions {
   maxMoves: number;
   /** Worker groups to empty (dpg remove-group). */
   drain?: number[];
+  /** Only the shard groups of this co-location group (rebalance_table_shards('table')). */
+  colocationId?: number;
   dryRun?: boolean;
   /** Called before each move, with its position in the plan. */
   onMove?: (index: number, plan: RebalancePlan) => void;
@@ -25,7 +27,7 @@ export interface RebalanceResult {
 export async function measureLoads(admin: AdminContext): Promise<{ loads: ShardGroupLoad[]; groups: number[] }> {
   const { shards, groups } = await onPrimary(admin, 0, async (control) => {
     const shards = await control.query(
-      `SELECT t.colocation_id, s.shard_index, s.shardid::text AS shardid, s.table_name || '_' || s.shardid AS shard_table, p.group_id
+      `SELECT t.colocation_id, s.shard_index, s.shardid::text AS shardid, s.table_name, s.table_name || '_' || s.shardid AS shard_table, p.group_id
        FROM dpg_catalog.shards s JOIN dpg_catalog.tables t USING (table_name) JOIN dpg_catalog.placements p USING (shardid)
        WHERE t.kind = 'distributed' ORDER BY t.colocation_id, s.shard_index, s.table_name`,
     );
@@ -49,7 +51,7 @@ export async function measureLoads(admin: AdminContext): Promise<{ loads: ShardG
   const byGroup = new Map<string, ShardGroupLoad>();
   for (const shard of shards) {
     const key = `${shard.colocation_id}/${shard.shard_index}`;
-    const load = byGroup.get(key) ?? { colocationId: shard.colocation_id, shardIndex: shard.shard_index, shardId: shard.shardid, groupId: shard.group_id, bytes: 0, rows: 0 };
+    const load = byGroup.get(key) ?? { colocationId: shard.colocation_id, shardIndex: shard.shard_index, shardId: shard.shardid, table: shard.table_name, groupId: shard.group_id, bytes: 0, rows: 0 };
     const size = sizes.get(shard.shard_table) ?? { bytes: 0, rows: 0 };
     load.bytes += size.bytes;
     load.rows += size.rows;
@@ -64,7 +66,9 @@ export async function rebalance(admin: AdminContext, options: RebalanceOptions):
   if (pending.length > 0 && !options.dryRun) {
     throw new ClientError('55006', `shard moves ${pending.join(', ')} have not finished; resume them (npx dpg move-shard --resume) or roll them back before rebalancing`);
   }
-  const { loads, groups } = await measureLoads(admin);
+  const measured = await measureLoads(admin);
+  const groups = measured.groups;
+  const loads = options.colocationId === undefined ? measured.loads : measured.loads.filter((l) => l.colocationId === options.colocationId);
   for (const group of options.drain ?? []) {
     if (!groups.includes(group)) throw new ClientError('22023', `group ${group} is not a worker group of this cluster (worker groups: ${groups.join(', ')})`);
   }
@@ -77,4 +81,14 @@ export async function rebalance(admin: AdminContext, options: RebalanceOptions):
     results.push(await runMove(admin, id, options.moveOptions?.(index)));
   }
   return { plan, results };
+}
+
+/** The scheduled rebalance (maintenance.rebalance_schedule): runs it and says what it did, for dpg_maintenance. */
+export async function scheduledRebalance(admin: AdminContext, options: { strategy: RebalanceStrategy; maxMoves: number }): Promise<string> {
+  const { plan, results } = await rebalance(admin, { strategy: options.strategy, threshold: admin.threshold, maxMoves: options.maxMoves });
+  const groups = [...plan.before.keys()];
+  const before = imbalance(plan.before, groups).toFixed(2);
+  if (results.length === 0) return `balanced (${options.strategy}: imbalance ${before}, threshold ${admin.threshold})`;
+  const moves = results.map((r) => `shard ${r.move.shardIds[0]} ${r.move.sourceGroup}->${r.move.targetGroup}`).join(', ');
+  return `${results.length} move(s) (${moves}); ${options.strategy} imbalance ${before} -> ${imbalance(plan.after, groups).toFixed(2)}`;
 }

@@ -79,35 +79,50 @@ async function withMoveLock<T>(admin: AdminContext, id: number, work: (control: 
 export async function runMove(admin: AdminContext, id: number, options: MoveOptions = {}): Promise<MoveResult> {
   return withMoveLock(admin, id, async (control) => {
     const steps: Partial<Record<MoveState, number>> = {};
+    let retries = 0;
     for (;;) {
       const move = await loadMove(control, id);
       const started = performance.now();
-      switch (move.state) {
-        case 'setup':
-          await setup(admin, control, move);
-          break;
-        case 'copying':
-          await copy(admin, control, move, options);
-          break;
-        case 'catching-up':
-          await catchUp(admin, control, move, options);
-          break;
-        case 'cutover':
-          await cutover(admin, control, move, options);
-          break;
-        case 'cleanup':
-          await cleanup(admin, control, move);
-          break;
-        case 'rolling-back':
-          await rollBack(admin, control, move);
-          break;
-        case 'done':
-        case 'rolled-back':
-          return { move, steps };
+      try {
+        await runStep(admin, control, move, options);
+      } catch (error) {
+        // A lock the step needed went to someone else (a deadlock with a reader, a lock
+        // timeout): every step can run again.
+        if (!['40P01', '55P03'].includes((error as { code?: string }).code ?? '') || ++retries > 5) throw error;
+        admin.log(`move ${id}: ${move.state} gave way (${(error as Error).message}); trying again`);
+        await sleep(500);
+        continue;
       }
+      if (move.state === 'done' || move.state === 'rolled-back') return { move, steps };
       steps[move.state] = (steps[move.state] ?? 0) + performance.now() - started;
     }
   });
+}
+
+async function runStep(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
+  switch (move.state) {
+    case 'setup':
+      await setup(admin, control, move);
+      break;
+    case 'copying':
+      await copy(admin, control, move, options);
+      break;
+    case 'catching-up':
+      await catchUp(admin, control, move, options);
+      break;
+    case 'cutover':
+      await cutover(admin, control, move, options);
+      break;
+    case 'cleanup':
+      await cleanup(admin, control, move);
+      break;
+    case 'rolling-back':
+      await rollBack(admin, control, move);
+      break;
+    case 'done':
+    case 'rolled-back':
+      return;
+  }
 }
 
 /** Rolls back a move that has not reached its cutover decision: the shards stay where they were, nothing of the move is left. */
@@ -280,9 +295,12 @@ async function catchUp(admin: AdminContext, control: pg.Client, move: MoveRecord
       }
       const lag = Math.max(0, Number(slot.rows[0].lag ?? 0));
       first ??= Math.max(lag, 1);
-      options.onProgress?.({ phase: 'catch-up', done: Math.max(0, first - lag), total: first, unit: 'bytes' });
-      if (lag <= threshold) break;
       crashPoint('during-catch-up');
+      if (lag <= threshold) {
+        options.onProgress?.({ phase: 'catch-up', done: first, total: first, unit: 'bytes' });
+        break;
+      }
+      options.onProgress?.({ phase: 'catch-up', done: Math.max(0, first - lag), total: first, unit: 'bytes' });
       await sleep(200);
     }
     await advance(control, move.id, 'catching-up', 'cutover');
@@ -313,6 +331,9 @@ async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord
       try {
         await source.query('BEGIN');
         await source.query(`SET LOCAL lock_timeout = ${options.lockTimeoutMs ?? 2000}`);
+        // A reader holding one shard while it waits for another this transaction holds is a
+        // deadlock; the cutover is the one to give way (and try again), soon.
+        await source.query(`SET LOCAL deadlock_timeout = 100`);
         // The prepared transaction belongs to the application role, so a coordinator's recovery loop can finish it.
         await source.query(`SET LOCAL ROLE ${quoteIdent(admin.secrets.appUser)}`);
         await source.query(`LOCK TABLE ${relations} IN EXCLUSIVE MODE`);
@@ -343,8 +364,9 @@ async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord
         crashPoint('cutover-prepared');
       } catch (error) {
         await source.query('ROLLBACK').catch(() => {});
-        const lockTimeout = (error as { code?: string }).code === '55P03';
-        if (!(error instanceof CutoverRetry || lockTimeout) || attempt >= attempts) throw error;
+        // lock_not_available (lock_timeout), deadlock_detected: in-flight statements won; try again.
+        const gaveWay = ['55P03', '40P01'].includes((error as { code?: string }).code ?? '');
+        if (!(error instanceof CutoverRetry || gaveWay) || attempt >= attempts) throw error;
         admin.log(`move ${move.id}: cutover attempt ${attempt} gave way (${(error as Error).message}); trying again`);
         await sleep(200 * attempt);
         continue;

@@ -20,7 +20,11 @@ import type { VectorSearchOptions } from '../vector/search-route.ts';
 import { NamespaceTierManager } from '../vector/tier-manager.ts';
 import { ResultCache } from '../executor/result-cache.ts';
 import { ReplicaRouter, type ReadFrom } from '../executor/replicas.ts';
+import { ClientError } from './client-error.ts';
 import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
+import type { AdminContext } from '../rebalance/admin.ts';
+import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
+import { scheduledRebalance } from '../rebalance/rebalancer.ts';
 
 export interface CoordinatorOptions {
   host: string;
@@ -53,7 +57,14 @@ export interface CoordinatorOptions {
   /** How long a statement waits for a group without a primary (a failover under way) to get one. */
   failoverWaitMs?: number;
   /** Scheduled maintenance (config maintenance); absent: none. */
-  maintenance?: { reindex: string; analyze: string };
+  maintenance?: { reindex: string; analyze: string; rebalance?: string };
+  /**
+   * Superuser access to the groups for shard moves and the rebalancer
+   * (citus_move_shard_placement, rebalance_table_shards, the scheduled rebalance); absent:
+   * those functions are refused.
+   */
+  admin?: AdminContext;
+  rebalance?: { strategy: RebalanceStrategy; maxMoves: number };
   /** Reads from standbys (config query_router); absent: every read goes to the primary. */
   replicaReads?: { readFrom: ReadFrom; maxLagMs: number };
   /** Durability class of each table named in config (replication.tables). */
@@ -176,7 +187,12 @@ export class Coordinator {
     this.tierManager.start();
     if (this.options.maintenance) {
       this.maintenance = new MaintenanceScheduler(
-        { tables: () => [...this.snapshot.tables.values()], pool: (groupId) => this.pool(groupId), log: (line) => this.log(line) },
+        {
+          tables: () => [...this.snapshot.tables.values()],
+          pool: (groupId) => this.pool(groupId),
+          log: (line) => this.log(line),
+          rebalance: this.options.admin && this.options.rebalance ? () => scheduledRebalance(this.options.admin!, this.options.rebalance!) : undefined,
+        },
         this.options.maintenance,
         this.options.vector.indexBuildMemory,
       );
@@ -531,6 +547,34 @@ export class Coordinator {
 
   private tierManager: NamespaceTierManager | null = null;
   private maintenance: MaintenanceScheduler | null = null;
+
+  /** Superuser access for shard moves and the rebalancer; null when the coordinator was started without it. */
+  get admin(): AdminContext | null {
+    return this.options.admin ?? null;
+  }
+
+  get rebalanceDefaults(): { strategy: RebalanceStrategy; maxMoves: number } {
+    return this.options.rebalance ?? { strategy: 'by_disk_size', maxMoves: 100 };
+  }
+
+  private rebalanceJob: { id: number; done: Promise<void> } | null = null;
+  private rebalanceJobs = 0;
+
+  /** citus_rebalance_start: runs `work` in the background (one at a time); returns its job id. */
+  startRebalanceJob(work: () => Promise<unknown>): number {
+    if (this.rebalanceJob) throw new ClientError('55006', `rebalance job ${this.rebalanceJob.id} is still running on this coordinator; SELECT citus_rebalance_wait() waits for it`);
+    const id = ++this.rebalanceJobs;
+    const done = work().then(
+      () => this.log(`rebalance job ${id} finished`),
+      (error) => this.log(`rebalance job ${id} failed: ${(error as Error).message}`),
+    );
+    this.rebalanceJob = { id, done: done.finally(() => (this.rebalanceJob = null)) };
+    return id;
+  }
+
+  async waitRebalanceJob(): Promise<void> {
+    await this.rebalanceJob?.done;
+  }
 
   async stop(): Promise<void> {
     this.stopping = true;

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { runDpg } from '../support/dpg-cli.ts';
 import { shardIndexForValue } from '../../src/catalog/shard-ranges.ts';
 import { onPrimary, type AdminContext } from '../../src/rebalance/admin.ts';
 import { createMove } from '../../src/rebalance/move-catalog.ts';
@@ -135,6 +136,7 @@ before(async () => {
     shardCount: SHARDS,
     replicationFactor: 2,
     extraConfig: [
+      'coordinator: { prepared_transaction_grace_seconds: 3, recovery_interval_seconds: 1 }',
       "replication: { tables: { critical: ['memory_entries', 'patterns', 'graph_nodes', 'graph_edges', 'trajectories', 'notes'], audit: ['pattern_history'], ephemeral: ['sessions', 'scratch'] } }",
     ],
   });
@@ -202,4 +204,113 @@ test('a shard group moves under concurrent writes and reads: nothing lost, nothi
   assert.deepEqual(await orphanTables(), [], 'no shard table left where the catalog does not place it');
   assert.ok(phases.has('copy') && phases.has('catch-up'), `progress reported: ${[...phases]}`);
   console.log(`move ${id}: pause ${result.move.pauseMs?.toFixed(1)} ms, longest write gap ${load.longestWriteGapMs().toFixed(0)} ms, ${load.acknowledged.size} writes, ${load.reads()} reads`);
+});
+
+async function moveState(id: number): Promise<{ state: string; detail: string | null }> {
+  const row = (await client.query('SELECT state, detail FROM dpg_shard_moves WHERE move_id = $1', [id])).rows[0];
+  return { state: row.state, detail: row.detail };
+}
+
+/** Starts `dpg move-shard` for the shard of index `index`, killed (SIGKILL) at `point`; returns the move's id. */
+async function crashedMove(index: number, point: string): Promise<number> {
+  const { shardId, group } = await shardOf('memory_entries', index);
+  const moved = await runDpg(['move-shard', '--config', cluster.configFile, '--shard', shardId, '--to', String(group === 1 ? 2 : 1)], {
+    cwd: cluster.dir,
+    env: { DPG_FAULT_INJECTION: '1', DPG_MOVE_CRASH_AT: point },
+  });
+  assert.equal(moved.code, null, `dpg move-shard was killed at ${point}: ${moved.stdout}${moved.stderr}`);
+  const id = (await client.query('SELECT max(move_id)::int AS id FROM dpg_shard_moves')).rows[0].id;
+  return id;
+}
+
+test('a move killed at each step is resumed to the end; the load sees nothing lost and no error', async () => {
+  const index = 1;
+  const namespaces = namespacesOn(index, 3);
+  for (const w of [1, 2, 3]) await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, '0')`, [namespaces[0], `counter-${w}`]);
+  const load = startLoad(namespaces);
+  const points = ['after-setup', 'during-copy', 'after-copy', 'during-catch-up', 'cutover-locked', 'cutover-prepared', 'cutover-switched', 'during-cleanup'];
+  try {
+    for (const point of points) {
+      const before = await shardOf('memory_entries', index);
+      const id = await crashedMove(index, point);
+      const resumed = await runDpg(['move-shard', '--config', cluster.configFile, '--resume', String(id)], { cwd: cluster.dir });
+      assert.equal(resumed.code, 0, `resume after ${point}: ${resumed.stdout}${resumed.stderr}`);
+      assert.match(resumed.stdout, new RegExp(`move ${id} .*: done`));
+      assert.equal((await moveState(id)).state, 'done', point);
+      assert.notEqual((await shardOf('memory_entries', index)).group, before.group, `after ${point} the shard is on the other group`);
+      assert.deepEqual(await debris(), [], `no debris after ${point}`);
+      assert.deepEqual(await orphanTables(), [], `no orphan table after ${point}`);
+    }
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], 'every write acknowledged and every read answered');
+  const rows = await client.query(`SELECT namespace || '/' || key AS id FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'w%'`, [namespaces]);
+  const seen = new Set(rows.rows.map((r) => r.id as string));
+  assert.equal(seen.size, rows.rows.length, 'no row twice');
+  for (const id of load.acknowledged) assert.ok(seen.has(id), `acknowledged ${id} is there`);
+  console.log(`${points.length} interrupted moves resumed: ${load.acknowledged.size} writes, ${load.reads()} reads, longest write gap ${load.longestWriteGapMs().toFixed(0)} ms`);
+});
+
+test('a move killed during its copy is rolled back: the shards stay, nothing of the move is left', async () => {
+  const index = 2;
+  const before = await shardOf('memory_entries', index);
+  const id = await crashedMove(index, 'during-copy');
+  const rolled = await runDpg(['move-shard', '--config', cluster.configFile, '--rollback', String(id)], { cwd: cluster.dir });
+  assert.equal(rolled.code, 0, rolled.stdout + rolled.stderr);
+  assert.equal((await moveState(id)).state, 'rolled-back');
+  assert.equal((await shardOf('memory_entries', index)).group, before.group);
+  assert.deepEqual(await debris(), []);
+  assert.deepEqual(await orphanTables(), []);
+  // A finished move cannot be rolled back; an unknown one is named.
+  const done = (await client.query(`SELECT max(move_id)::int AS id FROM dpg_shard_moves WHERE state = 'done'`)).rows[0].id;
+  const refused = await runDpg(['move-shard', '--config', cluster.configFile, '--rollback', String(done)], { cwd: cluster.dir });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /past its cutover \(done\)/);
+  const unknown = await runDpg(['move-shard', '--config', cluster.configFile, '--resume', '9999'], { cwd: cluster.dir });
+  assert.match(unknown.stderr, /there is no shard move 9999/);
+});
+
+test('a cutover left prepared by a dead mover is rolled back by the coordinators, and writes go on', async () => {
+  const index = 3;
+  const namespace = namespacesOn(index, 1)[0]!;
+  const id = await crashedMove(index, 'cutover-prepared');
+  // The prepared transaction holds the source shards locked: a write waits for the recovery loop.
+  await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, 'after-dead-cutover', 'v')`, [namespace]);
+  const state = await moveState(id);
+  assert.equal(state.state, 'catching-up');
+  assert.match(state.detail ?? '', /rolled back by a recovery loop/);
+  const resumed = await runDpg(['move-shard', '--config', cluster.configFile, '--resume', 'all'], { cwd: cluster.dir });
+  assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  const found = await client.query(`SELECT 1 FROM memory_entries WHERE namespace = $1 AND key = 'after-dead-cutover'`, [namespace]);
+  assert.equal(found.rows.length, 1);
+  assert.deepEqual(await debris(), []);
+});
+
+test('citus_move_shard_placement through the coordinator, by node name and port; DDL waits for no move but is refused during one', async () => {
+  const index = 0;
+  const { shardId, group } = await shardOf('memory_entries', index);
+  const target = group === 1 ? 2 : 1;
+  const nodes = await client.query(`SELECT groupid, nodename, nodeport FROM pg_dist_node WHERE noderole = 'primary' ORDER BY groupid`);
+  const node = (g: number) => nodes.rows.find((r) => r.groupid === g)!;
+  await client.query(`SELECT citus_move_shard_placement(${shardId}, '${node(group).nodename}', ${node(group).nodeport}, '${node(target).nodename}', ${node(target).nodeport})`);
+  assert.equal((await shardOf('memory_entries', index)).group, target);
+  // The same through Citus' node-id form, back again.
+  const ids = await client.query(`SELECT groupid, min(nodeid) AS nodeid FROM pg_dist_node GROUP BY groupid`);
+  const nodeId = (g: number) => ids.rows.find((r) => r.groupid === g)!.nodeid;
+  await client.query(`SELECT citus_move_shard_placement(${shardId}, ${nodeId(target)}, ${nodeId(group)})`);
+  assert.equal((await shardOf('memory_entries', index)).group, group);
+  // Errors name what is wrong.
+  await assert.rejects(client.query(`SELECT citus_move_shard_placement(${shardId}, ${nodeId(target)}, ${nodeId(group)})`), /is on group \d, not on group \d/);
+  await assert.rejects(client.query(`SELECT citus_move_shard_placement(1, ${nodeId(target)}, ${nodeId(group)})`), /shard 1 does not exist/);
+  await assert.rejects(client.query(`SELECT citus_move_shard_placement(${shardId}, 'nohost', 1, 'nohost', 2)`), /there is no node nohost:1/);
+  await assert.rejects(client.query(`BEGIN; SELECT citus_move_shard_placement(${shardId}, ${nodeId(group)}, ${nodeId(target)})`), /cannot run inside a transaction block/);
+  await client.query('ROLLBACK');
+  // DDL during an unfinished move is refused; after its rollback it runs.
+  const id = await crashedMove(index, 'after-copy');
+  await assert.rejects(client.query('ALTER TABLE memory_entries ADD COLUMN extra text'), (error: { code?: string; message: string }) => error.code === '55006' && /being moved \(shard move \d+/.test(error.message));
+  assert.equal((await runDpg(['move-shard', '--config', cluster.configFile, '--rollback', String(id)], { cwd: cluster.dir })).code, 0);
+  await client.query('ALTER TABLE memory_entries ADD COLUMN extra text');
+  await client.query('ALTER TABLE memory_entries DROP COLUMN extra');
+  assert.deepEqual(await debris(), []);
 });

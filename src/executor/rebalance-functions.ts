@@ -1,0 +1,147 @@
+import { encodeDataRow, encodeRowDescription } from '../protocol/backend.ts';
+import type { DistributionFunctionPlan } from '../planner/plan.ts';
+import { ClientError, SqlState } from '../server/client-error.ts';
+import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
+import { createMove } from '../rebalance/move-catalog.ts';
+import { runMove } from '../rebalance/shard-move.ts';
+import { rebalance, type RebalanceResult } from '../rebalance/rebalancer.ts';
+import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
+import { LocalResultStream, type ResultStream } from './result-stream.ts';
+import type { ExecutionContext } from './run-plan.ts';
+import { voidResult } from './distribute.ts';
+
+/**
+ * Citus' shard-move and rebalancer functions, run by the coordinator with the mover of
+ * src/rebalance (a superuser's connections to the groups):
+ *
+ *   citus_move_shard_placement(shard_id, source_node_name, source_node_port, target_node_name, target_node_port)
+ *   citus_move_shard_placement(shard_id, source_node_id, target_node_id)
+ *   rebalance_table_shards([rebalance_strategy := ..., threshold := ..., max_shard_moves := ..., drain_only := ...])
+ *   get_rebalance_table_shards_plan([...the same])   the moves, not made
+ *   citus_rebalance_start([...the same])             in the background; returns a job id
+ *   citus_rebalance_wait()                           until that job ends
+ *
+ * Moves and rebalances block the calling session until done, as Citus' do.
+ */
+const INT8 = 20;
+const INT4 = 23;
+const TEXT = 25;
+
+function adminOf(ctx: ExecutionContext, name: string): AdminContext {
+  const admin = ctx.coordinator.admin;
+  if (!admin) throw new ClientError(SqlState.featureNotSupported, `${name} needs the coordinator to run with the cluster's admin credentials (as dpg up starts it)`);
+  if (ctx.transaction.inBlock) throw new ClientError('25001', `${name} cannot run inside a transaction block`);
+  return admin;
+}
+
+const argument = (plan: DistributionFunctionPlan, name: string, position: number): string | null => plan.named[name] ?? plan.args[position] ?? null;
+
+function integerArg(plan: DistributionFunctionPlan, name: string, position: number): number | null {
+  const value = argument(plan, name, position);
+  if (value === null) return null;
+  if (!/^-?\d+$/.test(value)) throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: ${name} must be an integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** The worker group of a node, named as pg_dist_node shows it (name and port, or node id). */
+async function groupOfNode(admin: AdminContext, plan: DistributionFunctionPlan, which: 'source' | 'target'): Promise<number> {
+  const threeArgs = plan.args.length === 3 || plan.named[`${which}_node_id`] !== undefined;
+  return onPrimary(admin, 0, async (control) => {
+    if (threeArgs) {
+      const id = integerArg(plan, `${which}_node_id`, which === 'source' ? 1 : 2);
+      const row = (await control.query('SELECT group_id FROM dpg_catalog.nodes WHERE node_id = $1', [id])).rows[0];
+      if (!row) throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: there is no node ${id}; see SELECT * FROM pg_dist_node`);
+      return row.group_id;
+    }
+    const name = argument(plan, `${which}_node_name`, which === 'source' ? 1 : 3);
+    const port = integerArg(plan, `${which}_node_port`, which === 'source' ? 2 : 4);
+    if (name === null || port === null) throw new ClientError(SqlState.invalidParameterValue, `${plan.name} needs ${which}_node_name and ${which}_node_port`);
+    const row = (await control.query('SELECT group_id FROM dpg_catalog.nodes WHERE host = $1 AND port = $2', [name, port])).rows[0];
+    if (!row) throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: there is no node ${name}:${port}; see SELECT * FROM pg_dist_node`);
+    return row.group_id;
+  });
+}
+
+function rebalanceArgs(ctx: ExecutionContext, plan: DistributionFunctionPlan): { strategy: RebalanceStrategy; threshold: number; maxMoves: number; colocationId?: number } {
+  const defaults = ctx.coordinator.rebalanceDefaults;
+  const strategy = (plan.named.rebalance_strategy ?? defaults.strategy) as RebalanceStrategy;
+  if (!['by_disk_size', 'by_rows', 'by_shard_count'].includes(strategy)) {
+    throw new ClientError(SqlState.invalidParameterValue, `rebalance_strategy ${JSON.stringify(strategy)} is not known: by_disk_size, by_rows or by_shard_count`);
+  }
+  const thresholdText = argument(plan, 'threshold', 1);
+  const threshold = thresholdText === null ? ctx.coordinator.admin!.threshold : Number(thresholdText);
+  if (!(threshold >= 0.01 && threshold <= 10)) throw new ClientError(SqlState.invalidParameterValue, `threshold ${thresholdText} is not valid: a fraction from 0.01 to 10`);
+  const maxMoves = integerArg(plan, 'max_shard_moves', 2) ?? defaults.maxMoves;
+  if (maxMoves < 0) throw new ClientError(SqlState.invalidParameterValue, `max_shard_moves ${maxMoves} must not be negative`);
+  // Co-located tables move together: a rebalance of one table is a rebalance of its co-location group.
+  const relation = argument(plan, 'relation', 0);
+  let colocationId: number | undefined;
+  if (relation !== null) {
+    const table = ctx.coordinator.snapshot.table(relation.replace(/^public\./, ''));
+    if (!table || table.kind !== 'distributed') throw new ClientError(SqlState.invalidParameterValue, `relation ${relation} is not a distributed table`);
+    colocationId = table.colocationId!;
+  }
+  if (plan.named.drain_only === 'true') {
+    throw new ClientError(SqlState.featureNotSupported, 'drain_only: drain a worker group with npx dpg remove-group, which moves its shards away before it stops');
+  }
+  return { strategy, threshold, maxMoves, colocationId };
+}
+
+function planRows(result: RebalanceResult, leaders: Map<number, { host: string; port: number }>): ResultStream {
+  const fields = [
+    ['table_name', TEXT],
+    ['shardid', INT8],
+    ['shard_size', INT8],
+    ['sourcename', TEXT],
+    ['sourceport', INT4],
+    ['targetname', TEXT],
+    ['targetport', INT4],
+  ] as const;
+  const description = encodeRowDescription(fields.map(([name, typeOid]) => ({ name, tableOid: 0, columnAttribute: 0, typeOid, typeSize: typeOid === TEXT ? -1 : typeOid === INT8 ? 8 : 4, typeModifier: -1, format: 0 })));
+  const rows = result.plan.moves.map((move) => {
+    const source = leaders.get(move.sourceGroup);
+    const target = leaders.get(move.targetGroup);
+    return encodeDataRow([move.table, move.shardId, String(Math.round(move.bytes)), source?.host ?? null, source ? String(source.port) : null, target?.host ?? null, target ? String(target.port) : null]);
+  });
+  return new LocalResultStream(`SELECT ${rows.length}`, description, rows);
+}
+
+export async function runRebalanceFunction(ctx: ExecutionContext, plan: DistributionFunctionPlan): Promise<ResultStream> {
+  const admin = adminOf(ctx, plan.name);
+  switch (plan.name) {
+    case 'citus_move_shard_placement':
+    case 'master_move_shard_placement': {
+      const shardId = argument(plan, 'shard_id', 0);
+      if (shardId === null) throw new ClientError(SqlState.invalidParameterValue, `${plan.name} needs a shard id`);
+      const source = await groupOfNode(admin, plan, 'source');
+      const target = await groupOfNode(admin, plan, 'target');
+      const id = await onPrimary(admin, 0, (control) => createMove(control, shardId, target, source));
+      await runMove(admin, id);
+      await ctx.coordinator.reloadCatalog();
+      return voidResult(plan.name);
+    }
+    case 'rebalance_table_shards':
+    case 'get_rebalance_table_shards_plan': {
+      const dryRun = plan.name === 'get_rebalance_table_shards_plan';
+      const result = await rebalance(admin, { ...rebalanceArgs(ctx, plan), dryRun });
+      await ctx.coordinator.reloadCatalog();
+      if (!dryRun) return voidResult(plan.name);
+      const leaders = await onPrimary(admin, 0, async (control) => new Map((await control.query('SELECT group_id, host, port FROM dpg_catalog.group_leaders')).rows.map((r) => [r.group_id as number, { host: r.host as string, port: r.port as number }])));
+      return planRows(result, leaders);
+    }
+    case 'citus_rebalance_start': {
+      const id = ctx.coordinator.startRebalanceJob(() => rebalance(admin, rebalanceArgs(ctx, plan)));
+      return bigintResult(plan.name, id);
+    }
+    case 'citus_rebalance_wait':
+      await ctx.coordinator.waitRebalanceJob();
+      return voidResult(plan.name);
+    default:
+      throw new ClientError(SqlState.featureNotSupported, `${plan.name} is not supported yet`);
+  }
+}
+
+function bigintResult(name: string, value: number): ResultStream {
+  const description = encodeRowDescription([{ name, tableOid: 0, columnAttribute: 0, typeOid: INT8, typeSize: 8, typeModifier: -1, format: 0 }]);
+  return new LocalResultStream('SELECT 1', description, [encodeDataRow([String(value)])]);
+}
