@@ -25,6 +25,23 @@ export async function groupLeaders(layout: ClusterLayout): Promise<Map<number, N
   return leaders;
 }
 
+/** The application role and database on a group's primary, with the vector extensions (idempotent). */
+export async function prepareGroupDatabase(leader: NodeLayout, secrets: ClusterSecrets, database: string): Promise<void> {
+  await withClient(await connectNode(leader, secrets), async (admin) => {
+    const role = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [secrets.appUser]);
+    if (role.rowCount === 0) {
+      await admin.query(`CREATE ROLE ${quoteIdent(secrets.appUser)} LOGIN PASSWORD ${quoteLiteral(secrets.appPassword)}`);
+    }
+    const db = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (db.rowCount === 0) await admin.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(secrets.appUser)}`);
+  });
+  await withClient(await connectNode(leader, secrets, database), async (db) => {
+    await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+    await db.query('CREATE EXTENSION IF NOT EXISTS ruvector');
+    await db.query(namespaceShardIdSql());
+  });
+}
+
 /**
  * First start of a cluster: the application role and database on every group, the
  * vector extensions, and the catalog on the control group. The seed's schema comes
@@ -33,24 +50,7 @@ export async function groupLeaders(layout: ClusterLayout): Promise<Map<number, N
 export async function bootstrapCluster(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, log: (line: string) => void): Promise<void> {
   const database = config.cluster.database;
   const leaders = await groupLeaders(layout);
-  await Promise.all(
-    layout.groups.map(async (group) => {
-      const leader = leaders.get(group.id)!;
-      await withClient(await connectNode(leader, secrets), async (admin) => {
-        const role = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [secrets.appUser]);
-        if (role.rowCount === 0) {
-          await admin.query(`CREATE ROLE ${quoteIdent(secrets.appUser)} LOGIN PASSWORD ${quoteLiteral(secrets.appPassword)}`);
-        }
-        const db = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-        if (db.rowCount === 0) await admin.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(secrets.appUser)}`);
-      });
-      await withClient(await connectNode(leader, secrets, database), async (db) => {
-        await db.query('CREATE EXTENSION IF NOT EXISTS vector');
-        await db.query('CREATE EXTENSION IF NOT EXISTS ruvector');
-        await db.query(namespaceShardIdSql());
-      });
-    }),
-  );
+  await Promise.all(layout.groups.map((group) => prepareGroupDatabase(leaders.get(group.id)!, secrets, database)));
   log(`database ${database} with pgvector and ruvector on every group`);
 
   await withClient(await connectNode(leaders.get(0)!, secrets, database), async (control) => {
@@ -132,17 +132,20 @@ export async function upgradeCatalog(layout: ClusterLayout, secrets: ClusterSecr
 }
 
 async function registerTopology(control: pg.Client, layout: ClusterLayout): Promise<void> {
-  let nodeId = 1;
-  for (const group of layout.groups) {
-    await control.query('INSERT INTO dpg_catalog.groups (group_id, name, kind) VALUES ($1, $2, $3)', [group.id, group.name, group.kind]);
-    for (const node of group.nodes) {
-      await control.query(
-        'INSERT INTO dpg_catalog.nodes (node_id, group_id, name, host, port, patroni_port) VALUES ($1, $2, $3, $4, $5, $6)',
-        [nodeId++, group.id, node.name, node.host, coordinatorPort(layout, node), node.restPort],
-      );
-    }
-  }
+  for (const group of layout.groups) await registerGroup(control, layout, group);
   await refreshNodeRoles(control, layout.groups);
+}
+
+/** A group and its nodes in the catalog (dpg_catalog.groups, nodes: pg_dist_node). */
+export async function registerGroup(control: pg.Client, layout: ClusterLayout, group: GroupLayout): Promise<void> {
+  await control.query('INSERT INTO dpg_catalog.groups (group_id, name, kind) VALUES ($1, $2, $3)', [group.id, group.name, group.kind]);
+  for (const node of group.nodes) {
+    await control.query(
+      `INSERT INTO dpg_catalog.nodes (node_id, group_id, name, host, port, patroni_port)
+       VALUES ((SELECT coalesce(max(node_id), 0) + 1 FROM dpg_catalog.nodes), $1, $2, $3, $4, $5)`,
+      [group.id, node.name, node.host, coordinatorPort(layout, node), node.restPort],
+    );
+  }
 }
 
 /** Records each node's Patroni role and state in the catalog (leaders move on failover). */

@@ -62,5 +62,6 @@ export async function readCatalogSnapshot(control: pg.Client, version: number): 
       .filter((i): i is number => i !== undefined);
     return { table: t.table_name, namespace: t.namespace, tier: t.tier, rows: Number(t.row_count), indexedShards };
   });
-  return new CatalogSnapshot([...byTable.values()], groupInfos, nodeInfos, version, namespaces);
+  const epoch = await control.query<{ epoch: string }>('SELECT epoch::text FROM dpg_catalog.reference_epoch');
+  return new CatalogSnapshot([...byTable.values()], groupInfos, nodeInfos, version, namespaces, Number(epoch.rows[0]?.epoch ?? 1));
 }

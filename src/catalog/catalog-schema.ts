@@ -190,8 +190,9 @@ CREATE TABLE IF NOT EXISTS dpg_catalog.shard_moves (
   colocation_id  int NOT NULL,
   shard_index    int NOT NULL,
   shard_ids      bigint[] NOT NULL,
-  source_group   int NOT NULL REFERENCES dpg_catalog.groups,
-  target_group   int NOT NULL REFERENCES dpg_catalog.groups,
+  -- No foreign keys: the history outlives a group dpg remove-group took away.
+  source_group   int NOT NULL,
+  target_group   int NOT NULL,
   state          text NOT NULL DEFAULT 'setup'
                  CHECK (state IN ('setup', 'copying', 'catching-up', 'cutover', 'cleanup', 'done', 'rolling-back', 'rolled-back')),
   rows_total     bigint,
@@ -205,6 +206,16 @@ CREATE TABLE IF NOT EXISTS dpg_catalog.shard_moves (
 -- One unfinished move per shard group at a time.
 CREATE UNIQUE INDEX IF NOT EXISTS shard_moves_one_active ON dpg_catalog.shard_moves (colocation_id, shard_index)
   WHERE state NOT IN ('done', 'rolled-back');
+
+-- Bumped whenever reference tables gain or lose a placement (dpg add-group, remove-group).
+-- A transaction that wrote a reference table commits only if the epoch is still the one
+-- its coordinator routed the write with (executor/transaction.ts): a write routed to the
+-- old set of groups is rolled back and runs again on the new one.
+CREATE TABLE IF NOT EXISTS dpg_catalog.reference_epoch (
+  one   boolean PRIMARY KEY DEFAULT true CHECK (one),
+  epoch bigint NOT NULL
+);
+INSERT INTO dpg_catalog.reference_epoch (epoch) VALUES (1) ON CONFLICT DO NOTHING;
 
 CREATE OR REPLACE VIEW public.dpg_shard_moves AS
   SELECT m.move_id, m.shard_ids, m.source_group, m.target_group, m.state, m.rows_total, m.bytes_total, m.pause_ms,

@@ -68,7 +68,15 @@ export class CatalogSnapshot {
   /** Namespaces whose tier is not 'exact' (the default for any namespace not listed), by table. */
   private readonly namespaceTiers = new Map<string, Map<string, NamespaceTier>>();
 
-  constructor(tables: TableInfo[], groups: GroupInfo[], nodes: NodeInfo[], version: number, namespaces: NamespaceTier[] = []) {
+  constructor(
+    tables: TableInfo[],
+    groups: GroupInfo[],
+    nodes: NodeInfo[],
+    version: number,
+    namespaces: NamespaceTier[] = [],
+    /** dpg_catalog.reference_epoch: changes when reference tables gain or lose a placement. */
+    readonly referenceEpoch = 1,
+  ) {
     for (const entry of namespaces) {
       let byNamespace = this.namespaceTiers.get(entry.table);
       if (!byNamespace) this.namespaceTiers.set(entry.table, (byNamespace = new Map()));

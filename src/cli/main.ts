@@ -19,7 +19,7 @@ import { clusterStatus, formatStatus } from '../cluster/status.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
 import { MissingSystemUserError } from '../cluster/system-user.ts';
-import { adminContext, moveShardCommand, rebalanceCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
+import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
 import { ClientError } from '../server/client-error.ts';
 
 const USAGE = `usage: dpg <command> [options]
@@ -37,6 +37,8 @@ commands:
                      --shard ID --to GROUP [--from GROUP] | --resume ID|all | --rollback ID | --list [--json]
   rebalance          plan and make the moves that even out the worker groups' load;
                      [--dry-run] [--strategy by_disk_size|by_rows|by_shard_count] [--threshold 0.2]
+  add-group          start one more worker group, copy the reference tables to it and rebalance onto it [--no-rebalance]
+  remove-group       move every shard off the last worker group, then stop and delete it
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
                      --scenarios worker-primary,worker-node,partition,coordinator,control-primary,coordinator-2pc,spike --duration 15s
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
@@ -112,6 +114,7 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         'dry-run': { type: 'boolean' },
         strategy: { type: 'string' },
         threshold: { type: 'string' },
+        'no-rebalance': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -135,7 +138,7 @@ function load(options: Options): LoadedConfig {
 /** The layout of an existing data folder (node folders may live outside it). */
 function existingLayout(loaded: LoadedConfig): ClusterLayout {
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
-  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances);
+  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances, state?.workerGroups);
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -205,10 +208,20 @@ export async function main(argv: string[]): Promise<number> {
   const chaosFlags = ['scenarios', 'duration'];
   const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench' && !(command === 'chaos' && chaosFlags.includes(flag)));
   if (misplaced) throw new UsageError(`--${misplaced} goes with ${chaosFlags.includes(misplaced) ? 'bench or chaos' : 'bench'} only`);
-  const moveFlags = { 'move-shard': ['shard', 'to', 'from', 'resume', 'rollback', 'list'], rebalance: ['dry-run', 'strategy', 'threshold'] } as Record<string, string[]>;
-  for (const [owner, flags] of Object.entries(moveFlags)) {
-    const wrong = flags.find((flag) => options[flag] !== undefined && command !== owner);
-    if (wrong) throw new UsageError(`--${wrong} goes with ${owner} only`);
+  const moveFlags: Record<string, string[]> = {
+    shard: ['move-shard'],
+    to: ['move-shard'],
+    from: ['move-shard'],
+    resume: ['move-shard'],
+    rollback: ['move-shard'],
+    list: ['move-shard'],
+    'dry-run': ['rebalance'],
+    strategy: ['rebalance', 'add-group', 'remove-group'],
+    threshold: ['rebalance', 'add-group', 'remove-group'],
+    'no-rebalance': ['add-group'],
+  };
+  for (const [flag, owners] of Object.entries(moveFlags)) {
+    if (options[flag] !== undefined && !owners.includes(command)) throw new UsageError(`--${flag} goes with ${owners.join(' or ')} only`);
   }
   switch (command) {
     case 'setup': {
@@ -340,6 +353,14 @@ export async function main(argv: string[]): Promise<number> {
     case 'rebalance': {
       const loaded = load(options);
       await rebalanceCommand(adminContext(loaded, existingLayout(loaded), err), loaded, options as MoveFlags, out);
+      return 0;
+    }
+    case 'add-group': {
+      await addGroupCommand(load(options), options as MoveFlags, out, err);
+      return 0;
+    }
+    case 'remove-group': {
+      await removeGroupCommand(load(options), options as MoveFlags, out, err);
       return 0;
     }
     case 'shards': {

@@ -1,10 +1,13 @@
 import type { LoadedConfig } from '../config/config.ts';
-import type { ClusterLayout } from '../cluster/layout.ts';
+import { join } from 'node:path';
+import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
+import { readClusterState } from '../cluster/state.ts';
+import { addGroup, removeGroup } from '../rebalance/scale.ts';
 import { readSecrets } from '../cluster/secrets.ts';
 import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
 import { createMove, unfinishedMoves } from '../rebalance/move-catalog.ts';
 import { runMove, rollbackMove, type MoveOptions, type MoveProgress, type MoveResult } from '../rebalance/shard-move.ts';
-import { rebalance, type RebalanceResult } from '../rebalance/rebalancer.ts';
+import { rebalance, type RebalanceOptions, type RebalanceResult } from '../rebalance/rebalancer.ts';
 import { imbalance, type RebalancePlan, type RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
 import { createProgress, type Progress } from './progress.ts';
 
@@ -19,6 +22,7 @@ export interface MoveFlags {
   'dry-run'?: boolean;
   strategy?: string;
   threshold?: string;
+  'no-rebalance'?: boolean;
   json?: boolean;
 }
 
@@ -62,7 +66,7 @@ function moveProgress(): MoveOptions & { finish(): void } {
       process.stderr.write(`${progress.phase === 'copy' ? 'initial copy' : progress.phase === 'index' ? 'building indexes on the target' : 'catching up'}\n`);
       bar = createProgress({ total: Math.max(1, Math.round(progress.total / scale)), unit: progress.unit === 'bytes' ? 'kB' : progress.unit });
     }
-    bar!.update(Math.round(progress.done / scale));
+    bar!.update(progress.done >= progress.total ? Math.max(1, Math.round(progress.total / scale)) : Math.round(progress.done / scale));
   };
   return { onProgress, finish: () => bar?.finish() };
 }
@@ -129,23 +133,74 @@ export function rebalanceOptions(admin: AdminContext, loaded: LoadedConfig, flag
   return { strategy, threshold, maxMoves: loaded.config.rebalance.max_moves };
 }
 
-export async function rebalanceCommand(admin: AdminContext, loaded: LoadedConfig, flags: MoveFlags, out: (line: string) => void, drain?: number[]): Promise<RebalanceResult> {
-  const options = rebalanceOptions(admin, loaded, flags);
-  const current: { progress: ReturnType<typeof moveProgress> | null } = { progress: null };
-  const result = await rebalance(admin, {
-    ...options,
-    drain,
-    dryRun: flags['dry-run'],
+export async function rebalanceCommand(admin: AdminContext, loaded: LoadedConfig, flags: MoveFlags, out: (line: string) => void): Promise<RebalanceResult> {
+  const reporting = rebalanceReporting(out);
+  try {
+    const result = await rebalance(admin, { ...rebalanceOptions(admin, loaded, flags), dryRun: flags['dry-run'], ...reporting });
+    reporting.finish();
+    if (flags['dry-run'] || result.plan.moves.length === 0) out(formatPlan(result.plan));
+    for (const moved of result.results) out(describeResult(moved));
+    return result;
+  } finally {
+    reporting.finish();
+  }
+}
+
+/** Per-move plan printing and progress bars for a rebalance (dpg rebalance, add-group, remove-group). */
+function rebalanceReporting(out: (line: string) => void): Pick<RebalanceOptions, 'onMove' | 'moveOptions'> & { finish(): void } {
+  let progress: ReturnType<typeof moveProgress> | null = null;
+  return {
     onMove: (index, plan) => {
       if (index === 0) out(formatPlan(plan));
-      current.progress?.finish();
+      progress?.finish();
       const move = plan.moves[index]!;
       out(`move ${index + 1}/${plan.moves.length}: shard ${move.shardId}, group ${move.sourceGroup} -> ${move.targetGroup}`);
     },
-    moveOptions: () => (current.progress = moveProgress()),
-  });
-  current.progress?.finish();
-  if (flags['dry-run'] || result.plan.moves.length === 0) out(formatPlan(result.plan));
-  for (const moved of result.results) out(describeResult(moved));
-  return result;
+    moveOptions: () => (progress = moveProgress()),
+    finish: () => progress?.finish(),
+  };
+}
+
+/** `dpg add-group`: a new worker group, its reference tables, then a rebalance onto it (unless --no-rebalance). */
+export async function addGroupCommand(loaded: LoadedConfig, flags: MoveFlags, out: (line: string) => void, err: (line: string) => void): Promise<void> {
+  const admin = adminContext(loaded, existingLayoutOf(loaded), err);
+  const reporting = rebalanceReporting(out);
+  try {
+    const result = await addGroup(loaded.config, loaded.dataDir, {
+      log: err,
+      admin: (layout) => adminContext(loaded, layout, err),
+      rebalance: flags['no-rebalance'] ? null : { ...rebalanceOptions(admin, loaded, flags), ...reporting },
+    });
+    reporting.finish();
+    out(`added worker group ${result.group.id} (${result.group.name}): ${result.referenceTables} reference tables copied (${result.copiedRows} rows, reference writes paused ${result.pauseMs.toFixed(0)} ms)`);
+    if (result.rebalanced) {
+      if (result.rebalanced.plan.moves.length === 0) out(formatPlan(result.rebalanced.plan));
+      for (const moved of result.rebalanced.results) out(describeResult(moved));
+    }
+  } finally {
+    reporting.finish();
+  }
+}
+
+/** `dpg remove-group`: drains the last worker group onto the others, then stops and deletes it. */
+export async function removeGroupCommand(loaded: LoadedConfig, flags: MoveFlags, out: (line: string) => void, err: (line: string) => void): Promise<void> {
+  const admin = adminContext(loaded, existingLayoutOf(loaded), err);
+  const reporting = rebalanceReporting(out);
+  try {
+    const result = await removeGroup(loaded.config, loaded.dataDir, {
+      log: err,
+      admin: (layout) => adminContext(loaded, layout, err),
+      rebalance: { ...rebalanceOptions(admin, loaded, flags), ...reporting },
+    });
+    reporting.finish();
+    for (const moved of result.drained.results) out(describeResult(moved));
+    out(`removed worker group ${result.group.id} (${result.group.name}): ${result.drained.results.length} shard group(s) moved off it; its nodes are stopped and deleted`);
+  } finally {
+    reporting.finish();
+  }
+}
+
+function existingLayoutOf(loaded: LoadedConfig): ClusterLayout {
+  const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
+  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances, state?.workerGroups);
 }

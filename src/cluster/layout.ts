@@ -90,7 +90,14 @@ export interface ClusterLayout {
 export { PORT_SPAN } from '../config/config.ts';
 
 /** Root for node folders: inside the data folder unless the postgres user cannot reach it. */
-export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join(dataDir, 'nodes'), coordinatorCount = config.coordinator.instances): ClusterLayout {
+export function buildLayout(
+  config: DpgConfig,
+  dataDir: string,
+  nodesRoot = join(dataDir, 'nodes'),
+  coordinatorCount = config.coordinator.instances,
+  /** The cluster's worker groups: config's count when it was made, then what dpg add-group / remove-group left. */
+  workerGroups = config.cluster.worker_groups.count,
+): ClusterLayout {
   const base = config.ports.base;
   // One coordinator listens on the client port itself; several sit behind HAProxy there.
   const coordinators: CoordinatorLayout[] = Array.from({ length: coordinatorCount }, (_, i) => ({
@@ -103,7 +110,7 @@ export function buildLayout(config: DpgConfig, dataDir: string, nodesRoot = join
   const host = config.cluster.host;
   const groups: GroupLayout[] = [];
   const groupSizes = [config.cluster.control_group.nodes];
-  for (let g = 0; g < config.cluster.worker_groups.count; g++) groupSizes.push(config.distribution.replication_factor);
+  for (let g = 0; g < workerGroups; g++) groupSizes.push(config.distribution.replication_factor);
   groupSizes.forEach((size, g) => {
     const name = g === 0 ? 'control' : `worker${g}`;
     const nodes: NodeLayout[] = [];

@@ -83,7 +83,7 @@ export function openClusterState(dataDir: string, stateFile: string, config: Dpg
   };
   compare('ports.base', existing.basePort, config.ports.base);
   compare('cluster.control_group.nodes', existing.controlNodes, config.cluster.control_group.nodes);
-  compare('cluster.worker_groups.count', existing.workerGroups, config.cluster.worker_groups.count);
+  // The worker groups are the cluster's own after it is made: dpg add-group and remove-group change them.
   compare('distribution.replication_factor', existing.nodesPerWorkerGroup, config.distribution.replication_factor);
   if ((existing.faultProxies ?? false) !== config.cluster.fault_proxies) {
     mismatches.push(`cluster.fault_proxies: data folder has ${existing.faultProxies ?? false}, config says ${config.cluster.fault_proxies}`);

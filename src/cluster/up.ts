@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
 import { buildLayout, allNodes, listeningPorts, type ClusterLayout, type GroupLayout, type NodeLayout } from './layout.ts';
-import { openClusterState, fallbackNodesRoot, writeClusterState, type ClusterState } from './state.ts';
+import { openClusterState, fallbackNodesRoot, writeClusterState, readClusterState, type ClusterState } from './state.ts';
 import { loadOrCreateSecrets, clientUrl, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
@@ -77,7 +77,8 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   const user = lookupSystemUser();
 
   if (options.reset && existsSync(dataDir)) {
-    const previous = buildLayout(config, dataDir);
+    const recorded = readClusterState(join(dataDir, 'cluster.json'));
+    const previous = buildLayout(config, dataDir, recorded?.nodesRoot, recorded?.coordinators, recorded?.workerGroups);
     await stopCluster(previous, { log });
     log(`--reset: deleting ${dataDir}`);
     rmSync(dataDir, { recursive: true, force: true });
@@ -90,11 +91,11 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     log(`the postgres user cannot reach ${dataDir}; node data lives in ${state.nodesRoot}`);
   }
   const coordinatorCount = options.coordinators ?? state.coordinators ?? config.coordinator.instances;
-  const layout = buildLayout(config, dataDir, state.nodesRoot, coordinatorCount);
+  const layout = buildLayout(config, dataDir, state.nodesRoot, coordinatorCount, state.workerGroups);
   const secrets = loadOrCreateSecrets(layout.secretsFile);
   if (state.coordinators !== undefined && state.coordinators !== coordinatorCount) {
     // A different number of coordinators listens on different ports: the old set stops first.
-    await stopCoordinators(buildLayout(config, dataDir, state.nodesRoot, state.coordinators), log);
+    await stopCoordinators(buildLayout(config, dataDir, state.nodesRoot, state.coordinators, state.workerGroups), log);
   }
   if (state.coordinators !== coordinatorCount) {
     state.coordinators = coordinatorCount;

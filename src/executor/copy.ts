@@ -68,6 +68,8 @@ export class CopyIn {
       }
     }
     const copy = new CopyIn(ctx, plan, column, columns.length);
+    // Rows for a reference table go to the groups of this epoch; the commit checks it still holds.
+    if (plan.table.kind === 'reference') ctx.transaction.referenceEpoch ??= ctx.coordinator.snapshot.referenceEpoch;
     if (!ctx.transaction.inBlock) {
       ctx.transaction.begin('BEGIN');
       copy.ownBlock = true;

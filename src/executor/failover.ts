@@ -65,3 +65,14 @@ export class ShardMovedError extends ClientError {
     );
   }
 }
+
+/**
+ * SQLSTATE 40001: a write to a reference table was routed to the worker groups of an
+ * older catalog (a group was added or removed meanwhile); nothing of it was committed.
+ * Outside a block the coordinator runs it again with the current catalog.
+ */
+export class PlacementsChangedError extends ClientError {
+  constructor() {
+    super('40001', 'the worker groups holding reference tables changed while this transaction wrote one (a group was added or removed); nothing was committed: run the transaction again');
+  }
+}

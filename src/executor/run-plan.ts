@@ -172,8 +172,8 @@ function strongestDurability(ctx: ExecutionContext, tables: readonly TableInfo[]
 }
 
 /** Runs a write over several groups atomically: inside the client's block, or in one of its own (2PC). */
-export async function atomically(ctx: ExecutionContext, groups: number, run: () => Promise<ResultStream>): Promise<ResultStream> {
-  if (ctx.transaction.inBlock || groups <= 1) return run();
+export async function atomically(ctx: ExecutionContext, groups: number, run: () => Promise<ResultStream>, always = false): Promise<ResultStream> {
+  if (ctx.transaction.inBlock || (groups <= 1 && !always)) return run();
   ctx.transaction.begin('BEGIN');
   try {
     const stream = await run();
@@ -447,10 +447,19 @@ function insertRequest(plan: InsertPlan, shard: number, rows: number[], bindings
 export async function runReferenceWrite(ctx: ExecutionContext, plan: ReferenceWritePlan): Promise<ResultStream> {
   ctx.transaction.statementDurability = strongestDurability(ctx, plan.relations);
   metrics()?.statements.inc({ route: 'multi_shard' });
-  const groups = ctx.coordinator.snapshot.workerGroupIds();
+  const snapshot = ctx.coordinator.snapshot;
+  const reference = plan.relations.find((t) => t.kind === 'reference')!;
+  const groups = snapshot.placementGroups(reference, 0);
   const sql = fillShard(plan.template, plan.relations, 0);
-  return atomically(ctx, groups.length, async () => {
-    const streams = await Promise.all(groups.map((g) => runOnGroup(ctx, g, [request(sql, ctx.bindings)], true)));
-    return new ConcatResultStream(streams, true);
-  });
+  ctx.transaction.referenceEpoch ??= snapshot.referenceEpoch;
+  // Always in a transaction, even on one group: its commit checks the reference epoch.
+  return atomically(
+    ctx,
+    groups.length,
+    async () => {
+      const streams = await Promise.all(groups.map((g) => runOnGroup(ctx, g, [request(sql, ctx.bindings)], true)));
+      return new ConcatResultStream(streams, true);
+    },
+    true,
+  );
 }

@@ -11,7 +11,7 @@ import type { DistributedPlan, Plan, SessionSettingPlan, TransactionPlan } from 
 import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, PrefetchedStream, type ResultStream } from './result-stream.ts';
-import { failureKind, OutcomeUnknownError, BlockLostError, shardMovedAway, ShardMovedError } from './failover.ts';
+import { failureKind, OutcomeUnknownError, BlockLostError, shardMovedAway, ShardMovedError, PlacementsChangedError } from './failover.ts';
 import { ServerError } from './backend-connection.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction, voidResult } from './distribute.ts';
@@ -217,11 +217,12 @@ export class SessionExecutor {
       } catch (error) {
         if (stream) await stream.close().catch(() => {});
         const kind = failureKind(error);
-        if (shardMovedAway(error)) {
-          // The shard was moved to another group after this coordinator planned the statement:
-          // it did not run (the relation was gone before it started). With the catalog read
-          // again it runs where the shard is now; inside a block the block is lost.
-          if (this.transaction.inBlock) throw new ShardMovedError(error);
+        if (shardMovedAway(error) || error instanceof PlacementsChangedError) {
+          // The shard was moved to another group after this coordinator planned the statement
+          // (it did not run: the relation was gone before it started), or a reference table's
+          // groups changed under the write (rolled back). With the catalog read again it runs
+          // where the shards are now; inside a block the block is lost.
+          if (this.transaction.inBlock) throw error instanceof PlacementsChangedError ? error : new ShardMovedError(error);
           if (++movedRetries > 3) throw error;
           this.transaction.endStatement();
           await this.coordinator.reloadCatalog();

@@ -52,6 +52,12 @@ export class SessionTransaction {
    * executor before it takes connections; back to critical when the statement ends).
    */
   statementDurability: Durability = 'critical';
+  /**
+   * The reference epoch (catalog dpg_catalog.reference_epoch) of the transaction's first
+   * write to a reference table, routed to the groups of that epoch; null: none written.
+   * The commit goes through only if the epoch is still that one.
+   */
+  referenceEpoch: number | null = null;
   /** In a block: the strongest durability class written on each group (its COMMIT waits accordingly). */
   private readonly groupDurability = new Map<number, Durability>();
 
@@ -223,6 +229,16 @@ export class SessionTransaction {
     }
     const groups = [...this.begun];
     const writers = groups.filter((g) => this.written.has(g));
+    if (this.referenceEpoch !== null && writers.length === 1) {
+      // Two-phase commits check the epoch with their commit record; here it is checked while
+      // the write's locks are held, so a placement change cannot slip in between.
+      try {
+        await this.coordinator.checkReferenceEpoch(this.referenceEpoch);
+      } catch (error) {
+        await this.rollback();
+        throw error;
+      }
+    }
     try {
       if (writers.length <= 1) {
         await Promise.all(
@@ -279,7 +295,7 @@ export class SessionTransaction {
       const deadline = Date.now() + this.coordinator.failoverWaitMs;
       for (;;) {
         try {
-          await this.coordinator.recordCommitDecision(base);
+          await this.coordinator.recordCommitDecision(base, this.referenceEpoch);
           break;
         } catch (error) {
           if (failureKind(error) !== 'not-sent' || Date.now() >= deadline) throw error;
@@ -338,6 +354,7 @@ export class SessionTransaction {
   }
 
   private finishBlock(): void {
+    this.referenceEpoch = null;
     for (const groupId of this.written) this.lastWriteAt.set(groupId, Date.now());
     for (const [groupId, connection] of this.held) {
       connection.localEfSearch = null;

@@ -21,6 +21,7 @@ import { NamespaceTierManager } from '../vector/tier-manager.ts';
 import { ResultCache } from '../executor/result-cache.ts';
 import { ReplicaRouter, type ReadFrom } from '../executor/replicas.ts';
 import { ClientError } from './client-error.ts';
+import { PlacementsChangedError } from '../executor/failover.ts';
 import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
 import type { AdminContext } from '../rebalance/admin.ts';
 import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
@@ -381,8 +382,11 @@ export class Coordinator {
     this.reloading = (async () => {
       do {
         this.reloadAgain = false;
-        this.snapshot = await readCatalogSnapshot(client, ++this.catalogVersion);
-        this.ensurePools();
+        const snapshot = await readCatalogSnapshot(client, ++this.catalogVersion);
+        // A group added since (dpg add-group) gets its pool and type map before any statement can be routed to it.
+        this.latestNodes = snapshot.nodes;
+        await this.ensurePools(snapshot);
+        this.snapshot = snapshot;
       } while (this.reloadAgain);
     })().finally(() => {
       this.reloading = null;
@@ -391,24 +395,37 @@ export class Coordinator {
   }
   private reloadAgain = false;
 
-  private ensurePools(): void {
-    for (const group of this.snapshot.groups.values()) {
+  /** The nodes of the catalog as last read (a reload in progress may not have published its snapshot yet). */
+  private latestNodes: readonly NodeInfo[] = [];
+
+  private async ensurePools(snapshot: CatalogSnapshot): Promise<void> {
+    for (const group of snapshot.groups.values()) {
       if (this.pools.has(group.id)) continue;
-      const target = group.id === 0 ? () => this.controlTarget() : () => this.workerTarget(group.id);
+      const target = group.id === 0 ? () => this.controlTarget() : () => this.workerTarget(group.id, group.name);
       this.pools.set(group.id, new GroupPool(group.id, target, this.options.workerPool));
+      // At start the type maps are read all at once (refreshTypeMaps); a group added later is read here.
+      if (this.controlTypes && group.id !== 0) {
+        try {
+          this.typeMaps.set(group.id, new TypeMap(await TypeMap.readTypes(this.pool(group.id)), this.controlTypes));
+        } catch (error) {
+          this.log(`group ${group.name}: reading its types failed (${(error as Error).message})`);
+        }
+      }
     }
   }
 
-  private async workerTarget(groupId: number): Promise<BackendTarget> {
-    const nodes = this.snapshot.nodes.filter((n) => n.groupId === groupId);
-    const scope = this.snapshot.groups.get(groupId)?.name ?? `group ${groupId}`;
+  private async workerTarget(groupId: number, scope: string): Promise<BackendTarget> {
+    const nodes = this.latestNodes.filter((n) => n.groupId === groupId);
     const leader = await this.leaderOf(groupId, scope, nodes);
     return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database, primaryOnly: true };
   }
 
   /** Extension types (pgvector's vector) have different OIDs on each node; map them to the control group's. */
+  private controlTypes: Awaited<ReturnType<typeof TypeMap.readTypes>> | null = null;
+
   async refreshTypeMaps(): Promise<void> {
     const control = await TypeMap.readTypes(this.pool(0));
+    this.controlTypes = control;
     for (const groupId of this.pools.keys()) {
       const types = groupId === 0 ? control : await TypeMap.readTypes(this.pool(groupId));
       this.typeMaps.set(groupId, new TypeMap(types, control));
@@ -416,8 +433,24 @@ export class Coordinator {
   }
 
   /** The commit point of a distributed transaction (see SessionTransaction.twoPhaseCommit). */
-  async recordCommitDecision(gid: string): Promise<void> {
-    await this.pool(0).run((query) => query(`INSERT INTO dpg_catalog.commit_records (gid) VALUES ('${gid}')`));
+  /**
+   * Writes a two-phase commit's decision. With `referenceEpoch` (the transaction wrote a
+   * reference table) only while that is still the catalog's epoch: else nothing is
+   * written and PlacementsChangedError says why (the caller rolls the parts back).
+   */
+  async recordCommitDecision(gid: string, referenceEpoch: number | null = null): Promise<void> {
+    const sql =
+      referenceEpoch === null
+        ? `INSERT INTO dpg_catalog.commit_records (gid) VALUES ('${gid}') RETURNING gid`
+        : `INSERT INTO dpg_catalog.commit_records (gid) SELECT '${gid}' WHERE (SELECT epoch FROM dpg_catalog.reference_epoch) = ${referenceEpoch} RETURNING gid`;
+    const rows = await this.pool(0).run((query) => query(sql));
+    if (rows.length === 0) throw new PlacementsChangedError();
+  }
+
+  /** A one-group commit that wrote a reference table: the epoch it was routed with must still hold. */
+  async checkReferenceEpoch(referenceEpoch: number): Promise<void> {
+    const rows = await this.pool(0).run((query) => query('SELECT epoch FROM dpg_catalog.reference_epoch'));
+    if (Number(rows[0]?.[0] ?? 1) !== referenceEpoch) throw new PlacementsChangedError();
   }
 
   async forgetCommitDecision(gid: string): Promise<void> {

@@ -205,12 +205,13 @@ describe('dpg command line errors', { concurrency: true }, () => {
     assert.deepEqual(snapshot(dataDir), before);
   });
 
-  test('up refuses a cluster whose worker groups differ from the config, naming cluster.worker_groups.count', async () => {
-    const { cwd, dataDir } = dataFolderWithState({ workerGroups: 5 });
+  test('up refuses a cluster whose group size differs from the config, naming distribution.replication_factor', async () => {
+    // (Its number of worker groups is the cluster's own: dpg add-group and remove-group change it.)
+    const { cwd, dataDir } = dataFolderWithState({ nodesPerWorkerGroup: 5 });
     const before = snapshot(dataDir);
     const result = await runDpg(['up', '--data-dir', dataDir, '--base-port', String(BASE_PORT)], cwd);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /cluster\.worker_groups\.count: data folder has 5, config says 3/);
+    assert.match(result.stderr, /distribution\.replication_factor: data folder has 5, config says 2/);
     assert.match(result.stderr, /--reset/);
     assertNoStackTrace(result);
     assert.deepEqual(snapshot(dataDir), before);

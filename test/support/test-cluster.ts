@@ -45,7 +45,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
   const up = await runDpg(['up', '--config', configFile], { cwd: dir });
   const loaded = loadConfig({ path: configFile });
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
-  const layout = buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators);
+  const layout = buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators, state?.workerGroups);
   const cleanUp = async () => {
     await runDpg(['down', '--config', configFile], { cwd: dir });
     const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), join(layout.dataDir, 'haproxy'), join(layout.dataDir, 'fault-proxy-config.json'), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
