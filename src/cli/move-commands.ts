@@ -36,7 +36,7 @@ export function adminContext(loaded: LoadedConfig, layout: ClusterLayout, log: (
     secrets,
     database: loaded.config.cluster.database,
     indexBuildMemory: loaded.config.vector.index_build_memory,
-    threshold: loaded.config.rebalance.threshold,
+    threshold: loaded.config.distribution.shard_rebalancing.threshold,
     log,
   };
 }
@@ -126,11 +126,11 @@ export function formatPlan(plan: RebalancePlan): string {
 }
 
 export function rebalanceOptions(admin: AdminContext, loaded: LoadedConfig, flags: MoveFlags): { strategy: RebalanceStrategy; threshold: number; maxMoves: number } {
-  const strategy = (flags.strategy ?? loaded.config.rebalance.strategy) as RebalanceStrategy;
+  const strategy = (flags.strategy ?? loaded.config.distribution.shard_rebalancing.strategy) as RebalanceStrategy;
   if (!['by_disk_size', 'by_rows', 'by_shard_count'].includes(strategy)) throw new MoveUsageError(`--strategy ${JSON.stringify(flags.strategy)}: by_disk_size, by_rows or by_shard_count`);
-  const threshold = flags.threshold === undefined ? admin.threshold : Number(flags.threshold);
-  if (!(threshold >= 0.01 && threshold <= 10)) throw new MoveUsageError(`--threshold ${JSON.stringify(flags.threshold)}: a fraction from 0.01 to 10 (0.2: 20% from the mean)`);
-  return { strategy, threshold, maxMoves: loaded.config.rebalance.max_moves };
+  const threshold = flags.threshold === undefined ? admin.threshold : /^\d+(\.\d+)?$/.test(flags.threshold) ? Number(flags.threshold) : NaN;
+  if (!(threshold >= 0 && threshold <= 10)) throw new MoveUsageError(`--threshold ${JSON.stringify(flags.threshold)}: a fraction from 0 to 10 (0.2: 20% from the mean)`);
+  return { strategy, threshold, maxMoves: loaded.config.distribution.shard_rebalancing.max_moves };
 }
 
 export async function rebalanceCommand(admin: AdminContext, loaded: LoadedConfig, flags: MoveFlags, out: (line: string) => void): Promise<RebalanceResult> {

@@ -31,7 +31,13 @@ export interface DpgConfig {
     shard_count: number;
     /** Copies of each shard = nodes in each worker group (DESIGN.md). */
     replication_factor: number;
-    shard_rebalancing: { enabled: boolean; threshold: number; schedule: string };
+    /**
+     * The rebalancer (src/rebalance): a worker group whose load differs from the mean by
+     * more than `threshold` (a fraction) is out of balance; load is shard bytes on disk,
+     * live rows, or shard groups (`strategy`); one rebalance makes at most `max_moves`
+     * moves. `schedule` (cron, UTC) runs it when `enabled` (and maintenance.enabled).
+     */
+    shard_rebalancing: { enabled: boolean; threshold: number; schedule: string; strategy: 'by_disk_size' | 'by_rows' | 'by_shard_count'; max_moves: number };
   };
   replication: {
     synchronous_mode: boolean;
@@ -90,19 +96,6 @@ export interface DpgConfig {
      * PostgreSQL cannot CLUSTER on an HNSW index.
      */
     analyze_schedule: string;
-    /** The rebalancer (rebalance.*) when the worker groups are out of balance (the seed: "0 2 * * 0"). */
-    rebalance_schedule: string;
-  };
-  rebalance: {
-    /**
-     * A worker group whose load differs from the mean by more than this fraction is out
-     * of balance (the seed's threshold 0.2, Citus' rebalance_threshold).
-     */
-    threshold: number;
-    /** What load is: shard bytes on disk, live rows, or the number of shard groups. */
-    strategy: 'by_disk_size' | 'by_rows' | 'by_shard_count';
-    /** Moves one rebalance makes at most. */
-    max_moves: number;
   };
   query_router: {
     /**
@@ -170,7 +163,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     key: 'namespace',
     shard_count: 12,
     replication_factor: 2,
-    shard_rebalancing: { enabled: true, threshold: 0.2, schedule: '0 2 * * 0' },
+    shard_rebalancing: { enabled: true, threshold: 0.2, schedule: '0 2 * * 0', strategy: 'by_disk_size', max_moves: 100 },
   },
   replication: {
     synchronous_mode: true,
@@ -212,8 +205,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
   coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, instances: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
-  maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6', rebalance_schedule: '0 2 * * 0' },
-  rebalance: { threshold: 0.2, strategy: 'by_disk_size', max_moves: 100 },
+  maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
@@ -346,7 +338,7 @@ const schema = object({
     key: identifier,
     shard_count: integer(1, 4096),
     replication_factor: integer(1, MAX_NODES_PER_GROUP),
-    shard_rebalancing: object({ enabled: boolean, threshold: number(0, 10), schedule: cronSchedule }),
+    shard_rebalancing: object({ enabled: boolean, threshold: number(0, 10), schedule: cronSchedule, strategy: oneOf('by_disk_size', 'by_rows', 'by_shard_count'), max_moves: integer(1, 10000) }),
   }),
   replication: object({
     synchronous_mode: boolean,
@@ -391,8 +383,7 @@ const schema = object({
     split_rows: integer(0, Number.MAX_SAFE_INTEGER),
     index_build_memory: memorySize,
   }),
-  maintenance: object({ enabled: boolean, reindex_schedule: cronSchedule, analyze_schedule: cronSchedule, rebalance_schedule: cronSchedule }),
-  rebalance: object({ threshold: number(0.01, 10), strategy: oneOf('by_disk_size', 'by_rows', 'by_shard_count'), max_moves: integer(1, 10000) }),
+  maintenance: object({ enabled: boolean, reindex_schedule: cronSchedule, analyze_schedule: cronSchedule }),
   query_router: object({
     read_from: oneOf('primary', 'replica', 'any'),
     max_replica_lag_seconds: number(0.1, 3600),

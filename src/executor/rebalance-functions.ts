@@ -70,7 +70,7 @@ function rebalanceArgs(ctx: ExecutionContext, plan: DistributionFunctionPlan): {
   }
   const thresholdText = argument(plan, 'threshold', 1);
   const threshold = thresholdText === null ? ctx.coordinator.admin!.threshold : Number(thresholdText);
-  if (!(threshold >= 0.01 && threshold <= 10)) throw new ClientError(SqlState.invalidParameterValue, `threshold ${thresholdText} is not valid: a fraction from 0.01 to 10`);
+  if (!(threshold >= 0 && threshold <= 10)) throw new ClientError(SqlState.invalidParameterValue, `threshold ${thresholdText} is not valid: a fraction from 0 to 10`);
   const maxMoves = integerArg(plan, 'max_shard_moves', 2) ?? defaults.maxMoves;
   if (maxMoves < 0) throw new ClientError(SqlState.invalidParameterValue, `max_shard_moves ${maxMoves} must not be negative`);
   // Co-located tables move together: a rebalance of one table is a rebalance of its co-location group.

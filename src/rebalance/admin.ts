@@ -15,7 +15,7 @@ export interface AdminContext {
   database: string;
   /** maintenance_work_mem for the index builds on the target (vector.index_build_memory). */
   indexBuildMemory: string;
-  /** Imbalance past which the rebalancer moves shards (rebalance.threshold). */
+  /** Imbalance past which the rebalancer moves shards (distribution.shard_rebalancing.threshold). */
   threshold: number;
   log: (line: string) => void;
 }

@@ -30,17 +30,21 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     leaderWatch: state ? { endpoints: layout.etcd.endpoints, prefix: patroniNamespace(state.clusterId) } : undefined,
     failoverWaitMs: config.coordinator.failover_wait_seconds * 1000,
     maintenance: config.maintenance.enabled
-      ? { reindex: config.maintenance.reindex_schedule, analyze: config.maintenance.analyze_schedule, rebalance: config.maintenance.rebalance_schedule }
+      ? {
+          reindex: config.maintenance.reindex_schedule,
+          analyze: config.maintenance.analyze_schedule,
+          rebalance: config.distribution.shard_rebalancing.enabled ? config.distribution.shard_rebalancing.schedule : undefined,
+        }
       : undefined,
     admin: {
       layout,
       secrets,
       database: config.cluster.database,
       indexBuildMemory: config.vector.index_build_memory,
-      threshold: config.rebalance.threshold,
+      threshold: config.distribution.shard_rebalancing.threshold,
       log: (line) => coordinator.log(line),
     },
-    rebalance: { strategy: config.rebalance.strategy, maxMoves: config.rebalance.max_moves },
+    rebalance: { strategy: config.distribution.shard_rebalancing.strategy, maxMoves: config.distribution.shard_rebalancing.max_moves },
     replicaReads: { readFrom: config.query_router.read_from, maxLagMs: config.query_router.max_replica_lag_seconds * 1000 },
     recovery: {
       graceSeconds: config.coordinator.prepared_transaction_grace_seconds,
