@@ -16,7 +16,8 @@ import { runMove } from '../src/rebalance/shard-move.ts';
  * between acknowledged writes), and search and write latency before the move (the
  * same load, same length) against during it. The shard is moved back afterwards
  * unless --stay.
- * Usage: npx tsx bench/shard-move.ts [--data-dir .dpg] [--shard ID] [--seconds 10] [--readers 2] [--writers 2] [--stay]
+ * Usage: npx tsx bench/shard-move.ts [--data-dir .dpg] [--shard ID] [--seconds 10] [--readers 2] [--writers 2] [--write-rate 50] [--stay]
+ * (--write-rate: INSERTs per second over all writers; 0: as fast as they go.)
  * (default shard: the largest memory_entries shard group.)
  */
 const args = new Map<string, string>();
@@ -28,6 +29,8 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 const dataDir = args.get('data-dir') ?? '.dpg';
 const seconds = Number(args.get('seconds') ?? 10);
+const writers = Number(args.get('writers') ?? 2);
+const writeRate = Number(args.get('write-rate') ?? 50);
 const loaded = loadConfig({ dataDir });
 const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
 if (!state) throw new Error(`no cluster in ${loaded.dataDir}`);
@@ -72,6 +75,7 @@ async function load(until: () => boolean): Promise<LoadResult> {
     try {
       for (let n = 0; !until(); n++) {
         const namespace = namespaces[n % namespaces.length]!;
+        if (kind === 'write' && writeRate > 0) await new Promise((r) => setTimeout(r, (1000 * writers) / writeRate));
         const started = performance.now();
         try {
           if (kind === 'search') {
@@ -94,7 +98,7 @@ async function load(until: () => boolean): Promise<LoadResult> {
   };
   await Promise.all([
     ...Array.from({ length: Number(args.get('readers') ?? 2) }, (_, i) => worker('search', i)),
-    ...Array.from({ length: Number(args.get('writers') ?? 2) }, (_, i) => worker('write', i)),
+    ...Array.from({ length: writers }, (_, i) => worker('write', i)),
   ]);
   return result;
 }
@@ -104,7 +108,7 @@ const percentile = (values: number[], p: number) => {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
 const row = (label: string, r: LoadResult, elapsed: number) =>
-  `| ${label} | ${(r.searches.length / elapsed).toFixed(0)} | ${percentile(r.searches, 50).toFixed(2)} | ${percentile(r.searches, 99).toFixed(1)} | ${Math.max(...r.searches).toFixed(0)} | ${(r.writes.length / elapsed).toFixed(0)} | ${percentile(r.writes, 50).toFixed(2)} | ${percentile(r.writes, 99).toFixed(1)} | ${r.longestWriteGapMs.toFixed(0)} | ${r.errors.length} |`;
+  `| ${label} | ${(r.searches.length / elapsed).toFixed(0)} | ${percentile(r.searches, 50).toFixed(2)} | ${percentile(r.searches, 99).toFixed(1)} | ${r.searches.reduce((a, b) => Math.max(a, b), 0).toFixed(0)} | ${(r.writes.length / elapsed).toFixed(0)} | ${percentile(r.writes, 50).toFixed(2)} | ${percentile(r.writes, 99).toFixed(1)} | ${r.longestWriteGapMs.toFixed(0)} | ${r.errors.length} |`;
 
 const beforeEnd = Date.now() + seconds * 1000;
 const before = await load(() => Date.now() > beforeEnd);

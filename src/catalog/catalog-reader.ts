@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { shardRanges } from './shard-ranges.ts';
 import { CatalogSnapshot, type GroupInfo, type NamespaceTier, type NodeInfo, type TableInfo } from './snapshot.ts';
 
 /** The channel the control group notifies on whenever the catalog changes. */
@@ -44,6 +45,11 @@ export async function readCatalogSnapshot(control: pg.Client, version: number): 
       hashMax: s.hash_max,
       groupIds: s.groups,
     });
+  }
+  for (const table of byTable.values()) {
+    if (table.kind !== 'distributed' || table.distributionMethod !== 'hash') continue;
+    const equal = shardRanges(table.shardCount);
+    table.uniformRanges = table.shards.length === equal.length && table.shards.every((s, i) => s.hashMin === equal[i]!.min && s.hashMax === equal[i]!.max);
   }
   const nodes = await control.query<{ name: string; group_id: number; host: string; port: number; patroni_port: number }>(
     'SELECT name, group_id, host, port, patroni_port FROM dpg_catalog.nodes ORDER BY node_id',

@@ -203,6 +203,21 @@ CREATE TABLE IF NOT EXISTS dpg_catalog.shard_moves (
   updated_at     timestamptz NOT NULL DEFAULT now(),
   finished_at    timestamptz
 );
+-- Indexes the source got during the move (a namespace's own HNSW index), found at the
+-- cutover and built on the target by the cleanup.
+ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS late_indexes text[] NOT NULL DEFAULT '{}';
+-- A split (dpg split-shard) is recorded the same way: its source and target group are the
+-- shard's group, new_shard_ids[k] (per table, in the order of shard_ids) the pieces, and
+-- split_points the last hash of every piece but the last.
+ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'move' CHECK (kind IN ('move', 'split'));
+ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS new_shard_ids bigint[];
+ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS split_points int[];
+
+CREATE OR REPLACE VIEW public.dpg_shard_moves AS
+  SELECT m.move_id, m.shard_ids, m.source_group, m.target_group, m.state, m.rows_total, m.bytes_total, m.pause_ms,
+         m.detail, m.started_at, m.updated_at, m.finished_at, m.finished_at - m.started_at AS duration,
+         m.kind, m.new_shard_ids, m.split_points
+  FROM dpg_catalog.shard_moves m;
 -- One unfinished move per shard group at a time.
 CREATE UNIQUE INDEX IF NOT EXISTS shard_moves_one_active ON dpg_catalog.shard_moves (colocation_id, shard_index)
   WHERE state NOT IN ('done', 'rolled-back');
@@ -217,10 +232,7 @@ CREATE TABLE IF NOT EXISTS dpg_catalog.reference_epoch (
 );
 INSERT INTO dpg_catalog.reference_epoch (epoch) VALUES (1) ON CONFLICT DO NOTHING;
 
-CREATE OR REPLACE VIEW public.dpg_shard_moves AS
-  SELECT m.move_id, m.shard_ids, m.source_group, m.target_group, m.state, m.rows_total, m.bytes_total, m.pause_ms,
-         m.detail, m.started_at, m.updated_at, m.finished_at, m.finished_at - m.started_at AS duration
-  FROM dpg_catalog.shard_moves m;
+
 
 CREATE OR REPLACE VIEW public.dpg_maintenance AS
   SELECT job, scheduled_for, started_at, finished_at, finished_at - started_at AS duration, result, detail

@@ -29,6 +29,11 @@ export interface TableInfo {
   durability: Durability;
   /** Ordered by index. */
   shards: ShardInfo[];
+  /**
+   * false once a shard was split (dpg split-shard): the ranges are no longer the equal
+   * ones shardRanges(shardCount) gives, and a hash is looked up among them.
+   */
+  uniformRanges?: boolean;
 }
 
 /** The seed's replication classes: critical (synchronous), audit (asynchronous), ephemeral (UNLOGGED). */
@@ -151,7 +156,17 @@ export class CatalogSnapshot {
         throw error;
       }
     }
-    return shardIndexForHash(hashtext(value), table.shardCount);
+    const hash = hashtext(value);
+    if (table.uniformRanges !== false) return shardIndexForHash(hash, table.shardCount);
+    // Split shards: binary search over the ranges (contiguous, ordered by index).
+    let low = 0;
+    let high = table.shards.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (table.shards[middle]!.hashMin! <= hash) low = middle;
+      else high = middle - 1;
+    }
+    return low;
   }
 }
 

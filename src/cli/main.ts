@@ -19,7 +19,7 @@ import { clusterStatus, formatStatus } from '../cluster/status.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
 import { MissingSystemUserError } from '../cluster/system-user.ts';
-import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
+import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, splitShardCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
 import { ClientError } from '../server/client-error.ts';
 
 const USAGE = `usage: dpg <command> [options]
@@ -37,6 +37,7 @@ commands:
                      --shard ID --to GROUP [--from GROUP] | --resume ID|all | --rollback ID | --list [--json]
   rebalance          plan and make the moves that even out the worker groups' load;
                      [--dry-run] [--strategy by_disk_size|by_rows|by_shard_count] [--threshold 0.2]
+  split-shard        split a shard group in place into pieces of its hash range: --shard ID [--at HASH,... | --pieces N]
   add-group          start one more worker group, copy the reference tables to it and rebalance onto it [--no-rebalance]
   remove-group       move every shard off the last worker group, then stop and delete it
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
@@ -115,6 +116,8 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         strategy: { type: 'string' },
         threshold: { type: 'string' },
         'no-rebalance': { type: 'boolean' },
+        at: { type: 'string' },
+        pieces: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -209,7 +212,9 @@ export async function main(argv: string[]): Promise<number> {
   const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench' && !(command === 'chaos' && chaosFlags.includes(flag)));
   if (misplaced) throw new UsageError(`--${misplaced} goes with ${chaosFlags.includes(misplaced) ? 'bench or chaos' : 'bench'} only`);
   const moveFlags: Record<string, string[]> = {
-    shard: ['move-shard'],
+    shard: ['move-shard', 'split-shard'],
+    at: ['split-shard'],
+    pieces: ['split-shard'],
     to: ['move-shard'],
     from: ['move-shard'],
     resume: ['move-shard'],
@@ -353,6 +358,11 @@ export async function main(argv: string[]): Promise<number> {
     case 'rebalance': {
       const loaded = load(options);
       await rebalanceCommand(adminContext(loaded, existingLayout(loaded), err), loaded, options as MoveFlags, out);
+      return 0;
+    }
+    case 'split-shard': {
+      const loaded = load(options);
+      await splitShardCommand(adminContext(loaded, existingLayout(loaded), err), options as MoveFlags, out);
       return 0;
     }
     case 'add-group': {

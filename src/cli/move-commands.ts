@@ -2,7 +2,9 @@ import type { LoadedConfig } from '../config/config.ts';
 import { join } from 'node:path';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState } from '../cluster/state.ts';
+import { ClientError } from '../server/client-error.ts';
 import { addGroup, removeGroup } from '../rebalance/scale.ts';
+import { createSplit, equalSplitPoints } from '../rebalance/shard-split.ts';
 import { readSecrets } from '../cluster/secrets.ts';
 import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
 import { createMove, unfinishedMoves } from '../rebalance/move-catalog.ts';
@@ -23,6 +25,8 @@ export interface MoveFlags {
   strategy?: string;
   threshold?: string;
   'no-rebalance'?: boolean;
+  at?: string;
+  pieces?: string;
   json?: boolean;
 }
 
@@ -76,7 +80,8 @@ function describeResult(result: MoveResult): string {
   const seconds = Object.values(result.steps).reduce((a, b) => a + b, 0) / 1000;
   const pause = move.pauseMs === null ? '' : `, write pause ${move.pauseMs.toFixed(0)} ms`;
   const rows = move.rowsTotal === null ? '' : `, ${move.rowsTotal} rows (${((move.bytesTotal ?? 0) / 1024 / 1024).toFixed(1)} MB)`;
-  return `move ${move.id} (shards ${move.shardIds.join(', ')}): ${move.state}, group ${move.sourceGroup} -> ${move.targetGroup}${rows}${pause}, ${seconds.toFixed(1)} s`;
+  const what = move.kind === 'split' ? `split ${move.id} (shards ${move.shardIds.join(', ')} into ${move.newShardIds.join(', ')}): ${move.state}, on group ${move.sourceGroup}` : `move ${move.id} (shards ${move.shardIds.join(', ')}): ${move.state}, group ${move.sourceGroup} -> ${move.targetGroup}`;
+  return `${what}${rows}${pause}, ${seconds.toFixed(1)} s`;
 }
 
 export async function moveShardCommand(admin: AdminContext, flags: MoveFlags, out: (line: string) => void): Promise<number> {
@@ -84,7 +89,7 @@ export async function moveShardCommand(admin: AdminContext, flags: MoveFlags, ou
   if (modes !== 1) throw new MoveUsageError('move-shard needs one of: --shard ID --to GROUP, --resume ID|all, --rollback ID, --list');
   if (flags.list) {
     const rows = await onPrimary(admin, 0, async (control) => (await control.query('SELECT * FROM public.dpg_shard_moves ORDER BY move_id')).rows);
-    out(flags.json ? JSON.stringify(rows, null, 2) : rows.map((r) => `${r.move_id}  ${r.state.padEnd(12)} shards ${r.shard_ids.join(',')}  group ${r.source_group} -> ${r.target_group}${r.pause_ms === null ? '' : `  pause ${Number(r.pause_ms).toFixed(0)} ms`}${r.detail ? `  (${r.detail})` : ''}`).join('\n') || 'no shard moves');
+    out(flags.json ? JSON.stringify(rows, null, 2) : rows.map((r) => `${r.move_id}  ${r.kind.padEnd(5)} ${r.state.padEnd(12)} shards ${r.shard_ids.join(',')}  group ${r.source_group} -> ${r.target_group}${r.pause_ms === null ? '' : `  pause ${Number(r.pause_ms).toFixed(0)} ms`}${r.detail ? `  (${r.detail})` : ''}`).join('\n') || 'no shard moves');
     return 0;
   }
   if (flags.rollback !== undefined) {
@@ -102,14 +107,7 @@ export async function moveShardCommand(admin: AdminContext, flags: MoveFlags, ou
     const source = flags.from === undefined ? undefined : groupArg(admin, 'from', flags.from);
     ids = [await onPrimary(admin, 0, (control) => createMove(control, flags.shard!, target, source))];
   }
-  for (const id of ids) {
-    const progress = moveProgress();
-    try {
-      out(describeResult(await runMove(admin, id, progress)));
-    } finally {
-      progress.finish();
-    }
-  }
+  for (const id of ids) await runWithHint(admin, id, out);
   return 0;
 }
 
@@ -203,4 +201,42 @@ export async function removeGroupCommand(loaded: LoadedConfig, flags: MoveFlags,
 function existingLayoutOf(loaded: LoadedConfig): ClusterLayout {
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
   return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances, state?.workerGroups);
+}
+
+/** `dpg split-shard --shard ID [--at HASH,... | --pieces N]`: the shard group splits in place (see src/rebalance/shard-split.ts). */
+export async function splitShardCommand(admin: AdminContext, flags: MoveFlags, out: (line: string) => void): Promise<void> {
+  if (flags.shard === undefined) throw new MoveUsageError('split-shard needs --shard ID (see npx dpg shards)');
+  if (flags.at !== undefined && flags.pieces !== undefined) throw new MoveUsageError('split-shard takes --at or --pieces, not both');
+  let points: number[] | undefined;
+  if (flags.at !== undefined) {
+    points = flags.at.split(',').map((p) => {
+      if (!/^-?\d+$/.test(p.trim())) throw new MoveUsageError(`--at ${JSON.stringify(flags.at)}: give hash values (int32) separated by commas`);
+      return Number(p);
+    });
+  }
+  const id = await onPrimary(admin, 0, async (control) => {
+    if (flags.pieces !== undefined) {
+      if (!/^([2-9]|1[0-6])$/.test(flags.pieces)) throw new MoveUsageError(`--pieces ${JSON.stringify(flags.pieces)}: from 2 to 16`);
+      const range = (await control.query('SELECT hash_min, hash_max FROM dpg_catalog.shards WHERE shardid = $1', [/^\d+$/.test(flags.shard!) ? flags.shard : null])).rows[0];
+      if (range?.hash_min != null) points = equalSplitPoints(Number(range.hash_min), Number(range.hash_max), Number(flags.pieces));
+    }
+    return createSplit(control, flags.shard!, points);
+  });
+  await runWithHint(admin, id, out);
+}
+
+/** Runs a move or split; when it stops on an error, says where it stopped and how to go on or undo it. */
+async function runWithHint(admin: AdminContext, id: number, out: (line: string) => void): Promise<void> {
+  const progress = moveProgress();
+  try {
+    out(describeResult(await runMove(admin, id, progress)));
+  } catch (error) {
+    progress.finish();
+    const state = await onPrimary(admin, 0, async (control) => (await control.query('SELECT state FROM dpg_catalog.shard_moves WHERE move_id = $1', [id])).rows[0]?.state).catch(() => null);
+    if (!state || state === 'done' || state === 'rolled-back') throw error;
+    const hint = `${id} stopped at its step '${state}': 'npx dpg move-shard --resume ${id}' goes on, '--rollback ${id}' undoes it`;
+    throw error instanceof ClientError ? new ClientError(error.sqlstate, `${error.message} (${hint})`) : new Error(`${(error as Error).message} (${hint})`);
+  } finally {
+    progress.finish();
+  }
 }

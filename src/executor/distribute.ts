@@ -9,6 +9,8 @@ import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, type ExecutionContext } from './run-plan.ts';
 import { runStatementsOnGroups } from './run-ddl.ts';
 import { runRebalanceFunction } from './rebalance-functions.ts';
+import { multiplyShardCount } from '../rebalance/shard-split.ts';
+import { runMove } from '../rebalance/shard-move.ts';
 
 const VOID_OID = 2278;
 const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'name']);
@@ -128,7 +130,7 @@ export async function runDistributionFunction(ctx: ExecutionContext, plan: Distr
       await createTable(ctx, plan);
       return voidResult(plan.name);
     case 'alter_distributed_table':
-      alterDistributedTable(ctx, plan);
+      await alterDistributedTable(ctx, plan);
       return voidResult(plan.name);
     case 'undistribute_table':
       throw new ClientError(SqlState.featureNotSupported, `${plan.name} is not supported yet`);
@@ -195,14 +197,14 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
     }
   } else {
     const columnType = shell.columns.find((c) => c.name === distributionColumn)!.type;
-    const { colocationId, shardCount, groupsByIndex, createSql } = await colocationFor(ctx, control, plan, workers, method, columnType);
+    const { colocationId, shardCount, groupsByIndex, createSql, ranges: colocatedRanges } = await colocationFor(ctx, control, plan, workers, method, columnType);
     if (createSql) catalog.push(createSql);
     catalog.push(
       `INSERT INTO dpg_catalog.tables (table_name, kind, distribution_column, distribution_method, colocation_id, shard_count, durability)
        VALUES (${literal(shell.name)}, 'distributed', ${literal(distributionColumn!)}, ${literal(method)}, ${colocationId}, ${shardCount}, ${literal(durability)})`,
     );
     // A hyperbolic table's shard i holds radius level i (catalog/hyperbolic.ts): no hash range.
-    const ranges = method === 'hash' ? shardRanges(shardCount) : Array.from({ length: shardCount }, (_, index) => ({ index, min: 'NULL', max: 'NULL' }));
+    const ranges = method === 'hash' ? (colocatedRanges ?? shardRanges(shardCount)) : Array.from({ length: shardCount }, (_, index) => ({ index, min: 'NULL', max: 'NULL' }));
     for (const range of ranges) {
       const shardId = (await control.simpleQuery(`SELECT nextval('dpg_catalog.shard_id_seq')`)).rows[0]![0]!;
       const group = groupsByIndex[range.index]!;
@@ -229,7 +231,7 @@ async function colocationFor(
   workers: number[],
   method: 'hash' | 'hyperbolic',
   columnType: string,
-): Promise<{ colocationId: number; shardCount: number; groupsByIndex: number[]; createSql?: string }> {
+): Promise<{ colocationId: number; shardCount: number; groupsByIndex: number[]; createSql?: string; ranges?: { index: number; min: number; max: number }[] }> {
   const colocateWith = plan.named.colocate_with ?? plan.args[2] ?? 'default';
   const requested = plan.named.shard_count ?? null;
   const shardCount = requested !== null ? Number(requested) : ctx.coordinator.defaultShardCount;
@@ -257,17 +259,35 @@ async function colocationFor(
   } else if (requested !== null && target.shardCount !== shardCount) {
     throw new ClientError(SqlState.invalidParameterValue, `shard_count ${shardCount} differs from ${target.name}'s ${target.shardCount}; co-located tables have the same shard count`);
   }
-  // Shard i of a co-located table lives where shard i of the others does.
-  return { colocationId: target.colocationId!, shardCount: target.shardCount, groupsByIndex: target.shards.map((s) => s.groupIds[0]!) };
+  // Shard i of a co-located table lives where shard i of the others does, with the same hash range (split shards included).
+  return {
+    colocationId: target.colocationId!,
+    shardCount: target.shardCount,
+    groupsByIndex: target.shards.map((s) => s.groupIds[0]!),
+    ranges: method === 'hash' ? target.shards.map((s) => ({ index: s.index, min: s.hashMin!, max: s.hashMax! })) : undefined,
+  };
 }
 
-function alterDistributedTable(ctx: ExecutionContext, plan: DistributionFunctionPlan): void {
+async function alterDistributedTable(ctx: ExecutionContext, plan: DistributionFunctionPlan): Promise<void> {
   const name = plan.named.table_name ?? plan.args[0] ?? '';
   const table = ctx.coordinator.snapshot.table(name);
   if (!table || table.kind !== 'distributed') throw new ClientError(SqlState.invalidParameterValue, `table "${name}" is not a distributed table`);
   const shardCount = plan.named.shard_count;
   if (shardCount != null && Number(shardCount) !== table.shardCount) {
-    throw new ClientError(SqlState.featureNotSupported, `changing the shard count of ${name} from ${table.shardCount} to ${shardCount} (resharding) is not supported yet`);
+    const admin = ctx.coordinator.admin;
+    if (!admin) throw new ClientError(SqlState.featureNotSupported, 'changing a shard count needs the coordinator to run with the cluster\'s admin credentials (as dpg up starts it)');
+    if (ctx.transaction.inBlock) throw new ClientError('25001', 'alter_distributed_table(shard_count := ...) cannot run inside a transaction block');
+    if (!/^\d+$/.test(shardCount)) throw new ClientError(SqlState.invalidParameterValue, `shard_count ${shardCount} is not valid: an integer`);
+    ctx.onNotice(
+      encodeNoticeResponse({
+        severity: 'NOTICE',
+        severityNonLocalized: 'NOTICE',
+        code: '00000',
+        message: `the shards of ${name} and of every table co-located with it split in place into ${Number(shardCount) / table.shardCount} pieces each; npx dpg rebalance spreads them over the worker groups`,
+      }),
+    );
+    await multiplyShardCount(admin, name, Number(shardCount), (id) => runMove(admin, id));
+    await ctx.coordinator.reloadCatalog();
   }
   const factor = plan.named.shard_replication_factor;
   const groupSize = ctx.coordinator.nodesPerGroup(table.shards[0]!.groupIds[0]!);

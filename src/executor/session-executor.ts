@@ -7,7 +7,7 @@ import type { Coordinator } from '../server/coordinator.ts';
 import type { ClientSession } from '../server/client-session.ts';
 import { ClientError, SqlState, errorFields } from '../server/client-error.ts';
 import type { PlannedStatement } from '../planner/plan-cache.ts';
-import type { DistributedPlan, Plan, SessionSettingPlan, TransactionPlan } from '../planner/plan.ts';
+import { withCurrentTables, type DistributedPlan, type Plan, type SessionSettingPlan, type TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, PrefetchedStream, type ResultStream } from './result-stream.ts';
@@ -135,7 +135,8 @@ export class SessionExecutor {
     }
     if ((plan.kind === 'copy' && plan.direction === 'in') || (plan.kind === 'control' && plan.copyIn)) {
       const ctx = this.context(bindings);
-      const copy = plan.kind === 'copy' ? await CopyIn.start(ctx, plan) : await CopyRelay.start(ctx, plan.sql);
+      const snapshot = this.coordinator.snapshot;
+      const copy = plan.kind === 'copy' ? await CopyIn.start(ctx, withCurrentTables(plan, (table) => snapshot.tables.get(table.name) ?? table)) : await CopyRelay.start(ctx, plan.sql);
       this.copyIn = { copy, simple: !bindings.extended, invalidation: this.coordinator.resultCache ? writeInvalidation(plan, bindings) : null };
       this.output.write(this.copyIn.copy.response());
       this.output.flush();
@@ -282,8 +283,10 @@ export class SessionExecutor {
     this.transaction.fail();
   }
 
-  private async open(plan: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
+  private async open(planned: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
     const ctx = this.context(bindings, statement);
+    const snapshot = this.coordinator.snapshot;
+    const plan = withCurrentTables(planned, (table) => snapshot.tables.get(table.name) ?? table);
     switch (plan.kind) {
       case 'control':
         return runControl(ctx, plan);

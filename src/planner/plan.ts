@@ -235,3 +235,26 @@ export function fillShard(template: string, relations: TableInfo[], shardIndex: 
   });
   return sql;
 }
+
+/**
+ * The plan with its tables as the catalog has them now. A plan is kept past catalog
+ * changes (a prepared statement keeps its plan for good): its SQL template does not
+ * depend on where shards are, but routing does, so the executor routes with the current
+ * shard list (shards moved to another group, a shard split in two).
+ */
+export function withCurrentTables<P extends Plan>(plan: P, current: (table: TableInfo) => TableInfo): P {
+  switch (plan.kind) {
+    case 'distributed':
+      return { ...plan, anchor: current(plan.anchor), relations: plan.relations.map(current), searched: plan.searched && { ...plan.searched, table: current(plan.searched.table) } };
+    case 'insert':
+      return { ...plan, table: current(plan.table), relations: plan.relations.map(current) };
+    case 'reference-write':
+      return { ...plan, relations: plan.relations.map(current) };
+    case 'copy':
+      return { ...plan, table: current(plan.table) };
+    case 'ddl':
+      return { ...plan, tables: plan.tables.map(current) };
+    default:
+      return plan;
+  }
+}

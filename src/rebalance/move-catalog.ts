@@ -31,6 +31,13 @@ export interface MoveRecord {
   bytesTotal: number | null;
   pauseMs: number | null;
   detail: string | null;
+  kind: 'move' | 'split';
+  /** The shards' tables, in the order of shardIds. */
+  members: { table: string; shardId: string }[];
+  /** A split's pieces: per member, pieces in hash order (flattened: member 0's, then member 1's, ...). */
+  newShardIds: string[];
+  /** A split's last hash of every piece but the last. */
+  splitPoints: number[];
 }
 
 /** Names of a move's replication objects and its prepared cutover transaction: all `dpg_move_<id>`. */
@@ -42,8 +49,10 @@ export const MOVE_LOCK_CLASS = 0x64706d; // 'dpm'
 export async function loadMove(control: pg.Client, id: number): Promise<MoveRecord> {
   const result = await control.query(
     `SELECT m.move_id, m.colocation_id, m.shard_index, m.shard_ids::text[] AS shard_ids, m.source_group, m.target_group, m.state,
-            m.rows_total, m.bytes_total, m.pause_ms, m.detail,
-            ARRAY(SELECT s.table_name || '_' || s.shardid FROM dpg_catalog.shards s WHERE s.shardid = ANY (m.shard_ids) ORDER BY s.table_name) AS tables
+            m.rows_total, m.bytes_total, m.pause_ms, m.detail, m.kind, coalesce(m.new_shard_ids, '{}')::text[] AS new_shard_ids,
+            coalesce(m.split_points, '{}') AS split_points,
+            ARRAY(SELECT s.table_name || '_' || s.shardid FROM dpg_catalog.shards s WHERE s.shardid = ANY (m.shard_ids) ORDER BY s.table_name) AS tables,
+            ARRAY(SELECT coalesce(s.table_name, '') FROM unnest(m.shard_ids) WITH ORDINALITY AS u(id, n) LEFT JOIN dpg_catalog.shards s ON s.shardid = u.id ORDER BY u.n) AS member_tables
      FROM dpg_catalog.shard_moves m WHERE m.move_id = $1`,
     [id],
   );
@@ -62,6 +71,10 @@ export async function loadMove(control: pg.Client, id: number): Promise<MoveReco
     bytesTotal: row.bytes_total === null ? null : Number(row.bytes_total),
     pauseMs: row.pause_ms,
     detail: row.detail,
+    kind: row.kind,
+    members: (row.shard_ids as string[]).map((shardId, i) => ({ table: row.member_tables[i], shardId })),
+    newShardIds: row.new_shard_ids,
+    splitPoints: row.split_points,
   };
 }
 

@@ -11,6 +11,8 @@ export interface ShardTableDefinition {
   unlogged: boolean;
   /** A primary key or a replica identity index: logical replication can apply UPDATE and DELETE by it. */
   hasReplicaIdentity: boolean;
+  /** The primary key's columns, in key order (empty: no primary key). */
+  primaryKey: string[];
   /** Columns a copy inserts: all but generated ones, which the target computes. */
   insertColumns: string[];
   /** CREATE TABLE with columns and constraints, no secondary index. */
@@ -44,6 +46,12 @@ export async function readShardTable(client: pg.Client, name: string): Promise<S
      ORDER BY x.indexrelid`,
     [row.oid],
   );
+  const primaryKey = await client.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
+     JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+     WHERE x.indrelid = $1 AND x.indisprimary ORDER BY k.n`,
+    [row.oid],
+  );
   const definitions = columns.rows.map((c) => {
     let definition = `${quoteIdent(c.attname)} ${c.type}`;
     if (c.attgenerated === 's') definition += ` GENERATED ALWAYS AS (${c.def}) STORED`;
@@ -56,6 +64,7 @@ export async function readShardTable(client: pg.Client, name: string): Promise<S
   return {
     name,
     unlogged,
+    primaryKey: primaryKey.rows.map((r) => r.attname),
     insertColumns: columns.rows.filter((c) => c.attgenerated !== 's').map((c) => c.attname),
     hasReplicaIdentity: row.relreplident === 'f' || (row.relreplident !== 'n' && row.identity_index),
     createTable: `CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE public.${quoteIdent(name)} (\n  ${definitions.join(',\n  ')}\n)`,

@@ -6,6 +6,7 @@ import { advance, BEFORE_CUTOVER, loadMove, moveObjectName, MOVE_LOCK_CLASS, typ
 import { dropTablesSql, existingTables, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
 import { dropReplicationObjects, preparedExists } from './replication-objects.ts';
 import { copyTableRows } from './copy-rows.ts';
+import { splitCleanup, splitCopy, splitCutover, splitRollBack, splitSetup } from './shard-split.ts';
 
 /**
  * An online shard move: the tables of a shard group are copied to the target group by
@@ -60,11 +61,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * For the tests of interrupted moves: with DPG_FAULT_INJECTION=1 and DPG_MOVE_CRASH_AT
  * naming a point, the process kills itself there (SIGKILL: nothing is cleaned up).
  */
-function crashPoint(name: string): void {
+export function crashPoint(name: string): void {
   if (process.env.DPG_FAULT_INJECTION === '1' && process.env.DPG_MOVE_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
 }
 
 class CutoverRetry extends Error {}
+
+/** Replication lag under which the cutover takes the write lock: what is left is applied within it. */
+const CATCH_UP_BYTES = 256 * 1024;
+
+/** Waits (up to `timeoutMs`) until the move's slot is within `bytes` of the source's WAL. */
+async function lagBelow(source: pg.Client, slot: string, bytes: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const lag = await source.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    if (lag.rows.length === 0 || Number(lag.rows[0].lag) <= bytes) return;
+    await sleep(100);
+  }
+}
 
 /** Holds the move's advisory lock on the control group while `work` runs: one process per move. */
 async function withMoveLock<T>(admin: AdminContext, id: number, work: (control: pg.Client) => Promise<T>): Promise<T> {
@@ -100,6 +114,7 @@ export async function runMove(admin: AdminContext, id: number, options: MoveOpti
 }
 
 async function runStep(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
+  if (move.kind === 'split') return runSplitStep(admin, control, move, options);
   switch (move.state) {
     case 'setup':
       await setup(admin, control, move);
@@ -137,9 +152,31 @@ export async function rollbackMove(admin: AdminContext, id: number): Promise<Mov
         `shard move ${id} is past its cutover (${now.state}): its shards are on group ${move.targetGroup} now. ${now.state === 'done' ? 'It is finished.' : `Resume it to finish the cleanup: npx dpg move-shard --resume ${id}`}`,
       );
     }
-    await rollBack(admin, control, { ...move, state: 'rolling-back' });
+    if (move.kind === 'split') await splitRollBack(admin, control, { ...move, state: 'rolling-back' });
+    else await rollBack(admin, control, { ...move, state: 'rolling-back' });
     return loadMove(control, id);
   });
+}
+
+/** The steps of a split (src/rebalance/shard-split.ts): no replication, so no catch-up. */
+async function runSplitStep(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
+  switch (move.state) {
+    case 'setup':
+      return splitSetup(admin, control, move);
+    case 'copying':
+      return splitCopy(admin, control, move, options);
+    case 'catching-up':
+      await advance(control, move.id, 'catching-up', 'cutover');
+      return;
+    case 'cutover':
+      return splitCutover(admin, control, move, options);
+    case 'cleanup':
+      return splitCleanup(admin, control, move);
+    case 'rolling-back':
+      return splitRollBack(admin, control, move);
+    default:
+      return;
+  }
 }
 
 async function setup(admin: AdminContext, control: pg.Client, move: MoveRecord): Promise<void> {
@@ -280,7 +317,7 @@ async function buildIndexList(admin: AdminContext, target: pg.Client, indexes: s
 /** Waits until the subscription is within `catchUpBytes` of the source's WAL. */
 async function catchUp(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
   const name = moveObjectName(move.id);
-  const threshold = options.catchUpBytes ?? 4 * 1024 * 1024;
+  const threshold = options.catchUpBytes ?? CATCH_UP_BYTES;
   await onPrimary(admin, move.sourceGroup, async (source) => {
     let first: number | null = null;
     for (;;) {
@@ -309,7 +346,7 @@ async function catchUp(admin: AdminContext, control: pg.Client, move: MoveRecord
 
 async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
   const name = moveObjectName(move.id);
-  const attempts = options.cutoverAttempts ?? 10;
+  const attempts = options.cutoverAttempts ?? 20;
   const source = await connectPrimary(admin, move.sourceGroup);
   const monitor = await connectPrimary(admin, move.sourceGroup);
   const target = await connectPrimary(admin, move.targetGroup);
@@ -341,12 +378,12 @@ async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord
         crashPoint('cutover-locked');
         if (hasSubscription) {
           const lsn = (await source.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
-          const deadline = Date.now() + (options.cutoverWaitMs ?? 5000);
+          const deadline = Date.now() + (options.cutoverWaitMs ?? 1000);
           for (;;) {
             const slot = await monitor.query(`SELECT confirmed_flush_lsn >= $2::pg_lsn AS caught_up FROM pg_replication_slots WHERE slot_name = $1`, [name, lsn]);
             if (slot.rows.length === 0) throw new ClientError('XX000', `move ${move.id}: the replication slot disappeared during the cutover`);
             if (slot.rows[0].caught_up) break;
-            if (Date.now() > deadline) throw new CutoverRetry(`the subscription did not confirm ${lsn} within ${options.cutoverWaitMs ?? 5000} ms`);
+            if (Date.now() > deadline) throw new CutoverRetry(`the subscription did not confirm ${lsn} within ${options.cutoverWaitMs ?? 1000} ms`);
             await sleep(2);
           }
           // Durable on the target and visible on its synchronous standby before the catalog points there.
@@ -369,9 +406,11 @@ async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord
         if (!(error instanceof CutoverRetry || gaveWay) || attempt >= attempts) throw error;
         admin.log(`move ${move.id}: cutover attempt ${attempt} gave way (${(error as Error).message}); trying again`);
         await sleep(200 * attempt);
+        // The subscription fell behind again (writes come faster than it applies them): wait, without the lock.
+        if (error instanceof CutoverRetry) await lagBelow(monitor, name, options.catchUpBytes ?? CATCH_UP_BYTES, 60_000);
         continue;
       }
-      const switched = await switchCatalog(admin, control, move, performance.now() - locked);
+      const switched = await switchCatalog(admin, control, move, performance.now() - locked, late);
       crashPoint('cutover-switched');
       if (!switched) {
         await source.query(`ROLLBACK PREPARED ${quoteLiteral(name)}`).catch(() => {});
@@ -381,7 +420,6 @@ async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord
       const pauseMs = performance.now() - locked;
       await control.query('UPDATE dpg_catalog.shard_moves SET pause_ms = $2 WHERE move_id = $1', [move.id, pauseMs]);
       admin.log(`move ${move.id}: cut over to group ${move.targetGroup}; writes paused ${pauseMs.toFixed(0)} ms`);
-      await buildIndexList(admin, target, late, options, true);
       return;
     }
   } finally {
@@ -394,7 +432,7 @@ async function cutover(admin: AdminContext, control: pg.Client, move: MoveRecord
  * transaction, if the move is still in 'cutover' (a recovery loop may have decided
  * otherwise). A commit whose outcome is unknown is read back.
  */
-async function switchCatalog(admin: AdminContext, control: pg.Client, move: MoveRecord, pauseSoFar: number): Promise<boolean> {
+async function switchCatalog(admin: AdminContext, control: pg.Client, move: MoveRecord, pauseSoFar: number, lateIndexes: string[]): Promise<boolean> {
   try {
     await control.query('BEGIN');
     if (!(await advance(control, move.id, 'cutover', 'cleanup'))) {
@@ -403,7 +441,7 @@ async function switchCatalog(admin: AdminContext, control: pg.Client, move: Move
     }
     await control.query(`UPDATE dpg_catalog.placements SET group_id = $2 WHERE shardid = ANY ($1::bigint[]) AND group_id = $3`, [move.shardIds, move.targetGroup, move.sourceGroup]);
     await control.query(`DELETE FROM dpg_catalog.shard_stats WHERE shardid = ANY ($1::bigint[])`, [move.shardIds]);
-    await control.query('UPDATE dpg_catalog.shard_moves SET pause_ms = $2 WHERE move_id = $1', [move.id, pauseSoFar]);
+    await control.query('UPDATE dpg_catalog.shard_moves SET pause_ms = $2, late_indexes = $3 WHERE move_id = $1', [move.id, pauseSoFar, lateIndexes]);
     await control.query(`NOTIFY ${CATALOG_CHANNEL}`);
     await control.query('COMMIT');
     return true;
@@ -425,6 +463,14 @@ async function cleanup(admin: AdminContext, control: pg.Client, move: MoveRecord
       if (await preparedExists(source, name)) await source.query(`COMMIT PREPARED ${quoteLiteral(name)}`);
       crashPoint('during-cleanup');
       await dropReplicationObjects(source, target, name);
+      // Indexes the source got during the move, built now that nothing is applied to the target any more.
+      const late = (await control.query('SELECT late_indexes FROM dpg_catalog.shard_moves WHERE move_id = $1', [move.id])).rows[0]?.late_indexes ?? [];
+      const missing: string[] = [];
+      for (const sql of late as string[]) {
+        const index = /^CREATE (?:UNIQUE )?INDEX (\S+) ON public\.(\S+) /.exec(sql);
+        if (index && !(await indexNames(target, index[2]!.replace(/"/g, ''))).has(index[1]!.replace(/"/g, ''))) missing.push(sql);
+      }
+      await buildIndexList(admin, target, missing, {}, true);
       // The source shards were dropped by the cutover; a table left there is debris.
       await source.query(dropTablesSql(move.tables));
       moved = (await existingTables(target, move.tables)).length;

@@ -168,12 +168,17 @@ test('a shard group moves under concurrent writes and reads: nothing lost, nothi
   for (const w of [1, 2, 3]) await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, '0')`, [namespaces[0], `counter-${w}`]);
 
   const load = startLoad(namespaces);
-  await new Promise((r) => setTimeout(r, 1500));
-  const id = await onPrimary(admin, 0, (control) => createMove(control, before.shardId, target));
   const phases = new Set<string>();
-  const result = await runMove(admin, id, { onProgress: (p) => phases.add(p.phase) });
-  await new Promise((r) => setTimeout(r, 1500));
-  await load.stop();
+  let id: number;
+  let result: Awaited<ReturnType<typeof runMove>>;
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    id = await onPrimary(admin, 0, (control) => createMove(control, before.shardId, target));
+    result = await runMove(admin, id, { onProgress: (p) => phases.add(p.phase) });
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    await load.stop();
+  }
 
   assert.equal(result.move.state, 'done');
   assert.deepEqual(load.failures, [], 'every write acknowledged and every read answered');
@@ -312,5 +317,86 @@ test('citus_move_shard_placement through the coordinator, by node name and port;
   assert.equal((await runDpg(['move-shard', '--config', cluster.configFile, '--rollback', String(id)], { cwd: cluster.dir })).code, 0);
   await client.query('ALTER TABLE memory_entries ADD COLUMN extra text');
   await client.query('ALTER TABLE memory_entries DROP COLUMN extra');
+  assert.deepEqual(await debris(), []);
+});
+
+test('a shard group splits in place under load (dpg split-shard), then every shard doubles (alter_distributed_table); every row stays reachable', async () => {
+  // notes has no primary key: a split needs one to find a piece's rows.
+  const index = 2;
+  const { shardId } = await shardOf('memory_entries', index);
+  const refused = await runDpg(['split-shard', '--config', cluster.configFile, '--shard', shardId], { cwd: cluster.dir });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /notes has no primary key/);
+  await client.query(`ALTER TABLE notes ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid()`);
+  await client.query(`ALTER TABLE notes ADD PRIMARY KEY (namespace, id)`);
+  assert.deepEqual(await debris(), []);
+
+  const namespaces = namespacesOn(index, 4);
+  for (const w of [1, 2, 3]) await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, '0') ON CONFLICT DO NOTHING`, [namespaces[0], `counter-${w}`]);
+  // A statement prepared before the split runs after it (the executor routes with the current shards).
+  const prepared = { name: 'count-ns', text: 'SELECT count(*)::int AS n FROM memory_entries WHERE namespace = $1' };
+  const countBefore = (await client.query({ ...prepared, values: [namespaces[1]] })).rows[0].n;
+  const load = startLoad(namespaces);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    // Killed while copying, resumed.
+    const crashed = await runDpg(['split-shard', '--config', cluster.configFile, '--shard', shardId], { cwd: cluster.dir, env: { DPG_FAULT_INJECTION: '1', DPG_MOVE_CRASH_AT: 'split-copying' } });
+    assert.equal(crashed.code, null, crashed.stdout + crashed.stderr);
+    const id = (await client.query('SELECT max(move_id)::int AS id FROM dpg_shard_moves')).rows[0].id;
+    const resumed = await runDpg(['move-shard', '--config', cluster.configFile, '--resume', String(id)], { cwd: cluster.dir });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`split ${id} .*: done`));
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], 'every write acknowledged and every read answered');
+
+  const shards = await client.query(`SELECT shardid::text, shardminvalue::int AS min, shardmaxvalue::int AS max FROM pg_dist_shard WHERE logicalrelid = 'memory_entries'::regclass ORDER BY shardminvalue::int`);
+  assert.equal(shards.rows.length, SHARDS + 1);
+  shards.rows.forEach((r, i) => i > 0 && assert.equal(r.min, shards.rows[i - 1].max + 1, 'contiguous ranges'));
+  assert.equal(shards.rows[0].min, -(2 ** 31));
+  assert.equal(shards.rows.at(-1).max, 2 ** 31 - 1);
+  assert.ok(!shards.rows.some((r) => r.shardid === shardId), 'the split shard is gone');
+  const rows = await client.query(`SELECT namespace || '/' || key AS id FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'w%'`, [namespaces]);
+  const seen = new Set(rows.rows.map((r) => r.id as string));
+  assert.equal(seen.size, rows.rows.length, 'no row twice');
+  for (const acknowledged of load.acknowledged) assert.ok(seen.has(acknowledged), `acknowledged ${acknowledged} is there`);
+  for (const [key, n] of load.counters) {
+    const counter = await client.query('SELECT value FROM memory_entries WHERE namespace = $1 AND key = $2', [namespaces[0], key]);
+    assert.ok(Number(counter.rows[0].value) >= n, `${key}: the last acknowledged update (${n}) is there`);
+  }
+  assert.ok((await client.query({ ...prepared, values: [namespaces[1]] })).rows[0].n >= countBefore);
+  assert.deepEqual(await debris(), []);
+  assert.deepEqual(await orphanTables(), []);
+  const leftovers = await onPrimary(admin, 1, async (c) => (await c.query(`SELECT proname FROM pg_proc WHERE proname LIKE 'dpg_split_%' UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dpg_split_%'`)).rows);
+  assert.deepEqual(leftovers.concat(await onPrimary(admin, 2, async (c) => (await c.query(`SELECT proname FROM pg_proc WHERE proname LIKE 'dpg_split_%'`)).rows)), []);
+
+  // Every shard in two: 5 -> 10 (a count that is not a multiple is refused).
+  await assert.rejects(client.query(`SELECT alter_distributed_table('memory_entries', shard_count := 7)`), /only to a multiple of it/);
+  const total = (await client.query(`SELECT count(*)::int AS n FROM memory_entries`)).rows[0].n;
+  await client.query(`SELECT alter_distributed_table('memory_entries', shard_count := 10)`);
+  const after = await client.query(`SELECT count(*)::int AS n FROM pg_dist_shard WHERE logicalrelid = 'patterns'::regclass`);
+  assert.equal(after.rows[0].n, 10, 'co-located tables split too');
+  assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries`)).rows[0].n, total);
+  for (const namespace of namespaces) {
+    const direct = await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace = $1`, [namespace]);
+    const all = await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace || '' = $1`, [namespace]);
+    assert.equal(direct.rows[0].n, all.rows[0].n, `${namespace}: routed to its shard, it has all its rows`);
+  }
+  // New rows go to the right piece; a new co-located table gets the split ranges.
+  await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ('after-split', 'k', 'v')`);
+  assert.equal((await client.query(`SELECT value FROM memory_entries WHERE namespace = 'after-split' AND key = 'k'`)).rows[0].value, 'v');
+  await client.query('CREATE TABLE late_table (namespace text NOT NULL, v text, PRIMARY KEY (namespace))');
+  await client.query(`SELECT create_distributed_table('late_table', 'namespace', colocate_with := 'memory_entries')`);
+  const lateRanges = await client.query(`SELECT shardminvalue, shardmaxvalue FROM pg_dist_shard WHERE logicalrelid = 'late_table'::regclass ORDER BY shardminvalue::int`);
+  const memoryRanges = await client.query(`SELECT shardminvalue, shardmaxvalue FROM pg_dist_shard WHERE logicalrelid = 'memory_entries'::regclass ORDER BY shardminvalue::int`);
+  assert.deepEqual(lateRanges.rows, memoryRanges.rows);
+  await client.query(`INSERT INTO late_table (namespace, v) VALUES ('after-split', 'x')`);
+  assert.equal((await client.query(`SELECT m.value, l.v FROM memory_entries m JOIN late_table l USING (namespace) WHERE m.namespace = 'after-split'`)).rows.length, 1);
+  const rebalanced = await client.query(`SELECT rebalance_table_shards(threshold := 0, rebalance_strategy := 'by_shard_count')`);
+  assert.equal(rebalanced.rows.length, 1);
+  const perGroup = await client.query(`SELECT p.groupid, count(*)::int AS n FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) WHERE s.logicalrelid = 'memory_entries'::regclass GROUP BY 1 ORDER BY 1`);
+  assert.deepEqual(perGroup.rows.map((r) => r.n), [5, 5]);
   assert.deepEqual(await debris(), []);
 });
