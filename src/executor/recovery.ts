@@ -41,16 +41,7 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
           const base = match[1]!;
           stillPrepared.add(base);
           const record = await decisions.simpleQuery(`SELECT 1 FROM dpg_catalog.commit_records WHERE gid = '${base}'`);
-          // Another coordinator's recovery loop (or the coordinator that made it) may finish the
-          // same part first: "does not exist" (42704) then means it is done.
-          const finish = (sql: string) =>
-            connection.simpleQuery(sql).then(
-              () => true,
-              (error) => {
-                if ((error as { sqlstate?: string }).sqlstate === '42704') return false;
-                throw error;
-              },
-            );
+          const finish = (sql: string) => finishPrepared(connection, sql);
           if (record.rows.length > 0) {
             if (await finish(`COMMIT PREPARED '${gid}'`)) committed++;
           } else if (Number(age) > graceSeconds) {
@@ -80,15 +71,7 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
  */
 async function resolveMoveCutover(control: BackendConnection, worker: BackendConnection, gid: string, moveId: number): Promise<'committed' | 'rolled-back' | 'left'> {
   const state = (await control.simpleQuery(`SELECT state FROM dpg_catalog.shard_moves WHERE move_id = ${moveId}`)).rows[0]?.[0] ?? null;
-  // Another recovery loop (or the mover) may finish it first: "does not exist" (42704) then.
-  const finish = (sql: string) =>
-    worker.simpleQuery(sql).then(
-      () => true,
-      (error) => {
-        if ((error as { sqlstate?: string }).sqlstate === '42704') return false;
-        throw error;
-      },
-    );
+  const finish = (sql: string) => finishPrepared(worker, sql);
   if (state === 'cleanup' || state === 'done') return (await finish(`COMMIT PREPARED '${gid}'`)) ? 'committed' : 'left';
   const locked = (await control.simpleQuery(`SELECT pg_try_advisory_lock(${MOVE_LOCK_CLASS}, ${moveId})`)).rows[0]?.[0] === 't';
   if (!locked) return 'left';
@@ -99,5 +82,19 @@ async function resolveMoveCutover(control: BackendConnection, worker: BackendCon
     return (await finish(`ROLLBACK PREPARED '${gid}'`)) ? 'rolled-back' : 'left';
   } finally {
     await control.simpleQuery(`SELECT pg_advisory_unlock(${MOVE_LOCK_CLASS}, ${moveId})`);
+  }
+}
+
+/**
+ * COMMIT or ROLLBACK PREPARED; false when the transaction is gone already: another
+ * coordinator's recovery loop (or whoever prepared it) finished it first (42704).
+ */
+async function finishPrepared(connection: BackendConnection, sql: string): Promise<boolean> {
+  try {
+    await connection.simpleQuery(sql);
+    return true;
+  } catch (error) {
+    if ((error as { sqlstate?: string }).sqlstate === '42704') return false;
+    throw error;
   }
 }

@@ -5,7 +5,8 @@ import { connectPrimary, onPrimary, quoteIdent, quoteLiteral, type AdminContext 
 import { advance, shardGroupOf, UNFINISHED, type MoveRecord } from './move-catalog.ts';
 import { dropTablesSql, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
 import { preparedExists } from './replication-objects.ts';
-import { crashPoint, type MoveOptions } from './shard-move.ts';
+import { crashPoint, type MoveOptions } from './move-options.ts';
+import { finishPrepared, lockAgainstWrites } from './cutover.ts';
 
 /**
  * Splitting a shard group in place (dpg split-shard, citus_split_shard_by_split_points,
@@ -244,11 +245,7 @@ export async function splitCutover(admin: AdminContext, control: pg.Client, move
     let locked = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        await source.query('BEGIN');
-        await source.query(`SET LOCAL lock_timeout = ${options.lockTimeoutMs ?? 2000}`);
-        await source.query('SET LOCAL deadlock_timeout = 100');
-        await source.query(`SET LOCAL ROLE ${quoteIdent(admin.secrets.appUser)}`);
-        await source.query(`LOCK TABLE ${list.map((m) => `public.${quoteIdent(m.shard)}`).join(', ')} IN EXCLUSIVE MODE`);
+        await lockAgainstWrites(admin, source, list.map((m) => m.shard), options);
         locked = performance.now();
         // Every committed write reached the pieces through the trigger; the shard and its trigger go.
         await source.query(dropTablesSql(list.map((m) => m.shard)));
@@ -271,13 +268,7 @@ export async function splitCutover(admin: AdminContext, control: pg.Client, move
       await control.query('ROLLBACK').catch(() => {});
       throw error;
     }
-    if (!switched) {
-      await source.query(`ROLLBACK PREPARED ${quoteLiteral(gid)}`).catch(() => {});
-      throw new ClientError('40001', `split ${move.id} was rolled back by another process during its cutover`);
-    }
-    await source.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
-    const pauseMs = performance.now() - locked;
-    await control.query('UPDATE dpg_catalog.shard_moves SET pause_ms = $2 WHERE move_id = $1', [move.id, pauseMs]);
+    const pauseMs = await finishPrepared(control, source, move, switched, locked);
     admin.log(`split ${move.id}: cut over; writes paused ${pauseMs.toFixed(0)} ms`);
   } finally {
     await source.end().catch(() => {});
