@@ -1,3 +1,4 @@
+import { MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
 import { ETCD_PROCESS, etcdHealthy } from './etcd.ts';
 import { HAPROXY_PROCESS } from './haproxy.ts';
 import { FAULT_PROXY_PROCESS } from '../chaos/fault-proxy.ts';
@@ -44,6 +45,8 @@ export interface ClusterStatus {
   processes: ProcessStatus[];
   /** The last run of each scheduled maintenance job (config maintenance), from the catalog. */
   maintenance: { job: string; scheduledFor: string; result: string; seconds: number | null; detail: string | null }[];
+  /** Shard moves and splits that have not ended; `running`: a process holds the move's lock. */
+  moves: { id: number; kind: string; state: string; shardIds: string[]; sourceGroup: number; targetGroup: number; running: boolean }[];
   problems: string[];
 }
 
@@ -142,24 +145,39 @@ export async function clusterStatus(layout: ClusterLayout, secrets: ClusterSecre
   }
   if (!coordinatorRunning && nodes.some((n) => n.patroniPid !== null)) problems.push(`${layout.haproxy ? 'a coordinator or HAProxy' : 'the coordinator'} is not running (run 'npx dpg up' to start it again)`);
   const anyRunning = processes.some((p) => p.running) || nodes.some((n) => n.patroniPid !== null || n.postgresPid !== null);
-  const maintenance = anyRunning ? await lastMaintenanceRuns(layout, secrets, database) : [];
-  return { dataDir: layout.dataDir, running: anyRunning, healthy: anyRunning && problems.length === 0, nodes, processes, maintenance, problems };
+  const { maintenance, moves } = anyRunning ? await catalogActivity(layout, secrets, database) : { maintenance: [], moves: [] };
+  for (const move of moves.filter((m) => !m.running)) {
+    problems.push(`shard ${move.kind} ${move.id} stopped at its step '${move.state}': 'npx dpg move-shard --resume ${move.id}' goes on, '--rollback ${move.id}' undoes it`);
+  }
+  return { dataDir: layout.dataDir, running: anyRunning, healthy: anyRunning && problems.length === 0, nodes, processes, maintenance, moves, problems };
 }
 
-/** The newest run of each maintenance job, read on the control group's leader (none when it cannot be asked). */
-async function lastMaintenanceRuns(layout: ClusterLayout, secrets: ClusterSecrets | null, database: string): Promise<ClusterStatus['maintenance']> {
+/**
+ * From the catalog on the control group's leader: the newest run of each maintenance job,
+ * and the shard moves and splits not ended (none of either when it cannot be asked).
+ */
+async function catalogActivity(layout: ClusterLayout, secrets: ClusterSecrets | null, database: string): Promise<Pick<ClusterStatus, 'maintenance' | 'moves'>> {
   const leader = secrets ? await groupLeader(layout.groups[0]!) : null;
-  if (!leader || !secrets) return [];
+  if (!leader || !secrets) return { maintenance: [], moves: [] };
   try {
     return await withClient(await connectNode(leader, secrets, database), async (client) => {
-      const result = await client.query<{ job: string; scheduled_for: Date; result: string; seconds: number | null; detail: string | null }>(
+      const runs = await client.query<{ job: string; scheduled_for: Date; result: string; seconds: number | null; detail: string | null }>(
         `SELECT DISTINCT ON (job) job, scheduled_for, result, extract(epoch FROM finished_at - started_at)::float8 AS seconds, detail
          FROM dpg_catalog.maintenance_runs ORDER BY job, scheduled_for DESC`,
       );
-      return result.rows.map((r) => ({ job: r.job, scheduledFor: r.scheduled_for.toISOString(), result: r.result, seconds: r.seconds, detail: r.detail }));
+      const moves = await client.query(
+        `SELECT m.move_id, m.kind, m.state, m.shard_ids::text[] AS shard_ids, m.source_group, m.target_group,
+                EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = m.move_id AND l.granted) AS running
+         FROM dpg_catalog.shard_moves m WHERE m.state NOT IN ('done', 'rolled-back') ORDER BY m.move_id`,
+        [MOVE_LOCK_CLASS],
+      );
+      return {
+        maintenance: runs.rows.map((r) => ({ job: r.job, scheduledFor: r.scheduled_for.toISOString(), result: r.result, seconds: r.seconds, detail: r.detail })),
+        moves: moves.rows.map((r) => ({ id: Number(r.move_id), kind: r.kind, state: r.state, shardIds: r.shard_ids, sourceGroup: r.source_group, targetGroup: r.target_group, running: r.running })),
+      };
     });
   } catch {
-    return [];
+    return { maintenance: [], moves: [] };
   }
 }
 
@@ -219,6 +237,10 @@ export function formatStatus(status: ClusterStatus): string {
   if (status.maintenance.length > 0) {
     const rows = status.maintenance.map((m) => [m.job, m.scheduledFor, m.result, m.seconds === null ? '-' : `${m.seconds.toFixed(1)} s`, m.detail ?? '']);
     lines.push(pad([['MAINTENANCE', 'LAST RUN (UTC)', 'RESULT', 'TOOK', 'DETAIL'], ...rows]), '');
+  }
+  if (status.moves.length > 0) {
+    const rows = status.moves.map((m) => [String(m.id), m.kind, m.state, m.shardIds.join(','), m.kind === 'split' ? `${m.sourceGroup}` : `${m.sourceGroup} -> ${m.targetGroup}`, m.running ? 'running' : 'stopped']);
+    lines.push(pad([['SHARD MOVE', 'KIND', 'STEP', 'SHARDS', 'GROUPS', 'PROCESS'], ...rows]), '');
   }
   for (const problem of status.problems) lines.push(`! ${problem}`);
   return lines.join('\n').trimEnd();

@@ -261,6 +261,11 @@ test('a move killed during its copy is rolled back: the shards stay, nothing of 
   const index = 2;
   const before = await shardOf('memory_entries', index);
   const id = await crashedMove(index, 'during-copy');
+  // dpg status names the move its process left, and what to do.
+  const status = await runDpg(['status', '--config', cluster.configFile], { cwd: cluster.dir });
+  assert.equal(status.code, 1, status.stdout);
+  assert.match(status.stdout, new RegExp(`^${id}\\s+move\\s+copying\\s+.*stopped$`, 'm'));
+  assert.match(status.stdout, new RegExp(`! shard move ${id} stopped at its step 'copying': 'npx dpg move-shard --resume ${id}' goes on`));
   const rolled = await runDpg(['move-shard', '--config', cluster.configFile, '--rollback', String(id)], { cwd: cluster.dir });
   assert.equal(rolled.code, 0, rolled.stdout + rolled.stderr);
   assert.equal((await moveState(id)).state, 'rolled-back');
