@@ -101,10 +101,23 @@ function constantText(node: any): string | null | undefined {
   return undefined;
 }
 
-/** `SELECT create_distributed_table('t', 'col', ...)` and its siblings: run by the coordinator itself. */
+/**
+ * `SELECT create_distributed_table('t', 'col', ...)` and its siblings, or
+ * `SELECT * FROM get_rebalance_table_shards_plan(...)`: run by the coordinator itself.
+ */
 function planDistributionFunction(body: any): Plan | null {
-  if (body.fromClause || body.targetList?.length !== 1) return null;
-  const [kind, call] = unwrapNode(unwrapNode(body.targetList[0])[1].val);
+  if (body.targetList?.length !== 1) return null;
+  const target = unwrapNode(unwrapNode(body.targetList[0])[1].val);
+  let kind: string | null;
+  let call: any;
+  if (!body.fromClause) [kind, call] = target;
+  else {
+    // SELECT * FROM fn(...): one function in FROM, all its columns.
+    const star = target[0] === 'ColumnRef' && target[1].fields?.length === 1 && unwrapNode(target[1].fields[0])[0] === 'A_Star';
+    const [fromKind, from] = body.fromClause.length === 1 ? unwrapNode(body.fromClause[0]) : [null, null];
+    if (!star || fromKind !== 'RangeFunction' || from.functions?.length !== 1 || body.whereClause || from.ordinality || from.alias) return null;
+    [kind, call] = unwrapNode(unwrapNode(from.functions[0])[1].items[0]);
+  }
   if (kind !== 'FuncCall') return null;
   const name = (call.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval).at(-1) as string;
   if (!DISTRIBUTION_FUNCTIONS.has(name)) return null;

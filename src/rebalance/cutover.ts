@@ -3,7 +3,7 @@ import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import { ClientError } from '../server/client-error.ts';
 import { connectPrimary, onPrimary, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
 import { advance, loadMove, moveObjectName, type MoveRecord } from './move-catalog.ts';
-import { dropTablesSql, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
+import { indexNames, readShardTable, retireTablesSql, type ShardTableDefinition } from './shard-ddl.ts';
 import { preparedExists } from './replication-objects.ts';
 import { copyTableRows } from './copy-rows.ts';
 import { crashPoint, sleep, type MoveOptions } from './move-options.ts';
@@ -67,7 +67,8 @@ export async function cutover(admin: AdminContext, control: pg.Client, move: Mov
           const present = await indexNames(target, definition.name);
           for (const [index, sql] of definition.indexes) if (!present.has(index)) late.push(sql);
         }
-        await source.query(dropTablesSql(move.tables));
+        // Statements waiting on the lock find the shard gone (42P01) and run again where it is now.
+        await source.query(retireTablesSql(move.tables));
         await source.query(`PREPARE TRANSACTION ${quoteLiteral(name)}`);
         crashPoint('cutover-prepared');
       } catch (error) {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ClientError } from '../server/client-error.ts';
 import { connectPrimary, onPrimary, primaryNode, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
 import { advance, moveObjectName, type MoveRecord } from './move-catalog.ts';
-import { dropTablesSql, existingTables, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
+import { dropTablesSql, retiredName, existingTables, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
 import { dropReplicationObjects, preparedExists } from './replication-objects.ts';
 import { CATCH_UP_BYTES } from './cutover.ts';
 import { crashPoint, sleep, type MoveOptions } from './move-options.ts';
@@ -19,7 +19,8 @@ import { crashPoint, sleep, type MoveOptions } from './move-options.ts';
  *     and a commit with synchronous_commit = remote_apply on the target makes it durable
  *     there and visible on its synchronous standby;
  *  3. UNLOGGED shards (never in WAL, so never in a publication) are copied row by row;
- *  4. the source shards are dropped in the same transaction, which is PREPAREd;
+ *  4. the source shards are renamed away (retired) in the same transaction, which is
+ *     PREPAREd (the cleanup drops them: renaming is instant, dropping a large table is not);
  *  5. the catalog switches the placements and records the decision (state 'cleanup') in
  *     one transaction, and NOTIFYs the coordinators;
  *  6. the prepared transaction commits. Statements that waited on the lock, or that a
@@ -212,8 +213,8 @@ export async function cleanup(admin: AdminContext, control: pg.Client, move: Mov
         if (index && !(await indexNames(target, index[2]!.replace(/"/g, ''))).has(index[1]!.replace(/"/g, ''))) missing.push(sql);
       }
       await buildIndexList(admin, target, missing, {}, true);
-      // The source shards were dropped by the cutover; a table left there is debris.
-      await source.query(dropTablesSql(move.tables));
+      // The cutover renamed the source shards (retired); they go now, as does any copy a crash left.
+      await source.query(dropTablesSql([...move.tables, ...move.tables.map(retiredName)]));
       moved = (await existingTables(target, move.tables)).length;
     }),
   );

@@ -55,7 +55,7 @@ export async function preparedExists(client: pg.Client, gid: string): Promise<bo
   return (await client.query(`SELECT 1 FROM pg_prepared_xacts WHERE gid = ${quoteLiteral(gid)} AND database = current_database()`)).rows.length > 0;
 }
 
-/** What moves left behind on one group: replication objects named dpg_move_* and prepared cutovers. */
+/** What moves and splits left behind on one group: replication objects, prepared cutovers, retired shard tables, split triggers. */
 export async function moveDebris(client: pg.Client): Promise<string[]> {
   const found: string[] = [];
   const slots = await client.query(`SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'logical'`);
@@ -66,5 +66,9 @@ export async function moveDebris(client: pg.Client): Promise<string[]> {
   found.push(...subscriptions.rows.map((r) => `subscription ${r.subname}`));
   const prepared = await client.query(`SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'dpg\\_move\\_%'`);
   found.push(...prepared.rows.map((r) => `prepared transaction ${r.gid}`));
+  const retired = await client.query(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE 'dpg\\_retired\\_%'`);
+  found.push(...retired.rows.map((r) => `retired shard table ${r.relname}`));
+  const split = await client.query(`SELECT proname FROM pg_proc WHERE proname LIKE 'dpg\\_split\\_%'`);
+  found.push(...split.rows.map((r) => `split trigger function ${r.proname}`));
   return found;
 }

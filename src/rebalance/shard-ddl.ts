@@ -91,3 +91,13 @@ export async function indexNames(client: pg.Client, table: string): Promise<Set<
 }
 
 export const dropTablesSql = (names: string[]) => `DROP TABLE IF EXISTS ${names.map((n) => `public.${quoteIdent(n)}`).join(', ')}`;
+
+/**
+ * The name a cutover gives the source's shard table (`dpg_retired_<shardid>`): renaming
+ * is instant where dropping a large table's files is not, so the write pause ends sooner;
+ * the move's cleanup drops it.
+ */
+export const retiredName = (shardTable: string) => `dpg_retired_${/_(\d+)$/.exec(shardTable)?.[1] ?? shardTable}`;
+
+/** ALTER TABLE ... RENAME of each shard table to its retired name. */
+export const retireTablesSql = (names: string[]) => names.map((n) => `ALTER TABLE public.${quoteIdent(n)} RENAME TO ${quoteIdent(retiredName(n))}`).join('; ');

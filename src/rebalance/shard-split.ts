@@ -3,7 +3,7 @@ import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import { ClientError } from '../server/client-error.ts';
 import { connectPrimary, onPrimary, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
 import { advance, shardGroupOf, UNFINISHED, type MoveRecord } from './move-catalog.ts';
-import { dropTablesSql, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
+import { dropTablesSql, indexNames, readShardTable, retiredName, retireTablesSql, type ShardTableDefinition } from './shard-ddl.ts';
 import { preparedExists } from './replication-objects.ts';
 import { crashPoint, type MoveOptions } from './move-options.ts';
 import { finishPrepared, lockAgainstWrites } from './cutover.ts';
@@ -248,7 +248,7 @@ export async function splitCutover(admin: AdminContext, control: pg.Client, move
         await lockAgainstWrites(admin, source, list.map((m) => m.shard), options);
         locked = performance.now();
         // Every committed write reached the pieces through the trigger; the shard and its trigger go.
-        await source.query(dropTablesSql(list.map((m) => m.shard)));
+        await source.query(retireTablesSql(list.map((m) => m.shard)));
         await source.query(`PREPARE TRANSACTION ${quoteLiteral(gid)}`);
         crashPoint('split-prepared');
         break;
@@ -298,6 +298,8 @@ export async function splitCleanup(admin: AdminContext, control: pg.Client, move
   const gid = `dpg_move_${move.id}`;
   await onPrimary(admin, move.sourceGroup, async (source) => {
     if (await preparedExists(source, gid)) await source.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
+    // The retired shard tables (and their triggers) go, then the trigger functions.
+    await source.query(dropTablesSql(move.members.map((m) => retiredName(`${m.table}_${m.shardId}`))));
     for (const [index] of move.members.entries()) await source.query(`DROP FUNCTION IF EXISTS public.${functionName(move.id, index)}()`);
   });
   admin.log(`split ${move.id}: done`);

@@ -399,9 +399,23 @@ test('a shard group splits in place under load (dpg split-shard), then every sha
   assert.deepEqual(lateRanges.rows, memoryRanges.rows);
   await client.query(`INSERT INTO late_table (namespace, v) VALUES ('after-split', 'x')`);
   assert.equal((await client.query(`SELECT m.value, l.v FROM memory_entries m JOIN late_table l USING (namespace) WHERE m.namespace = 'after-split'`)).rows.length, 1);
+  // The rebalancer's SQL: the plan, the rebalance, and one in the background.
+  const planSql = `SELECT * FROM get_rebalance_table_shards_plan(threshold := 0, rebalance_strategy := 'by_shard_count')`;
+  const planned = await client.query(planSql);
+  assert.deepEqual(planned.fields.map((f) => f.name), ['table_name', 'shardid', 'shard_size', 'sourcename', 'sourceport', 'targetname', 'targetport']);
   const rebalanced = await client.query(`SELECT rebalance_table_shards(threshold := 0, rebalance_strategy := 'by_shard_count')`);
   assert.equal(rebalanced.rows.length, 1);
-  const perGroup = await client.query(`SELECT p.groupid, count(*)::int AS n FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) WHERE s.logicalrelid = 'memory_entries'::regclass GROUP BY 1 ORDER BY 1`);
-  assert.deepEqual(perGroup.rows.map((r) => r.n), [5, 5]);
+  const perGroup = async () =>
+    (await client.query(`SELECT p.groupid, count(*)::int AS n FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) WHERE s.logicalrelid = 'memory_entries'::regclass GROUP BY 1 ORDER BY 1`)).rows.map((r) => r.n);
+  assert.deepEqual(await perGroup(), [5, 5]);
+  assert.equal((await client.query(planSql)).rows.length, 0, 'nothing left to plan');
+  const ids = await client.query(`SELECT groupid, min(nodeid) AS nodeid FROM pg_dist_node WHERE groupid > 0 GROUP BY groupid ORDER BY groupid`);
+  const onTwo = await client.query(`SELECT shardid FROM pg_dist_shard JOIN pg_dist_placement USING (shardid) WHERE logicalrelid = 'memory_entries'::regclass AND groupid = 2 LIMIT 2`);
+  for (const row of onTwo.rows) await client.query(`SELECT citus_move_shard_placement(${row.shardid}, ${ids.rows[1].nodeid}, ${ids.rows[0].nodeid})`);
+  assert.deepEqual(await perGroup(), [7, 3]);
+  const job = await client.query(`SELECT citus_rebalance_start(rebalance_strategy := 'by_shard_count', threshold := 0)`);
+  assert.match(String(job.rows[0].citus_rebalance_start), /^\d+$/);
+  await client.query('SELECT citus_rebalance_wait()');
+  assert.deepEqual(await perGroup(), [5, 5]);
   assert.deepEqual(await debris(), []);
 });
