@@ -148,6 +148,12 @@ CREATE VIEW public.pg_dist_partition AS
  * the indexes of its own, one per shard piece large enough to have one.
  */
 export const CATALOG_UPGRADE_SQL = `
+-- A two-phase commit's decision row is also written by a recovery loop that gives up on
+-- a transaction (committed = false) before it rolls the parts back: whichever insert of
+-- the gid comes first decides, so a commit record that comes late cannot commit parts
+-- a recovery loop has rolled back.
+ALTER TABLE dpg_catalog.commit_records ADD COLUMN IF NOT EXISTS committed boolean NOT NULL DEFAULT true;
+
 CREATE TABLE IF NOT EXISTS dpg_catalog.vector_namespaces (
   table_name      text NOT NULL REFERENCES dpg_catalog.tables ON DELETE CASCADE,
   namespace       text NOT NULL,

@@ -76,3 +76,14 @@ export class PlacementsChangedError extends ClientError {
     super('40001', 'the worker groups holding reference tables changed while this transaction wrote one (a group was added or removed); nothing was committed: run the transaction again');
   }
 }
+
+/**
+ * SQLSTATE 40001: a two-phase commit whose decision came after a recovery loop had given
+ * the transaction up (its COMMIT waited for the control group longer than
+ * coordinator.prepared_transaction_grace_seconds); every part is rolled back.
+ */
+export class AbortedByRecoveryError extends ClientError {
+  constructor() {
+    super('40001', 'the transaction was rolled back: its commit waited for the control group longer than the grace period and a recovery loop gave it up; nothing was committed: run it again');
+  }
+}

@@ -8,10 +8,11 @@ const PART = /^(dpg_[a-z0-9]+_[0-9a-f]+)_g(\d+)$/;
 
 /**
  * Resolves prepared transactions left behind by a coordinator that crashed during
- * two-phase commit: parts of a transaction with a commit record are committed, the
- * others rolled back once older than `graceSeconds` (a part younger than that may
- * still be committed by the coordinator that made it). Old records whose parts are
- * all gone are deleted.
+ * two-phase commit: parts of a transaction with a commit record are committed; a part
+ * older than `graceSeconds` without one is given up: a record saying so is inserted
+ * (unless the coordinator's commit record got there first: the first insert of the gid
+ * decides) and the parts are rolled back. Old records whose parts are all gone are
+ * deleted.
  */
 export async function recoverPreparedTransactions(coordinator: Coordinator, graceSeconds: number): Promise<{ committed: number; rolledBack: number }> {
   let committed = 0;
@@ -40,11 +41,16 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
           }
           const base = match[1]!;
           stillPrepared.add(base);
-          const record = await decisions.simpleQuery(`SELECT 1 FROM dpg_catalog.commit_records WHERE gid = '${base}'`);
+          let decision = (await decisions.simpleQuery(`SELECT committed FROM dpg_catalog.commit_records WHERE gid = '${base}'`)).rows[0]?.[0] ?? null;
+          if (decision === null && Number(age) > graceSeconds) {
+            // Give the transaction up, unless its coordinator decides first: the first insert of the gid wins.
+            await decisions.simpleQuery(`INSERT INTO dpg_catalog.commit_records (gid, committed) VALUES ('${base}', false) ON CONFLICT (gid) DO NOTHING`);
+            decision = (await decisions.simpleQuery(`SELECT committed FROM dpg_catalog.commit_records WHERE gid = '${base}'`)).rows[0]?.[0] ?? null;
+          }
           const finish = (sql: string) => finishPrepared(connection, sql);
-          if (record.rows.length > 0) {
+          if (decision === 't') {
             if (await finish(`COMMIT PREPARED '${gid}'`)) committed++;
-          } else if (Number(age) > graceSeconds) {
+          } else if (decision === 'f') {
             if (await finish(`ROLLBACK PREPARED '${gid}'`)) rolledBack++;
           }
         }
@@ -52,7 +58,10 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
         pool.release(connection);
       }
     }
-    const old = await decisions.simpleQuery(`SELECT gid FROM dpg_catalog.commit_records WHERE created_at < now() - interval '${graceSeconds} seconds'`);
+    // A give-up record stays an hour: a commit that comes later still finds it.
+    const old = await decisions.simpleQuery(
+      `SELECT gid FROM dpg_catalog.commit_records WHERE created_at < now() - interval '${graceSeconds} seconds' AND (committed OR created_at < now() - interval '1 hour')`,
+    );
     const done = old.rows.map(([gid]) => gid!).filter((gid) => !stillPrepared.has(gid));
     if (done.length > 0) {
       await decisions.simpleQuery(`DELETE FROM dpg_catalog.commit_records WHERE gid IN (${done.map((g) => `'${g}'`).join(', ')})`);

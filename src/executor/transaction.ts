@@ -290,6 +290,7 @@ export class SessionTransaction {
     this.injectFault('crash-after-prepare');
     // The decision: once this row is committed the transaction is committed, whatever happens next.
     try {
+      await this.injectDelay('delay-before-commit-record', 5000);
       // The control group restarting or failing over (no connection made): the prepared parts
       // hold their locks while the coordinator waits for it, as long as a failover takes.
       const deadline = Date.now() + this.coordinator.failoverWaitMs;
@@ -334,6 +335,12 @@ export class SessionTransaction {
    * coordinator's environment, `SET dpg.fault_injection = '<point>'` makes the
    * coordinator die (SIGKILL, no cleanup) at that point of a distributed commit.
    */
+  /** Fault injection, as injectFault: `SET dpg.fault_injection = '<point>'` makes the commit wait here. */
+  private async injectDelay(point: string, ms: number): Promise<void> {
+    if (process.env.DPG_FAULT_INJECTION !== '1') return;
+    if ((this.settings.get('dpg.fault_injection') ?? '').includes(`'${point}'`)) await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
   private injectFault(point: string): void {
     if (process.env.DPG_FAULT_INJECTION !== '1') return;
     const setting = this.settings.get('dpg.fault_injection') ?? '';

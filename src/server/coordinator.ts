@@ -21,7 +21,7 @@ import { NamespaceTierManager } from '../vector/tier-manager.ts';
 import { ResultCache } from '../executor/result-cache.ts';
 import { ReplicaRouter, type ReadFrom } from '../executor/replicas.ts';
 import { ClientError } from './client-error.ts';
-import { PlacementsChangedError } from '../executor/failover.ts';
+import { AbortedByRecoveryError, PlacementsChangedError } from '../executor/failover.ts';
 import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
 import type { AdminContext } from '../rebalance/admin.ts';
 import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
@@ -441,10 +441,17 @@ export class Coordinator {
   async recordCommitDecision(gid: string, referenceEpoch: number | null = null): Promise<void> {
     const sql =
       referenceEpoch === null
-        ? `INSERT INTO dpg_catalog.commit_records (gid) VALUES ('${gid}') RETURNING gid`
-        : `INSERT INTO dpg_catalog.commit_records (gid) SELECT '${gid}' WHERE (SELECT epoch FROM dpg_catalog.reference_epoch) = ${referenceEpoch} RETURNING gid`;
-    const rows = await this.pool(0).run((query) => query(sql));
-    if (rows.length === 0) throw new PlacementsChangedError();
+        ? `INSERT INTO dpg_catalog.commit_records (gid) VALUES ('${gid}') ON CONFLICT (gid) DO NOTHING RETURNING gid`
+        : `INSERT INTO dpg_catalog.commit_records (gid) SELECT '${gid}' WHERE (SELECT epoch FROM dpg_catalog.reference_epoch) = ${referenceEpoch} ON CONFLICT (gid) DO NOTHING RETURNING gid`;
+    await this.pool(0).run(async (query) => {
+      if ((await query(sql)).length > 0) return;
+      // Not written: a recovery loop decided first (the commit waited longer than the grace
+      // period for the control group), or the reference epoch changed.
+      const decided = await query(`SELECT committed FROM dpg_catalog.commit_records WHERE gid = '${gid}'`);
+      if (decided[0]?.[0] === 't') return;
+      if (decided[0]?.[0] === 'f') throw new AbortedByRecoveryError();
+      throw new PlacementsChangedError();
+    });
   }
 
   /** A one-group commit that wrote a reference table: the epoch it was routed with must still hold. */

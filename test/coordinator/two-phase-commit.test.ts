@@ -117,6 +117,24 @@ test('a coordinator killed after the first COMMIT PREPARED: recovery commits the
   assert.equal(await rowsIn(namespaces), 2, 'both rows of the committed transaction are there');
 });
 
+test('a commit whose record comes after the grace period is rolled back everywhere, not acknowledged half-done', async () => {
+  // The commit record waits 5 s (as while the control group restarts); the recovery loop
+  // (grace 2 s) gives the prepared parts up meanwhile. The late record must not win.
+  const namespaces = namespacesOnBothGroups('late-record');
+  const client = new pg.Client(cluster.url);
+  await client.connect();
+  try {
+    await client.query(`SET dpg.fault_injection = 'delay-before-commit-record'`);
+    await client.query('BEGIN');
+    for (const ns of namespaces) await client.query('INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, $3)', [ns, 'k-late', 'late']);
+    await assert.rejects(client.query('COMMIT'), (error: { code?: string; message: string }) => error.code === '40001' && /a recovery loop gave it up/.test(error.message));
+  } finally {
+    await client.end();
+  }
+  await waitFor('recovery to resolve the prepared parts', 30_000, async () => (await preparedCount()) === 0);
+  assert.equal(await rowsIn(namespaces), 0, 'neither part is committed');
+});
+
 test('without a fault a two-group transaction commits on both groups', async () => {
   const namespaces = namespacesOnBothGroups('no-fault');
   const client = new pg.Client(cluster.url);
