@@ -1,5 +1,5 @@
 import { deparseSync } from 'pgsql-deparser';
-import { encodeDataRow, encodeNoticeResponse, encodeRowDescription } from '../protocol/backend.ts';
+import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { DistributionFunctionPlan } from '../planner/plan.ts';
 import { parseSql, unwrapNode } from '../planner/sql-ast.ts';
 import { shardRanges } from '../catalog/shard-ranges.ts';
@@ -9,21 +9,15 @@ import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, type ExecutionContext } from './run-plan.ts';
 import { runStatementsOnGroups } from './run-ddl.ts';
 import { runRebalanceFunction } from './rebalance-functions.ts';
+import { voidResult } from './function-results.ts';
 import { multiplyShardCount } from '../rebalance/shard-split.ts';
 import { runMove } from '../rebalance/shard-move.ts';
 
-const VOID_OID = 2278;
 const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'name']);
 const RADIUS_TYPES = new Set(['double precision', 'real', 'numeric', 'vector', 'ruvector']);
 
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 const ident = (value: string) => (/^[a-z_][a-z0-9_$]*$/.test(value) ? value : `"${value.replace(/"/g, '""')}"`);
-
-/** The one row a void function returns, as Citus' functions do. */
-export function voidResult(name: string): ResultStream {
-  const description = encodeRowDescription([{ name, tableOid: 0, columnAttribute: 0, typeOid: VOID_OID, typeSize: 4, typeModifier: -1, format: 0 }]);
-  return new LocalResultStream('SELECT 1', description, [encodeDataRow([''])]);
-}
 
 interface ShellTable {
   schema: string;

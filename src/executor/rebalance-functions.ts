@@ -1,4 +1,3 @@
-import { encodeDataRow, encodeRowDescription } from '../protocol/backend.ts';
 import type { DistributionFunctionPlan } from '../planner/plan.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
@@ -6,9 +5,9 @@ import { createMove } from '../rebalance/move-catalog.ts';
 import { runMove } from '../rebalance/shard-move.ts';
 import { rebalance, type RebalanceResult } from '../rebalance/rebalancer.ts';
 import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
-import { LocalResultStream, type ResultStream } from './result-stream.ts';
+import type { ResultStream } from './result-stream.ts';
 import type { ExecutionContext } from './run-plan.ts';
-import { voidResult } from './distribute.ts';
+import { functionResult, voidResult } from './function-results.ts';
 
 /**
  * Citus' shard-move and rebalancer functions, run by the coordinator with the mover of
@@ -23,9 +22,6 @@ import { voidResult } from './distribute.ts';
  *
  * Moves and rebalances block the calling session until done, as Citus' do.
  */
-const INT8 = 20;
-const INT4 = 23;
-const TEXT = 25;
 
 function adminOf(ctx: ExecutionContext, name: string): AdminContext {
   const admin = ctx.coordinator.admin;
@@ -87,23 +83,16 @@ function rebalanceArgs(ctx: ExecutionContext, plan: DistributionFunctionPlan): {
   return { strategy, threshold, maxMoves, colocationId };
 }
 
-function planRows(result: RebalanceResult, leaders: Map<number, { host: string; port: number }>): ResultStream {
-  const fields = [
-    ['table_name', TEXT],
-    ['shardid', INT8],
-    ['shard_size', INT8],
-    ['sourcename', TEXT],
-    ['sourceport', INT4],
-    ['targetname', TEXT],
-    ['targetport', INT4],
-  ] as const;
-  const description = encodeRowDescription(fields.map(([name, typeOid]) => ({ name, tableOid: 0, columnAttribute: 0, typeOid, typeSize: typeOid === TEXT ? -1 : typeOid === INT8 ? 8 : 4, typeModifier: -1, format: 0 })));
-  const rows = result.plan.moves.map((move) => {
-    const source = leaders.get(move.sourceGroup);
-    const target = leaders.get(move.targetGroup);
-    return encodeDataRow([move.table, move.shardId, String(Math.round(move.bytes)), source?.host ?? null, source ? String(source.port) : null, target?.host ?? null, target ? String(target.port) : null]);
-  });
-  return new LocalResultStream(`SELECT ${rows.length}`, description, rows);
+/** get_rebalance_table_shards_plan's rows: one per move, with the groups' primaries as Citus names nodes. */
+function planRows(plan: DistributionFunctionPlan, result: RebalanceResult, leaders: Map<number, { host: string; port: number }>): ResultStream {
+  return functionResult(
+    plan.name,
+    result.plan.moves.map((move) => {
+      const source = leaders.get(move.sourceGroup);
+      const target = leaders.get(move.targetGroup);
+      return [move.table, move.shardId, String(Math.round(move.bytes)), source?.host ?? null, source ? String(source.port) : null, target?.host ?? null, target ? String(target.port) : null];
+    }),
+  );
 }
 
 export async function runRebalanceFunction(ctx: ExecutionContext, plan: DistributionFunctionPlan): Promise<ResultStream> {
@@ -127,11 +116,11 @@ export async function runRebalanceFunction(ctx: ExecutionContext, plan: Distribu
       await ctx.coordinator.reloadCatalog();
       if (!dryRun) return voidResult(plan.name);
       const leaders = await onPrimary(admin, 0, async (control) => new Map((await control.query('SELECT group_id, host, port FROM dpg_catalog.group_leaders')).rows.map((r) => [r.group_id as number, { host: r.host as string, port: r.port as number }])));
-      return planRows(result, leaders);
+      return planRows(plan, result, leaders);
     }
     case 'citus_rebalance_start': {
       const id = ctx.coordinator.startRebalanceJob(() => rebalance(admin, rebalanceArgs(ctx, plan)));
-      return bigintResult(plan.name, id);
+      return functionResult(plan.name, [[String(id)]]);
     }
     case 'citus_rebalance_wait':
       await ctx.coordinator.waitRebalanceJob();
@@ -139,9 +128,4 @@ export async function runRebalanceFunction(ctx: ExecutionContext, plan: Distribu
     default:
       throw new ClientError(SqlState.featureNotSupported, `${plan.name} is not supported yet`);
   }
-}
-
-function bigintResult(name: string, value: number): ResultStream {
-  const description = encodeRowDescription([{ name, tableOid: 0, columnAttribute: 0, typeOid: INT8, typeSize: 8, typeModifier: -1, format: 0 }]);
-  return new LocalResultStream('SELECT 1', description, [encodeDataRow([String(value)])]);
 }

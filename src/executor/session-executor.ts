@@ -1,4 +1,4 @@
-import { encodeBackend, encodeCommandComplete, encodeErrorResponse, encodeNoticeResponse, readyForQuery, PARSE_COMPLETE, BIND_COMPLETE, CLOSE_COMPLETE, NO_DATA, PORTAL_SUSPENDED, EMPTY_QUERY_RESPONSE } from '../protocol/backend.ts';
+import { encodeBackend, encodeCommandComplete, encodeErrorResponse, encodeNoticeResponse, encodeRowDescription, readyForQuery, PARSE_COMPLETE, BIND_COMPLETE, CLOSE_COMPLETE, NO_DATA, PORTAL_SUSPENDED, EMPTY_QUERY_RESPONSE } from '../protocol/backend.ts';
 import { encodeFrontend, SYNC } from '../protocol/frontend.ts';
 import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend } from '../protocol/backend.ts';
@@ -14,7 +14,8 @@ import { LocalResultStream, PrefetchedStream, type ResultStream } from './result
 import { failureKind, OutcomeUnknownError, BlockLostError, shardMovedAway, ShardMovedError, PlacementsChangedError } from './failover.ts';
 import { ServerError } from './backend-connection.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
-import { runDistributionFunction, voidResult } from './distribute.ts';
+import { runDistributionFunction } from './distribute.ts';
+import { functionResultFields } from './function-results.ts';
 import { CopyIn, CopyRelay, CopyOutStream, copyHeaderLine } from './copy.ts';
 import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings, type ExecutionContext } from './run-plan.ts';
 import { ResultCache, recordingStream, type Invalidation } from './result-cache.ts';
@@ -508,7 +509,9 @@ export class SessionExecutor {
       return statement.description;
     }
     if (plan.kind === 'distribution-function') {
-      statement.description = { parameterTypes: [], rowDescription: await voidResult(plan.name).description(), columns: 1 };
+      // The function's own columns: a Describe must announce what Execute sends.
+      const fields = functionResultFields(plan.name);
+      statement.description = { parameterTypes: [], rowDescription: encodeRowDescription(fields), columns: fields.length };
       return statement.description;
     }
     if (plan.kind === 'unsupported') throw plan.error;
