@@ -218,15 +218,21 @@ ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS late_indexes text[]
 ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'move' CHECK (kind IN ('move', 'split'));
 ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS new_shard_ids bigint[];
 ALTER TABLE dpg_catalog.shard_moves ADD COLUMN IF NOT EXISTS split_points int[];
+-- A merge (dpg merge-shards, alter_distributed_table(shard_count := N)) of adjacent shard
+-- groups on one worker group into one: shard_ids holds every merged shard, new_shard_ids
+-- one shard per table, split_points none.
+ALTER TABLE dpg_catalog.shard_moves DROP CONSTRAINT IF EXISTS shard_moves_kind_check;
+ALTER TABLE dpg_catalog.shard_moves ADD CONSTRAINT shard_moves_kind_check CHECK (kind IN ('move', 'split', 'merge'));
 
 CREATE OR REPLACE VIEW public.dpg_shard_moves AS
   SELECT m.move_id, m.shard_ids, m.source_group, m.target_group, m.state, m.rows_total, m.bytes_total, m.pause_ms,
          m.detail, m.started_at, m.updated_at, m.finished_at, m.finished_at - m.started_at AS duration,
          m.kind, m.new_shard_ids, m.split_points
   FROM dpg_catalog.shard_moves m;
--- One unfinished move per shard group at a time.
-CREATE UNIQUE INDEX IF NOT EXISTS shard_moves_one_active ON dpg_catalog.shard_moves (colocation_id, shard_index)
-  WHERE state NOT IN ('done', 'rolled-back');
+-- One unfinished move, split or merge per shard at a time: checked by claimShards
+-- (src/rebalance/move-catalog.ts) under a lock of the table, by shard ids, since a split
+-- or merge changes the shard indexes of the shard groups after it.
+DROP INDEX IF EXISTS dpg_catalog.shard_moves_one_active;
 
 -- Bumped whenever reference tables gain or lose a placement (dpg add-group, remove-group).
 -- A transaction that wrote a reference table commits only if the epoch is still the one

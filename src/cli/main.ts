@@ -19,7 +19,7 @@ import { clusterStatus, formatStatus } from '../cluster/status.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
 import { MissingSystemUserError } from '../cluster/system-user.ts';
-import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, splitShardCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
+import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, splitShardCommand, mergeShardsCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
 import { ClientError } from '../server/client-error.ts';
 
 const USAGE = `usage: dpg <command> [options]
@@ -38,6 +38,7 @@ commands:
   rebalance          plan and make the moves that even out the worker groups' load;
                      [--dry-run] [--strategy by_disk_size|by_rows|by_shard_count] [--threshold 0.2]
   split-shard        split a shard group in place into pieces of its hash range: --shard ID [--at HASH,... | --pieces N]
+  merge-shards       merge adjacent shard groups on one worker group into one: --shards ID,ID[,...]
   add-group          start one more worker group, copy the reference tables to it and rebalance onto it [--no-rebalance]
   remove-group       move every shard off the last worker group, then stop and delete it
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
@@ -118,6 +119,7 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         'no-rebalance': { type: 'boolean' },
         at: { type: 'string' },
         pieces: { type: 'string' },
+        shards: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -215,6 +217,7 @@ export async function main(argv: string[]): Promise<number> {
     shard: ['move-shard', 'split-shard'],
     at: ['split-shard'],
     pieces: ['split-shard'],
+    shards: ['merge-shards'],
     to: ['move-shard'],
     from: ['move-shard'],
     resume: ['move-shard'],
@@ -363,6 +366,11 @@ export async function main(argv: string[]): Promise<number> {
     case 'split-shard': {
       const loaded = load(options);
       await splitShardCommand(adminContext(loaded, existingLayout(loaded), err), options as MoveFlags, out);
+      return 0;
+    }
+    case 'merge-shards': {
+      const loaded = load(options);
+      await mergeShardsCommand(adminContext(loaded, existingLayout(loaded), err), options as MoveFlags, out);
       return 0;
     }
     case 'add-group': {

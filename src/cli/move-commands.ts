@@ -4,7 +4,7 @@ import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState } from '../cluster/state.ts';
 import { ClientError } from '../server/client-error.ts';
 import { addGroup, removeGroup } from '../rebalance/scale.ts';
-import { createSplit, equalSplitPoints } from '../rebalance/shard-split.ts';
+import { createMerge, createSplit, equalSplitPoints } from '../rebalance/shard-split.ts';
 import { readSecrets } from '../cluster/secrets.ts';
 import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
 import { createMove, unfinishedMoves } from '../rebalance/move-catalog.ts';
@@ -27,6 +27,7 @@ export interface MoveFlags {
   'no-rebalance'?: boolean;
   at?: string;
   pieces?: string;
+  shards?: string;
   json?: boolean;
 }
 
@@ -80,7 +81,7 @@ function describeResult(result: MoveResult): string {
   const seconds = Object.values(result.steps).reduce((a, b) => a + b, 0) / 1000;
   const pause = move.pauseMs === null ? '' : `, write pause ${move.pauseMs.toFixed(0)} ms`;
   const rows = move.rowsTotal === null ? '' : `, ${move.rowsTotal} rows (${((move.bytesTotal ?? 0) / 1024 / 1024).toFixed(1)} MB)`;
-  const what = move.kind === 'split' ? `split ${move.id} (shards ${move.shardIds.join(', ')} into ${move.newShardIds.join(', ')}): ${move.state}, on group ${move.sourceGroup}` : `move ${move.id} (shards ${move.shardIds.join(', ')}): ${move.state}, group ${move.sourceGroup} -> ${move.targetGroup}`;
+  const what = move.kind !== 'move' ? `${move.kind} ${move.id} (shards ${move.shardIds.join(', ')} into ${move.newShardIds.join(', ')}): ${move.state}, on group ${move.sourceGroup}` : `move ${move.id} (shards ${move.shardIds.join(', ')}): ${move.state}, group ${move.sourceGroup} -> ${move.targetGroup}`;
   return `${what}${rows}${pause}, ${seconds.toFixed(1)} s`;
 }
 
@@ -225,7 +226,15 @@ export async function splitShardCommand(admin: AdminContext, flags: MoveFlags, o
   await runWithHint(admin, id, out);
 }
 
-/** Runs a move or split; when it stops on an error, says where it stopped and how to go on or undo it. */
+/** `dpg merge-shards --shards ID,ID[,...]`: adjacent shard groups on one worker group become one (see src/rebalance/reshard.ts). */
+export async function mergeShardsCommand(admin: AdminContext, flags: MoveFlags, out: (line: string) => void): Promise<void> {
+  const ids = (flags.shards ?? '').split(',').map((id) => id.trim());
+  if (ids.length < 2 || ids.some((id) => !/^\d+$/.test(id))) throw new MoveUsageError(`merge-shards needs --shards ID,ID[,...]: two or more shard ids of adjacent shard groups (see npx dpg shards), got ${JSON.stringify(flags.shards ?? '')}`);
+  const id = await onPrimary(admin, 0, (control) => createMerge(control, ids));
+  await runWithHint(admin, id, out);
+}
+
+/** Runs a move, split or merge; when it stops on an error, says where it stopped and how to go on or undo it. */
 async function runWithHint(admin: AdminContext, id: number, out: (line: string) => void): Promise<void> {
   const progress = moveProgress();
   try {

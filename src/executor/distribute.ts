@@ -10,7 +10,7 @@ import { atomically, type ExecutionContext } from './run-plan.ts';
 import { runStatementsOnGroups } from './run-ddl.ts';
 import { runRebalanceFunction } from './rebalance-functions.ts';
 import { voidResult } from './function-results.ts';
-import { multiplyShardCount } from '../rebalance/shard-split.ts';
+import { changeShardCount } from '../rebalance/shard-count.ts';
 import { runMove } from '../rebalance/shard-move.ts';
 
 const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'name']);
@@ -267,20 +267,20 @@ async function alterDistributedTable(ctx: ExecutionContext, plan: DistributionFu
   const table = ctx.coordinator.snapshot.table(name);
   if (!table || table.kind !== 'distributed') throw new ClientError(SqlState.invalidParameterValue, `table "${name}" is not a distributed table`);
   const shardCount = plan.named.shard_count;
-  if (shardCount != null && Number(shardCount) !== table.shardCount) {
+  if (shardCount != null && (Number(shardCount) !== table.shardCount || table.uniformRanges === false)) {
     const admin = ctx.coordinator.admin;
     if (!admin) throw new ClientError(SqlState.featureNotSupported, 'changing a shard count needs the coordinator to run with the cluster\'s admin credentials (as dpg up starts it)');
     if (ctx.transaction.inBlock) throw new ClientError('25001', 'alter_distributed_table(shard_count := ...) cannot run inside a transaction block');
     if (!/^\d+$/.test(shardCount)) throw new ClientError(SqlState.invalidParameterValue, `shard_count ${shardCount} is not valid: an integer`);
+    const change = await changeShardCount(admin, name, Number(shardCount), (id) => runMove(admin, id));
     ctx.onNotice(
       encodeNoticeResponse({
         severity: 'NOTICE',
         severityNonLocalized: 'NOTICE',
         code: '00000',
-        message: `the shards of ${name} and of every table co-located with it split in place into ${Number(shardCount) / table.shardCount} pieces each; npx dpg rebalance spreads them over the worker groups`,
+        message: `${name} and every table co-located with it have ${shardCount} shards now (${change.splits} shard groups split, ${change.merges} merges, ${change.moves} moves before merging); npx dpg rebalance spreads them over the worker groups`,
       }),
     );
-    await multiplyShardCount(admin, name, Number(shardCount), (id) => runMove(admin, id));
     await ctx.coordinator.reloadCatalog();
   }
   const factor = plan.named.shard_replication_factor;

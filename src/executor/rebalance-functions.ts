@@ -2,6 +2,7 @@ import type { DistributionFunctionPlan } from '../planner/plan.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
 import { createMove } from '../rebalance/move-catalog.ts';
+import { createSplit } from '../rebalance/shard-split.ts';
 import { runMove } from '../rebalance/shard-move.ts';
 import { rebalance, type RebalanceResult } from '../rebalance/rebalancer.ts';
 import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
@@ -19,6 +20,8 @@ import { functionResult, voidResult } from './function-results.ts';
  *   get_rebalance_table_shards_plan([...the same])   the moves, not made
  *   citus_rebalance_start([...the same])             in the background; returns a job id
  *   citus_rebalance_wait()                           until that job ends
+ *   citus_split_shard_by_split_points(shard_id, split_points text[], node_ids_for_placement int[] [, shard_transfer_mode])
+ *                                                    the split in place, then each piece moved to its node's group
  *
  * Moves and rebalances block the calling session until done, as Citus' do.
  */
@@ -37,6 +40,41 @@ function integerArg(plan: DistributionFunctionPlan, name: string, position: numb
   if (value === null) return null;
   if (!/^-?\d+$/.test(value)) throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: ${name} must be an integer, got ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+/** A one-dimensional array argument ('{1,2}' or ARRAY['1', '2']) as its elements' text. */
+function arrayArg(plan: DistributionFunctionPlan, name: string, position: number): string[] | null {
+  const value = argument(plan, name, position);
+  if (value === null) return null;
+  const body = /^\s*\{(.*)\}\s*$/s.exec(value)?.[1];
+  if (body === undefined) throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: ${name} must be an array, got ${JSON.stringify(value)}`);
+  const elements: string[] = [];
+  let current = '';
+  let quoted = false;
+  let inQuotes = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inQuotes) {
+      if (c === '\\') current += body[++i] ?? '';
+      else if (c === '"') inQuotes = false;
+      else current += c;
+    } else if (c === '"') {
+      inQuotes = quoted = true;
+    } else if (c === ',') {
+      elements.push(quoted ? current : current.trim());
+      current = '';
+      quoted = false;
+    } else current += c;
+  }
+  if (body.trim() !== '') elements.push(quoted ? current : current.trim());
+  return elements;
+}
+
+function integersOf(plan: DistributionFunctionPlan, name: string, elements: string[]): number[] {
+  return elements.map((e) => {
+    if (!/^-?\d+$/.test(e.trim())) throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: ${name} must hold integers, got ${JSON.stringify(e)}`);
+    return Number(e);
+  });
 }
 
 /** The worker group of a node, named as pg_dist_node shows it (name and port, or node id). */
@@ -125,7 +163,49 @@ export async function runRebalanceFunction(ctx: ExecutionContext, plan: Distribu
     case 'citus_rebalance_wait':
       await ctx.coordinator.waitRebalanceJob();
       return voidResult(plan.name);
+    case 'citus_split_shard_by_split_points':
+      await splitByPoints(ctx, admin, plan);
+      return voidResult(plan.name);
     default:
       throw new ClientError(SqlState.featureNotSupported, `${plan.name} is not supported yet`);
   }
+}
+
+/**
+ * citus_split_shard_by_split_points: the shard group splits in place at the points (one
+ * record, src/rebalance/reshard.ts), then every piece whose node (node_ids_for_placement,
+ * one per piece) is on another worker group moves there. shard_transfer_mode is accepted
+ * and changes nothing: dpg's split and moves are always online (Citus' force_logical).
+ */
+async function splitByPoints(ctx: ExecutionContext, admin: AdminContext, plan: DistributionFunctionPlan): Promise<void> {
+  const shardId = argument(plan, 'shard_id', 0);
+  if (shardId === null || !/^\d+$/.test(shardId)) throw new ClientError(SqlState.invalidParameterValue, `${plan.name} needs a shard id, got ${JSON.stringify(shardId)}`);
+  const points = integersOf(plan, 'split_points', arrayArg(plan, 'split_points', 1) ?? []);
+  const nodes = integersOf(plan, 'node_ids_for_placement', arrayArg(plan, 'node_ids_for_placement', 2) ?? []);
+  if (points.length === 0) throw new ClientError(SqlState.invalidParameterValue, `${plan.name} needs at least one split point`);
+  if (nodes.length !== points.length + 1) {
+    throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: node_ids_for_placement needs one node per piece (${points.length + 1} for ${points.length} split points), got ${nodes.length}`);
+  }
+  const mode = argument(plan, 'shard_transfer_mode', 3);
+  if (mode !== null && !['auto', 'force_logical', 'block_writes'].includes(mode)) {
+    throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: shard_transfer_mode ${JSON.stringify(mode)} is not known: auto, force_logical or block_writes`);
+  }
+  const groups = await onPrimary(admin, 0, async (control) => {
+    const rows = (await control.query(`SELECT n.node_id, n.group_id, g.kind FROM dpg_catalog.nodes n JOIN dpg_catalog.groups g USING (group_id) WHERE n.node_id = ANY ($1::int[])`, [nodes])).rows;
+    return nodes.map((node) => {
+      const row = rows.find((r) => r.node_id === node);
+      if (!row) throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: there is no node ${node}; see SELECT * FROM pg_dist_node`);
+      if (row.kind !== 'worker') throw new ClientError(SqlState.invalidParameterValue, `${plan.name}: node ${node} is not in a worker group`);
+      return row.group_id as number;
+    });
+  });
+  const id = await onPrimary(admin, 0, (control) => createSplit(control, shardId, points));
+  const { move } = await runMove(admin, id);
+  // The pieces of the record's first table stand for their shard groups.
+  for (const [p, group] of groups.entries()) {
+    if (group === move.sourceGroup) continue;
+    const moveId = await onPrimary(admin, 0, (control) => createMove(control, move.newShardIds[p]!, group, move.sourceGroup));
+    await runMove(admin, moveId);
+  }
+  await ctx.coordinator.reloadCatalog();
 }

@@ -85,7 +85,8 @@ export interface DistributionFunctionPlan {
     | 'rebalance_table_shards'
     | 'get_rebalance_table_shards_plan'
     | 'citus_rebalance_start'
-    | 'citus_rebalance_wait';
+    | 'citus_rebalance_wait'
+    | 'citus_split_shard_by_split_points';
   /** Positional arguments, then named ones, as text (NULL as null). */
   args: (string | null)[];
   named: Record<string, string | null>;

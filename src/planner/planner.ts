@@ -87,12 +87,18 @@ const DISTRIBUTION_FUNCTIONS = new Set([
   'get_rebalance_table_shards_plan',
   'citus_rebalance_start',
   'citus_rebalance_wait',
+  'citus_split_shard_by_split_points',
 ]);
 
-/** A constant argument as text: 'x', 12, 'x'::regclass, NULL. */
+/** A constant argument as text: 'x', 12, 'x'::regclass, NULL, ARRAY['1', '2'] (as the array literal {1,2}). */
 function constantText(node: any): string | null | undefined {
   const [kind, value] = unwrapNode(node);
   if (kind === 'TypeCast') return constantText(value.arg);
+  if (kind === 'A_ArrayExpr') {
+    const elements = ((value.elements as any[]) ?? []).map(constantText);
+    if (elements.some((e) => e === undefined)) return undefined;
+    return `{${elements.map((e) => (e === null ? 'NULL' : `"${e!.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`;
+  }
   if (kind !== 'A_Const') return undefined;
   if (value.isnull) return null;
   if (value.sval) return value.sval.sval ?? '';

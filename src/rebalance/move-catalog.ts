@@ -11,6 +11,7 @@ import { ClientError } from '../server/client-error.ts';
  * 'cleanup' is the commit decision of the cutover: the placements point at the target
  * in the same catalog transaction that sets it.
  */
+export type MoveKind = 'move' | 'split' | 'merge';
 export type MoveState = 'setup' | 'copying' | 'catching-up' | 'cutover' | 'cleanup' | 'done' | 'rolling-back' | 'rolled-back';
 
 export const UNFINISHED: MoveState[] = ['setup', 'copying', 'catching-up', 'cutover', 'cleanup', 'rolling-back'];
@@ -31,12 +32,13 @@ export interface MoveRecord {
   bytesTotal: number | null;
   pauseMs: number | null;
   detail: string | null;
-  kind: 'move' | 'split';
-  /** The shards' tables, in the order of shardIds. */
+  /** A move, a split of one shard group into pieces, or a merge of adjacent shard groups into one. */
+  kind: MoveKind;
+  /** The shards' tables, in the order of shardIds ('' once the catalog no longer has the shard). */
   members: { table: string; shardId: string }[];
-  /** A split's pieces: per member, pieces in hash order (flattened: member 0's, then member 1's, ...). */
+  /** A split's or merge's new shards: per table (in the order of first appearance in shardIds), its pieces in hash order. */
   newShardIds: string[];
-  /** A split's last hash of every piece but the last. */
+  /** A split's last hash of every piece but the last (none for a merge: one piece). */
   splitPoints: number[];
 }
 
@@ -124,32 +126,49 @@ export async function shardGroupOf(control: pg.Client, shardId: string): Promise
   return { colocationId: row.colocation_id, shardIndex: row.shard_index, shardIds: members.rows.map((r) => r.shardid), groupId: [...groups][0]! };
 }
 
+/**
+ * Inserts a record of a move, split or merge of `shardIds` (returned by `insert`, which
+ * reads what it needs from the catalog) unless an unfinished one has any of those shards.
+ * The table lock makes the check and the insert one step against other processes.
+ */
+export async function claimShards(control: pg.Client, insert: () => Promise<{ id: number; shardIds: string[] }>): Promise<number> {
+  try {
+    await control.query('BEGIN');
+    await control.query('LOCK TABLE dpg_catalog.shard_moves IN SHARE ROW EXCLUSIVE MODE');
+    const record = await insert();
+    const active = await control.query(
+      `SELECT move_id, kind, state FROM dpg_catalog.shard_moves WHERE state = ANY ($1) AND shard_ids && $2::bigint[] AND move_id <> $3 ORDER BY move_id LIMIT 1`,
+      [UNFINISHED, record.shardIds, record.id],
+    );
+    const other = active.rows[0];
+    if (other) {
+      throw new ClientError(
+        '55006',
+        `shards ${record.shardIds.join(', ')} are in an unfinished ${other.kind} (${other.move_id}, ${other.state}); resume it with 'npx dpg move-shard --resume ${other.move_id}' or roll it back with --rollback ${other.move_id}`,
+      );
+    }
+    await control.query('COMMIT');
+    return record.id;
+  } catch (error) {
+    await control.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
 /** Records a new move of the shard group holding `shardId` to `targetGroup`; returns its id. */
 export async function createMove(control: pg.Client, shardId: string, targetGroup: number, sourceGroup?: number): Promise<number> {
-  const group = await shardGroupOf(control, shardId);
-  const target = await control.query('SELECT kind, name FROM dpg_catalog.groups WHERE group_id = $1', [targetGroup]);
-  if (target.rows[0]?.kind !== 'worker') throw new ClientError('22023', `group ${targetGroup} is not a worker group; see SELECT * FROM pg_dist_node`);
-  if (sourceGroup !== undefined && sourceGroup !== group.groupId) {
-    throw new ClientError('22023', `shard ${shardId} is on group ${group.groupId}, not on group ${sourceGroup}`);
-  }
-  if (group.groupId === targetGroup) throw new ClientError('22023', `shard ${shardId} is already on group ${targetGroup}`);
-  try {
+  return claimShards(control, async () => {
+    const group = await shardGroupOf(control, shardId);
+    const target = await control.query('SELECT kind, name FROM dpg_catalog.groups WHERE group_id = $1', [targetGroup]);
+    if (target.rows[0]?.kind !== 'worker') throw new ClientError('22023', `group ${targetGroup} is not a worker group; see SELECT * FROM pg_dist_node`);
+    if (sourceGroup !== undefined && sourceGroup !== group.groupId) {
+      throw new ClientError('22023', `shard ${shardId} is on group ${group.groupId}, not on group ${sourceGroup}`);
+    }
+    if (group.groupId === targetGroup) throw new ClientError('22023', `shard ${shardId} is already on group ${targetGroup}`);
     const inserted = await control.query(
       `INSERT INTO dpg_catalog.shard_moves (colocation_id, shard_index, shard_ids, source_group, target_group) VALUES ($1, $2, $3::bigint[], $4, $5) RETURNING move_id`,
       [group.colocationId, group.shardIndex, group.shardIds, group.groupId, targetGroup],
     );
-    return Number(inserted.rows[0].move_id);
-  } catch (error) {
-    if ((error as { code?: string }).code !== '23505') throw error;
-    const active = await control.query(`SELECT move_id, state FROM dpg_catalog.shard_moves WHERE colocation_id = $1 AND shard_index = $2 AND state = ANY ($3)`, [
-      group.colocationId,
-      group.shardIndex,
-      UNFINISHED,
-    ]);
-    const move = active.rows[0];
-    throw new ClientError(
-      '55006',
-      `shard ${shardId} is already being moved (move ${move?.move_id}, ${move?.state}); resume it with 'npx dpg move-shard --resume ${move?.move_id}' or roll it back with --rollback ${move?.move_id}`,
-    );
-  }
+    return { id: Number(inserted.rows[0].move_id), shardIds: group.shardIds };
+  });
 }

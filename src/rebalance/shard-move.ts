@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ClientError } from '../server/client-error.ts';
 import { onPrimary, type AdminContext } from './admin.ts';
 import { advance, BEFORE_CUTOVER, loadMove, MOVE_LOCK_CLASS, type MoveRecord, type MoveState } from './move-catalog.ts';
-import { splitCleanup, splitCopy, splitCutover, splitRollBack, splitSetup } from './shard-split.ts';
+import { reshardCleanup, reshardCopy, reshardCutover, reshardRollBack, reshardSetup } from './reshard.ts';
 import { catchUp, cleanup, copy, rollBack, setup } from './move-steps.ts';
 import { cutover } from './cutover.ts';
 import { sleep, type MoveOptions, type MoveResult } from './move-options.ts';
@@ -11,10 +11,10 @@ export type { MoveOptions, MoveProgress, MoveResult } from './move-options.ts';
 export { crashPoint } from './move-options.ts';
 
 /**
- * Runs shard moves and splits (recorded in dpg_catalog.shard_moves) step by step, one
+ * Runs shard moves, splits and merges (recorded in dpg_catalog.shard_moves) step by step, one
  * process per move (an advisory lock), from whatever step the record says: a move whose
  * process died resumes where it was. The steps: src/rebalance/move-steps.ts and
- * cutover.ts for moves, shard-split.ts for splits.
+ * cutover.ts for moves, reshard.ts for splits and merges.
  */
 
 /** Holds the move's advisory lock on the control group while `work` runs: one process per move. */
@@ -51,7 +51,7 @@ export async function runMove(admin: AdminContext, id: number, options: MoveOpti
 }
 
 async function runStep(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
-  if (move.kind === 'split') return runSplitStep(admin, control, move, options);
+  if (move.kind !== 'move') return runReshardStep(admin, control, move, options);
   switch (move.state) {
     case 'setup':
       await setup(admin, control, move);
@@ -89,28 +89,28 @@ export async function rollbackMove(admin: AdminContext, id: number): Promise<Mov
         `shard move ${id} is past its cutover (${now.state}): its shards are on group ${move.targetGroup} now. ${now.state === 'done' ? 'It is finished.' : `Resume it to finish the cleanup: npx dpg move-shard --resume ${id}`}`,
       );
     }
-    if (move.kind === 'split') await splitRollBack(admin, control, { ...move, state: 'rolling-back' });
+    if (move.kind !== 'move') await reshardRollBack(admin, control, { ...move, state: 'rolling-back' });
     else await rollBack(admin, control, { ...move, state: 'rolling-back' });
     return loadMove(control, id);
   });
 }
 
-/** The steps of a split (src/rebalance/shard-split.ts): no replication, so no catch-up. */
-async function runSplitStep(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
+/** The steps of a split or merge (src/rebalance/reshard.ts): no replication, so no catch-up. */
+async function runReshardStep(admin: AdminContext, control: pg.Client, move: MoveRecord, options: MoveOptions): Promise<void> {
   switch (move.state) {
     case 'setup':
-      return splitSetup(admin, control, move);
+      return reshardSetup(admin, control, move);
     case 'copying':
-      return splitCopy(admin, control, move, options);
+      return reshardCopy(admin, control, move, options);
     case 'catching-up':
       await advance(control, move.id, 'catching-up', 'cutover');
       return;
     case 'cutover':
-      return splitCutover(admin, control, move, options);
+      return reshardCutover(admin, control, move, options);
     case 'cleanup':
-      return splitCleanup(admin, control, move);
+      return reshardCleanup(admin, control, move);
     case 'rolling-back':
-      return splitRollBack(admin, control, move);
+      return reshardRollBack(admin, control, move);
     default:
       return;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
-import { shardIndexForValue } from '../../src/catalog/shard-ranges.ts';
+import { shardIndexForValue, shardRanges } from '../../src/catalog/shard-ranges.ts';
 import { onPrimary, type AdminContext } from '../../src/rebalance/admin.ts';
 import { createMove } from '../../src/rebalance/move-catalog.ts';
 import { runMove } from '../../src/rebalance/shard-move.ts';
@@ -377,8 +377,7 @@ test('a shard group splits in place under load (dpg split-shard), then every sha
   const leftovers = await onPrimary(admin, 1, async (c) => (await c.query(`SELECT proname FROM pg_proc WHERE proname LIKE 'dpg_split_%' UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dpg_split_%'`)).rows);
   assert.deepEqual(leftovers.concat(await onPrimary(admin, 2, async (c) => (await c.query(`SELECT proname FROM pg_proc WHERE proname LIKE 'dpg_split_%'`)).rows)), []);
 
-  // Every shard in two: 5 -> 10 (a count that is not a multiple is refused).
-  await assert.rejects(client.query(`SELECT alter_distributed_table('memory_entries', shard_count := 7)`), /only to a multiple of it/);
+  // Every shard in two: 5 -> 10.
   const total = (await client.query(`SELECT count(*)::int AS n FROM memory_entries`)).rows[0].n;
   await client.query(`SELECT alter_distributed_table('memory_entries', shard_count := 10)`);
   const after = await client.query(`SELECT count(*)::int AS n FROM pg_dist_shard WHERE logicalrelid = 'patterns'::regclass`);
@@ -418,4 +417,129 @@ test('a shard group splits in place under load (dpg split-shard), then every sha
   await client.query('SELECT citus_rebalance_wait()');
   assert.deepEqual(await perGroup(), [5, 5]);
   assert.deepEqual(await debris(), []);
+});
+
+/** memory_entries' shards in hash order, with their worker groups. */
+async function shardList(table = 'memory_entries'): Promise<{ shardid: string; min: number; max: number; groupid: number }[]> {
+  const rows = await client.query(
+    `SELECT s.shardid::text AS shardid, s.shardminvalue::int AS min, s.shardmaxvalue::int AS max, p.groupid FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+     WHERE s.logicalrelid = $1::regclass ORDER BY s.shardminvalue::int`,
+    [table],
+  );
+  return rows.rows;
+}
+
+/** Every namespace's rows are found by routing to its shard (as many as a scan of all shards finds). */
+async function everyRowReachable(namespaces: string[]): Promise<void> {
+  for (const namespace of namespaces) {
+    const direct = await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace = $1`, [namespace]);
+    const all = await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace || '' = $1`, [namespace]);
+    assert.equal(direct.rows[0].n, all.rows[0].n, `${namespace}: routed to its shard, it has all its rows`);
+  }
+}
+
+test('adjacent shard groups merge under load (dpg merge-shards, killed and resumed); alter_distributed_table reaches any shard count, down too; citus_split_shard_by_split_points places pieces', async () => {
+  // Two adjacent shard groups on one worker group (the rebalance above spread them; one moves if need be).
+  let shards = await shardList();
+  let at = shards.findIndex((s, i) => i > 0 && s.groupid === shards[i - 1]!.groupid);
+  if (at < 0) {
+    await client.query(`SELECT citus_move_shard_placement(${shards[1]!.shardid}, (SELECT min(nodeid) FROM pg_dist_node WHERE groupid = ${shards[1]!.groupid}), (SELECT min(nodeid) FROM pg_dist_node WHERE groupid = ${shards[0]!.groupid}))`);
+    shards = await shardList();
+    at = 1;
+  }
+  const [left, right] = [shards[at - 1]!, shards[at]!];
+  const hashes = (await client.query(`SELECT n, hashtext(n)::int AS h FROM (SELECT 'merge-' || i AS n FROM generate_series(1, 2000) i) x`)).rows;
+  const namespaces = [
+    ...hashes.filter((r) => r.h >= left.min && r.h <= left.max).slice(0, 2),
+    ...hashes.filter((r) => r.h >= right.min && r.h <= right.max).slice(0, 2),
+  ].map((r) => r.n as string);
+  assert.equal(namespaces.length, 4);
+  for (const w of [1, 2, 3]) await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, '0') ON CONFLICT DO NOTHING`, [namespaces[0], `counter-${w}`]);
+  for (const namespace of namespaces) await client.query(`INSERT INTO scratch (namespace, k, v) VALUES ${Array.from({ length: 30 }, (_, i) => `('${namespace}', 'k${i}', 'v')`).join(', ')}`);
+  // Bad input is refused with what is wrong.
+  const notAdjacent = await runDpg(['merge-shards', '--config', cluster.configFile, '--shards', `${shards[0]!.shardid},${shards[2]!.shardid}`], { cwd: cluster.dir });
+  assert.equal(notAdjacent.code, 1);
+  assert.match(notAdjacent.stderr, /adjacent|different worker groups/);
+  const bad = await runDpg(['merge-shards', '--config', cluster.configFile, '--shards', left.shardid], { cwd: cluster.dir });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /two or more shard ids/);
+
+  const load = startLoad(namespaces);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const crashed = await runDpg(['merge-shards', '--config', cluster.configFile, '--shards', `${left.shardid},${right.shardid}`], { cwd: cluster.dir, env: { DPG_FAULT_INJECTION: '1', DPG_MOVE_CRASH_AT: 'split-copying' } });
+    assert.equal(crashed.code, null, crashed.stdout + crashed.stderr);
+    const id = (await client.query('SELECT max(move_id)::int AS id FROM dpg_shard_moves')).rows[0].id;
+    assert.equal((await client.query('SELECT kind FROM dpg_shard_moves WHERE move_id = $1', [id])).rows[0].kind, 'merge');
+    const resumed = await runDpg(['move-shard', '--config', cluster.configFile, '--resume', String(id)], { cwd: cluster.dir });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`merge ${id} .*: done`));
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], 'every write acknowledged and every read answered');
+  console.log(`merge killed and resumed under load: ${load.acknowledged.size} writes, ${load.reads()} reads, longest write gap ${load.longestWriteGapMs().toFixed(0)} ms`);
+  const merged = await shardList();
+  assert.equal(merged.length, shards.length - 1);
+  const joined = merged.find((s) => s.min === left.min)!;
+  assert.equal(joined.max, right.max, 'one shard owns both ranges');
+  assert.equal(joined.groupid, left.groupid);
+  const rows = await client.query(`SELECT namespace || '/' || key AS id FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'w%'`, [namespaces]);
+  const seen = new Set(rows.rows.map((r) => r.id as string));
+  assert.equal(seen.size, rows.rows.length, 'no row twice');
+  for (const acknowledged of load.acknowledged) assert.ok(seen.has(acknowledged), `acknowledged ${acknowledged} is there`);
+  for (const [key, n] of load.counters) {
+    const counter = await client.query('SELECT value FROM memory_entries WHERE namespace = $1 AND key = $2', [namespaces[0], key]);
+    assert.ok(Number(counter.rows[0].value) >= n, `${key}: the last acknowledged update (${n}) is there`);
+  }
+  assert.equal((await client.query(`SELECT count(*)::int AS n FROM scratch WHERE namespace = ANY ($1)`, [namespaces])).rows[0].n, 30 * namespaces.length, 'UNLOGGED rows merged');
+  await everyRowReachable(namespaces);
+  assert.deepEqual(await debris(), []);
+  assert.deepEqual(await orphanTables(), []);
+
+  // Any shard count: 9 (unequal ranges) -> 7 -> 3, each ending with the equal ranges of a table created with that count.
+  const total = (await client.query(`SELECT count(*)::int AS n FROM memory_entries`)).rows[0].n;
+  const sample = [...namespaces, ...(await client.query(`SELECT DISTINCT namespace FROM memory_entries LIMIT 20`)).rows.map((r) => r.namespace as string)];
+  for (const count of [7, 3]) {
+    const notices: string[] = [];
+    const listener = (notice: { message?: string }) => notices.push(notice.message ?? '');
+    client.on('notice', listener);
+    await client.query(`SELECT alter_distributed_table('memory_entries', shard_count := ${count})`);
+    client.off('notice', listener);
+    assert.match(notices.join('\n'), new RegExp(`have ${count} shards now`));
+    console.log(notices.join('\n'));
+    for (const table of ['memory_entries', 'patterns', 'scratch', 'notes', 'late_table']) {
+      const ranges = (await shardList(table)).map((s) => ({ min: s.min, max: s.max }));
+      assert.deepEqual(ranges, shardRanges(count).map((r) => ({ min: r.min, max: r.max })), `${table}: the equal ranges of ${count} shards`);
+    }
+    assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries`)).rows[0].n, total, `no row lost or doubled at ${count} shards`);
+    assert.equal((await client.query(`SELECT count(*)::int AS n FROM scratch WHERE namespace = ANY ($1)`, [namespaces])).rows[0].n, 30 * namespaces.length);
+    await everyRowReachable(sample);
+    assert.deepEqual(await debris(), []);
+    assert.deepEqual(await orphanTables(), []);
+  }
+  await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ('after-resize', 'k', 'v')`);
+  assert.equal((await client.query(`SELECT value FROM memory_entries WHERE namespace = 'after-resize'`)).rows[0].value, 'v');
+  await assert.rejects(client.query(`SELECT alter_distributed_table('memory_entries', shard_count := 0)`), /an integer from 1 to 65536/);
+
+  // citus_split_shard_by_split_points: three pieces, the last placed on the other worker group.
+  const [first] = await shardList();
+  const groupNodes = await client.query(`SELECT groupid, min(nodeid) AS nodeid FROM pg_dist_node WHERE groupid > 0 GROUP BY groupid`);
+  const nodeOf = (g: number) => groupNodes.rows.find((r) => r.groupid === g)!.nodeid;
+  const other = first!.groupid === 1 ? 2 : 1;
+  const points = [first!.min + 1000, first!.min + 2 ** 29];
+  await assert.rejects(client.query(`SELECT citus_split_shard_by_split_points(${first!.shardid}, ARRAY['${points[0]}'], ARRAY[${nodeOf(1)}, ${nodeOf(2)}, ${nodeOf(1)}])`), /one node per piece/);
+  await assert.rejects(client.query(`SELECT citus_split_shard_by_split_points(${first!.shardid}, ARRAY['${first!.max}'], ARRAY[${nodeOf(1)}, ${nodeOf(2)}])`), /split point .* is not valid/);
+  await client.query(`SELECT citus_split_shard_by_split_points(${first!.shardid}, ARRAY['${points[0]}', '${points[1]}'], ARRAY[${nodeOf(first!.groupid)}, ${nodeOf(first!.groupid)}, ${nodeOf(other)}], shard_transfer_mode := 'force_logical')`);
+  const split = (await shardList()).slice(0, 3);
+  assert.deepEqual(split.map((s) => [s.min, s.max, s.groupid]), [
+    [first!.min, points[0], first!.groupid],
+    [points[0]! + 1, points[1], first!.groupid],
+    [points[1]! + 1, first!.max, other],
+  ]);
+  assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries`)).rows[0].n, total + 1);
+  await everyRowReachable(sample);
+  assert.deepEqual(await debris(), []);
+  assert.deepEqual(await orphanTables(), []);
 });
