@@ -10,7 +10,7 @@ import { runChaos, formatChaos, CHAOS_SCENARIOS, type ChaosScenario } from '../c
 import { FaultProxy } from '../chaos/fault-proxy.ts';
 import { planShards, formatShardPlan } from './plan-shards.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
-import { readClusterState, DataFolderError } from '../cluster/state.ts';
+import { readClusterState, DataFolderError, workerGroupIdsOf } from '../cluster/state.ts';
 import { readSecrets, clientUrl as clientUrlOf } from '../cluster/secrets.ts';
 import { setup, SetupError } from '../cluster/setup.ts';
 import { upCluster, ClusterStartError } from '../cluster/up.ts';
@@ -40,7 +40,7 @@ commands:
   split-shard        split a shard group in place into pieces of its hash range: --shard ID [--at HASH,... | --pieces N]
   merge-shards       merge adjacent shard groups on one worker group into one: --shards ID,ID[,...]
   add-group          start one more worker group, copy the reference tables to it and rebalance onto it [--no-rebalance]
-  remove-group       move every shard off the last worker group, then stop and delete it
+  remove-group       move every shard off a worker group (the last, or --group G), then stop and delete it
   chaos              faults under a load with a ledger of acknowledged writes, checked afterwards;
                      --scenarios worker-primary,worker-node,partition,coordinator,control-primary,coordinator-2pc,spike --duration 15s
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
@@ -120,6 +120,7 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         at: { type: 'string' },
         pieces: { type: 'string' },
         shards: { type: 'string' },
+        group: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -143,7 +144,7 @@ function load(options: Options): LoadedConfig {
 /** The layout of an existing data folder (node folders may live outside it). */
 function existingLayout(loaded: LoadedConfig): ClusterLayout {
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
-  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances, state?.workerGroups);
+  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances, workerGroupIdsOf(state));
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -218,6 +219,7 @@ export async function main(argv: string[]): Promise<number> {
     at: ['split-shard'],
     pieces: ['split-shard'],
     shards: ['merge-shards'],
+    group: ['remove-group'],
     to: ['move-shard'],
     from: ['move-shard'],
     resume: ['move-shard'],

@@ -1,7 +1,7 @@
 import type { LoadedConfig } from '../config/config.ts';
 import { join } from 'node:path';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
-import { readClusterState } from '../cluster/state.ts';
+import { readClusterState, workerGroupIdsOf } from '../cluster/state.ts';
 import { ClientError } from '../server/client-error.ts';
 import { addGroup, removeGroup } from '../rebalance/scale.ts';
 import { createMerge, createSplit, equalSplitPoints } from '../rebalance/shard-split.ts';
@@ -28,6 +28,7 @@ export interface MoveFlags {
   at?: string;
   pieces?: string;
   shards?: string;
+  group?: string;
   json?: boolean;
 }
 
@@ -187,6 +188,7 @@ export async function removeGroupCommand(loaded: LoadedConfig, flags: MoveFlags,
   const reporting = rebalanceReporting(out);
   try {
     const result = await removeGroup(loaded.config, loaded.dataDir, {
+      groupId: flags.group === undefined ? undefined : groupArg(admin, 'group', flags.group),
       log: err,
       admin: (layout) => adminContext(loaded, layout, err),
       rebalance: { ...rebalanceOptions(admin, loaded, flags), ...reporting },
@@ -201,7 +203,7 @@ export async function removeGroupCommand(loaded: LoadedConfig, flags: MoveFlags,
 
 function existingLayoutOf(loaded: LoadedConfig): ClusterLayout {
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
-  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances, state?.workerGroups);
+  return buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators ?? loaded.config.coordinator.instances, workerGroupIdsOf(state));
 }
 
 /** `dpg split-shard --shard ID [--at HASH,... | --pieces N]`: the shard group splits in place (see src/rebalance/shard-split.ts). */

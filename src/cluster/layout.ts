@@ -11,7 +11,8 @@ import type { DpgConfig } from '../config/config.ts';
  *   base + 20..29     coordinator metrics
  *   base + 30         Prometheus (dpg up --monitoring)
  *   base + 40 + k     PostgreSQL exporter of the k-th node
- *   base + 100 + 10g + i   PostgreSQL of node i in group g (g = 0 is the control group)
+ *   base + 100 + 10g + i   PostgreSQL of node i in group g (g = 0 is the control group; worker
+ *                          groups keep their id, so removing one leaves a gap)
  *   base + 200 + 10g + i   Patroni REST API of that node
  *   base + 300 + 10g + i   fault proxy: the coordinators' way to that node's PostgreSQL
  *   base + 305 + 10g + i   fault proxy: that node's Patroni's way to etcd
@@ -95,8 +96,8 @@ export function buildLayout(
   dataDir: string,
   nodesRoot = join(dataDir, 'nodes'),
   coordinatorCount = config.coordinator.instances,
-  /** The cluster's worker groups: config's count when it was made, then what dpg add-group / remove-group left. */
-  workerGroups = config.cluster.worker_groups.count,
+  /** The cluster's worker groups, a count (ids 1..n) or their ids: config's count when it was made, then what dpg add-group / remove-group left. */
+  workerGroups: number | number[] = config.cluster.worker_groups.count,
 ): ClusterLayout {
   const base = config.ports.base;
   // One coordinator listens on the client port itself; several sit behind HAProxy there.
@@ -109,8 +110,8 @@ export function buildLayout(
   }));
   const host = config.cluster.host;
   const groups: GroupLayout[] = [];
-  const groupSizes = [config.cluster.control_group.nodes];
-  for (let g = 0; g < workerGroups; g++) groupSizes.push(config.distribution.replication_factor);
+  const workerIds = typeof workerGroups === 'number' ? Array.from({ length: workerGroups }, (_, i) => i + 1) : workerGroups;
+  const groupSizes = new Map([[0, config.cluster.control_group.nodes], ...workerIds.map((id): [number, number] => [id, config.distribution.replication_factor])]);
   groupSizes.forEach((size, g) => {
     const name = g === 0 ? 'control' : `worker${g}`;
     const nodes: NodeLayout[] = [];

@@ -43,7 +43,7 @@ function prometheusConfig(layout: ClusterLayout, rulesFile: string): object {
         job_name: 'postgres',
         static_configs: allNodes(layout).map((node, i) => ({
           targets: [`${layout.host}:${exporterPort(layout, i)}`],
-          labels: { group: layout.groups[node.groupId]!.name, node: node.name },
+          labels: { group: layout.groups.find((g) => g.id === node.groupId)!.name, node: node.name },
         })),
       },
     ],

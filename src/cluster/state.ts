@@ -16,6 +16,8 @@ export interface ClusterState {
   basePort: number;
   controlNodes: number;
   workerGroups: number;
+  /** The worker groups' ids (their ports follow from them), once dpg remove-group took one that was not the last; absent: 1..workerGroups. */
+  workerGroupIds?: number[];
   nodesPerWorkerGroup: number;
   /** Nodes reached through dpg's fault proxy (cluster.fault_proxies); absent: false. */
   faultProxies?: boolean;
@@ -28,6 +30,18 @@ export interface ClusterState {
 }
 
 export class DataFolderError extends Error {}
+
+/** The ids of the cluster's worker groups (undefined without a state: the config's count then). */
+export function workerGroupIdsOf(state: ClusterState | null | undefined): number[] | undefined {
+  if (!state) return undefined;
+  return state.workerGroupIds ?? Array.from({ length: state.workerGroups }, (_, i) => i + 1);
+}
+
+/** Records the worker groups' ids (and their count). */
+export function setWorkerGroupIds(state: ClusterState, ids: number[]): void {
+  state.workerGroupIds = [...ids].sort((a, b) => a - b);
+  state.workerGroups = ids.length;
+}
 
 export function readClusterState(stateFile: string): ClusterState | null {
   if (!existsSync(stateFile)) return null;

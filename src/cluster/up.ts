@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
 import { buildLayout, allNodes, listeningPorts, type ClusterLayout, type GroupLayout, type NodeLayout } from './layout.ts';
-import { openClusterState, fallbackNodesRoot, writeClusterState, readClusterState, type ClusterState } from './state.ts';
+import { openClusterState, fallbackNodesRoot, writeClusterState, readClusterState, workerGroupIdsOf, type ClusterState } from './state.ts';
 import { loadOrCreateSecrets, clientUrl, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
@@ -78,7 +78,7 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
 
   if (options.reset && existsSync(dataDir)) {
     const recorded = readClusterState(join(dataDir, 'cluster.json'));
-    const previous = buildLayout(config, dataDir, recorded?.nodesRoot, recorded?.coordinators, recorded?.workerGroups);
+    const previous = buildLayout(config, dataDir, recorded?.nodesRoot, recorded?.coordinators, workerGroupIdsOf(recorded));
     await stopCluster(previous, { log });
     log(`--reset: deleting ${dataDir}`);
     rmSync(dataDir, { recursive: true, force: true });
@@ -91,11 +91,11 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     log(`the postgres user cannot reach ${dataDir}; node data lives in ${state.nodesRoot}`);
   }
   const coordinatorCount = options.coordinators ?? state.coordinators ?? config.coordinator.instances;
-  const layout = buildLayout(config, dataDir, state.nodesRoot, coordinatorCount, state.workerGroups);
+  const layout = buildLayout(config, dataDir, state.nodesRoot, coordinatorCount, workerGroupIdsOf(state));
   const secrets = loadOrCreateSecrets(layout.secretsFile);
   if (state.coordinators !== undefined && state.coordinators !== coordinatorCount) {
     // A different number of coordinators listens on different ports: the old set stops first.
-    await stopCoordinators(buildLayout(config, dataDir, state.nodesRoot, state.coordinators, state.workerGroups), log);
+    await stopCoordinators(buildLayout(config, dataDir, state.nodesRoot, state.coordinators, workerGroupIdsOf(state)), log);
   }
   if (state.coordinators !== coordinatorCount) {
     state.coordinators = coordinatorCount;

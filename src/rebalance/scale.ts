@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { DpgConfig } from '../config/config.ts';
 import { MAX_WORKER_GROUPS } from '../config/config.ts';
-import { readClusterState, writeClusterState } from '../cluster/state.ts';
+import { readClusterState, setWorkerGroupIds, workerGroupIdsOf, writeClusterState } from '../cluster/state.ts';
 import { upCluster } from '../cluster/up.ts';
 import { groupLeader } from '../cluster/connect.ts';
 import { patroniNamespace, patroniProcessName } from '../cluster/patroni.ts';
@@ -20,8 +20,8 @@ import { rebalance, type RebalanceOptions, type RebalanceResult } from './rebala
 /**
  * Scaling out and in: `dpg add-group` starts a new worker group (its Patroni nodes, the
  * database and extensions), gives it a copy of every reference table, registers it, and
- * rebalances onto it; `dpg remove-group` drains the last worker group (its shards move
- * to the others), takes it out of the catalog and stops it.
+ * rebalances onto it; `dpg remove-group [--group G]` drains a worker group (its shards
+ * move to the others), takes it out of the catalog and stops it.
  *
  * Reference tables are written on every group that holds them. Their copy for a new
  * group is made with writes to them stopped: every existing copy is locked (EXCLUSIVE,
@@ -51,14 +51,18 @@ export async function addGroup(config: DpgConfig, dataDir: string, options: Omit
   if (!state?.bootstrapped) throw new ClientError('55000', `no cluster in ${dataDir}: run 'npx dpg up' first`);
   // A group started by an add-group that did not get to register it is finished, not added again.
   const registered = await registeredWorkerGroups(options.admin, config, dataDir);
-  if (registered === state.workerGroups) {
-    if (state.workerGroups >= MAX_WORKER_GROUPS) throw new ClientError('54000', `the cluster has ${state.workerGroups} worker groups, the most dpg lays out ports for`);
-    state.workerGroups += 1;
+  const ids = workerGroupIdsOf(state)!;
+  let id = ids.find((g) => !registered.includes(g));
+  if (id === undefined) {
+    // The lowest id free (one dpg remove-group left, or the next): its ports are laid out by it.
+    id = Array.from({ length: MAX_WORKER_GROUPS }, (_, i) => i + 1).find((g) => !ids.includes(g));
+    if (id === undefined) throw new ClientError('54000', `the cluster has ${ids.length} worker groups, the most dpg lays out ports for`);
+    setWorkerGroupIds(state, [...ids, id]);
     writeClusterState(stateFile, state);
   }
-  options.log(`starting worker group ${state.workerGroups}`);
+  options.log(`starting worker group ${id}`);
   const up = await upCluster(config, dataDir, { log: options.log });
-  const group = up.layout.groups.at(-1)!;
+  const group = up.layout.groups.find((g) => g.id === id)!;
   const leader = await groupLeader(group);
   if (!leader) throw new ClientError('08006', `the new group ${group.name} has no primary; see 'npx dpg status'`);
   await prepareGroupDatabase(leader, up.secrets, config.cluster.database);
@@ -69,10 +73,10 @@ export async function addGroup(config: DpgConfig, dataDir: string, options: Omit
   return { group, referenceTables: copied.tables, copiedRows: copied.rows, pauseMs: copied.pauseMs, rebalanced };
 }
 
-async function registeredWorkerGroups(adminFor: ScaleOptions['admin'], config: DpgConfig, dataDir: string): Promise<number> {
+async function registeredWorkerGroups(adminFor: ScaleOptions['admin'], config: DpgConfig, dataDir: string): Promise<number[]> {
   const state = readClusterState(join(dataDir, 'cluster.json'))!;
-  const admin = adminFor(buildLayout(config, dataDir, state.nodesRoot, state.coordinators, state.workerGroups));
-  return onPrimary(admin, 0, async (control) => Number((await control.query(`SELECT count(*) AS n FROM dpg_catalog.groups WHERE kind = 'worker'`)).rows[0].n));
+  const admin = adminFor(buildLayout(config, dataDir, state.nodesRoot, state.coordinators, workerGroupIdsOf(state)));
+  return onPrimary(admin, 0, async (control) => (await control.query(`SELECT group_id FROM dpg_catalog.groups WHERE kind = 'worker' ORDER BY 1`)).rows.map((r) => r.group_id as number));
 }
 
 /** Locks every existing copy of the reference tables against writes, copies them to the new group, and registers it. */
@@ -155,14 +159,21 @@ export interface RemoveGroupResult {
   drained: RebalanceResult;
 }
 
-/** Drains the last worker group (its shard groups move to the others), removes it from the catalog, stops and deletes it. */
-export async function removeGroup(config: DpgConfig, dataDir: string, options: ScaleOptions): Promise<RemoveGroupResult> {
+/**
+ * Drains a worker group (by default the last; its shard groups move to the others),
+ * removes it from the catalog, stops and deletes it. The other groups keep their ids and
+ * ports; a later dpg add-group takes the freed id again.
+ */
+export async function removeGroup(config: DpgConfig, dataDir: string, options: ScaleOptions & { groupId?: number }): Promise<RemoveGroupResult> {
   const stateFile = join(dataDir, 'cluster.json');
   const state = readClusterState(stateFile);
   if (!state?.bootstrapped) throw new ClientError('55000', `no cluster in ${dataDir}: run 'npx dpg up' first`);
-  if (state.workerGroups <= 1) throw new ClientError('55000', 'the cluster has one worker group; it cannot lose it');
-  const layout = buildLayout(config, dataDir, state.nodesRoot, state.coordinators, state.workerGroups);
-  const group = layout.groups.at(-1)!;
+  const ids = workerGroupIdsOf(state)!;
+  if (ids.length <= 1) throw new ClientError('55000', 'the cluster has one worker group; it cannot lose it');
+  const layout = buildLayout(config, dataDir, state.nodesRoot, state.coordinators, ids);
+  const groupId = options.groupId ?? ids.at(-1)!;
+  const group = layout.groups.find((g) => g.id === groupId && g.kind === 'worker');
+  if (!group) throw new ClientError('22023', `group ${groupId} is not a worker group of this cluster (worker groups: ${ids.join(', ')})`);
   const admin = options.admin(layout);
   options.log(`draining ${group.name}: its shards move to the other worker groups`);
   const drained = await rebalance(admin, { ...options.rebalance, drain: [group.id], maxMoves: Number.MAX_SAFE_INTEGER });
@@ -187,7 +198,7 @@ export async function removeGroup(config: DpgConfig, dataDir: string, options: S
   // Patroni's keys of the group: a group added later under the same name must bootstrap anew.
   await deleteEtcdPrefix(layout.etcd.endpoints, `${patroniNamespace(state.clusterId)}${group.name}/`);
   for (const node of group.nodes) rmSync(node.dir, { recursive: true, force: true });
-  state.workerGroups -= 1;
+  setWorkerGroupIds(state, ids.filter((g) => g !== group.id));
   writeClusterState(stateFile, state);
   return { group, drained };
 }

@@ -6,7 +6,7 @@ import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildLayout } from '../../src/cluster/layout.ts';
-import { readClusterState } from '../../src/cluster/state.ts';
+import { readClusterState, workerGroupIdsOf } from '../../src/cluster/state.ts';
 import { groupLeader } from '../../src/cluster/connect.ts';
 import { onPrimary, type AdminContext } from '../../src/rebalance/admin.ts';
 import { moveDebris } from '../../src/rebalance/replication-objects.ts';
@@ -21,7 +21,7 @@ let client: pg.Client;
 function admin(): AdminContext {
   const loaded = loadConfig({ path: cluster.configFile });
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'))!;
-  const layout = buildLayout(loaded.config, loaded.dataDir, state.nodesRoot, state.coordinators, state.workerGroups);
+  const layout = buildLayout(loaded.config, loaded.dataDir, state.nodesRoot, state.coordinators, workerGroupIdsOf(state));
   return { layout, secrets: cluster.secrets, database: 'distributed_postgres_cluster', indexBuildMemory: '256MB', threshold: 0.2, log: () => {} };
 }
 
@@ -161,4 +161,42 @@ test('dpg remove-group drains the last group onto the others, stops it, and a gr
   assert.match(detail, /^2 move\(s\) \(shard \d+ 1->2, shard \d+ 1->2\); by_shard_count imbalance 1\.00 -> 0\.00$/);
   assert.deepEqual([...(await shardsPerGroup())], [[1, 2], [2, 2]]);
   assert.match(await scheduledRebalance(admin(), { strategy: 'by_shard_count', maxMoves: 100 }), /^balanced/);
+});
+
+test('dpg remove-group --group 1 removes a group that is not the last: the others keep their ids and ports, and add-group takes the freed id', async () => {
+  const before = admin().layout.groups.find((g) => g.id === 2)!.nodes.map((n) => n.pgPort);
+  const unknown = await runDpg(['remove-group', '--config', cluster.configFile, '--group', '7'], { cwd: cluster.dir });
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--group "7": no such group; worker groups are 1 \(worker1\), 2 \(worker2\)/);
+  const control = await runDpg(['remove-group', '--config', cluster.configFile, '--group', 'control'], { cwd: cluster.dir });
+  assert.match(control.stderr, /the control group, which holds no shards/);
+  const removed = await runDpg(['remove-group', '--config', cluster.configFile, '--group', '1'], { cwd: cluster.dir, timeoutMs: 300_000 });
+  assert.equal(removed.code, 0, removed.stdout + removed.stderr);
+  assert.match(removed.stdout, /removed worker group 1 \(worker1\): 2 shard group\(s\) moved off it/);
+  assert.deepEqual([...(await shardsPerGroup())], [[2, 4]]);
+  assert.equal((await client.query(`SELECT count(*)::int AS n FROM pg_dist_node WHERE groupid = 1`)).rows[0].n, 0);
+  const state = readClusterState(join(cluster.dir, 'data', 'cluster.json'))!;
+  assert.deepEqual(workerGroupIdsOf(state), [2]);
+  assert.deepEqual(admin().layout.groups.find((g) => g.id === 2)!.nodes.map((n) => n.pgPort), before, 'group 2 keeps its ports');
+  assert.equal(await groupLeader(buildLayout(loadConfig({ path: cluster.configFile }).config, join(cluster.dir, 'data'), state.nodesRoot, 1, [1]).groups[1]!), null, 'group 1 is stopped');
+  // Everything is still there and writable; dpg up and dpg status know the cluster with its gap.
+  assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE key LIKE 'pre-%'`)).rows[0].n, 1600);
+  await client.query(`INSERT INTO tags (name) VALUES ('after-remove-1')`);
+  await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ('after-remove-1', 'k', 'v')`);
+  const up = await runDpg(['up', '--config', cluster.configFile], { cwd: cluster.dir, timeoutMs: 300_000 });
+  assert.equal(up.code, 0, up.stdout + up.stderr);
+  const status = await runDpg(['status', '--config', cluster.configFile], { cwd: cluster.dir });
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  assert.doesNotMatch(status.stdout, /worker1-0/);
+  // The next group is group 1 again, on its old ports; a rebalance spreads the shards.
+  const again = await runDpg(['add-group', '--config', cluster.configFile, '--strategy', 'by_shard_count'], { cwd: cluster.dir, timeoutMs: 300_000 });
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stderr + again.stdout, /starting worker group 1/);
+  assert.deepEqual(workerGroupIdsOf(readClusterState(join(cluster.dir, 'data', 'cluster.json'))), [1, 2]);
+  assert.deepEqual([...(await shardsPerGroup())], [[1, 2], [2, 2]]);
+  const copies = await referenceCopies();
+  assert.deepEqual(copies.get(1), copies.get(2));
+  assert.ok(copies.get(1)!.includes('after-remove-1'));
+  assert.equal((await client.query(`SELECT value FROM memory_entries WHERE namespace = 'after-remove-1'`)).rows[0].value, 'v');
+  for (const group of [1, 2]) assert.deepEqual(await onPrimary(admin(), group, moveDebris), []);
 });

@@ -6,7 +6,7 @@ import { runDpg } from './dpg-cli.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildLayout, type ClusterLayout, type NodeLayout } from '../../src/cluster/layout.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
-import { readClusterState } from '../../src/cluster/state.ts';
+import { readClusterState, workerGroupIdsOf } from '../../src/cluster/state.ts';
 import { readSecrets, clientUrl, type ClusterSecrets } from '../../src/cluster/secrets.ts';
 import { pidsWithMarker } from '../../src/cluster/processes.ts';
 import { coordinatorConfigFile } from '../../src/cluster/coordinator-process.ts';
@@ -45,7 +45,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
   const up = await runDpg(['up', '--config', configFile], { cwd: dir });
   const loaded = loadConfig({ path: configFile });
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
-  const layout = buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators, state?.workerGroups);
+  const layout = buildLayout(loaded.config, loaded.dataDir, state?.nodesRoot, state?.coordinators, workerGroupIdsOf(state));
   const cleanUp = async () => {
     await runDpg(['down', '--config', configFile], { cwd: dir });
     const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), join(layout.dataDir, 'haproxy'), join(layout.dataDir, 'fault-proxy-config.json'), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
