@@ -1,12 +1,14 @@
 import type { Coordinator } from '../server/coordinator.ts';
 import { findGroupLeader } from '../executor/leaders.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
+import { MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
 
 /**
  * Refreshes the gauges that come from the cluster rather than from queries: shard
  * sizes and row counts (also written to dpg_catalog.shard_stats, which
  * citus_shards.shard_size shows), replication lag of every standby (bytes and
- * seconds, from its primary), and whether each group has a primary. It runs on its
+ * seconds, from its primary), whether each group has a primary, and the shard moves
+ * that have not ended. It runs on its
  * own pooled connections, one statement per group, every interval (the seed: 15 s).
  */
 export async function collectClusterMetrics(coordinator: Coordinator, m: CoordinatorMetrics): Promise<void> {
@@ -60,6 +62,23 @@ export async function collectClusterMetrics(coordinator: Coordinator, m: Coordin
       }
     }),
   );
+  const pool = coordinator.pool(0);
+  const connection = await pool.acquire();
+  try {
+    // Moves that have not ended, and whether their process (which holds the move's advisory lock) is alive.
+    const moves = await connection.simpleQuery(
+      `SELECT m.kind, m.state, EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = ${MOVE_LOCK_CLASS} AND l.objid = m.move_id AND l.granted)::text, count(*)
+       FROM dpg_catalog.shard_moves m WHERE m.state NOT IN ('done', 'rolled-back') GROUP BY 1, 2, 3`,
+    );
+    m.shardMoves.reset();
+    for (const [kind, state, running, count] of moves.rows) m.shardMoves.set({ kind: kind!, state: state!, running: running! }, Number(count));
+    const pauses = await connection.simpleQuery(
+      `SELECT DISTINCT ON (kind) kind, pause_ms / 1000 FROM dpg_catalog.shard_moves WHERE state = 'done' AND pause_ms IS NOT NULL ORDER BY kind, finished_at DESC`,
+    );
+    for (const [kind, seconds] of pauses.rows) m.shardMoveLastPause.set({ kind: kind! }, Number(seconds));
+  } finally {
+    pool.release(connection);
+  }
   if (stats.length > 0) {
     const pool = coordinator.pool(0);
     const connection = await pool.acquire();

@@ -27,6 +27,8 @@ export const METRICS = {
   dpg_failover_retries_total: { type: 'counter', labels: ['outcome'], help: 'Statements hit by a lost or refused worker connection: retried (a read, or a write that never reached the worker) or unknown (a write whose outcome the client is told is unknown)' },
   dpg_result_cache_requests_total: { type: 'counter', labels: ['result'], help: 'Result cache lookups: hit or miss' },
   dpg_errors_total: { type: 'counter', labels: ['sqlstate_class'], help: 'Errors sent to clients, by SQLSTATE class (first two characters)' },
+  dpg_shard_moves: { type: 'gauge', labels: ['kind', 'state', 'running'], help: 'Shard moves, splits and merges that have not ended, by kind, step, and whether a process runs them (running="false": stopped, to resume or roll back)' },
+  dpg_shard_move_last_pause_seconds: { type: 'gauge', labels: ['kind'], help: 'Write pause of the cutover of the last finished move, split or merge' },
   dpg_collector_last_success_timestamp_seconds: { type: 'gauge', labels: [], help: 'When the shard/replication collector last completed' },
 } as const;
 

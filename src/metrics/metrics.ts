@@ -31,6 +31,8 @@ export class CoordinatorMetrics {
   readonly failoverRetries = new Counter({ name: 'dpg_failover_retries_total', help: METRICS.dpg_failover_retries_total.help, labelNames: ['outcome'], registers: [this.registry] });
   readonly resultCache = new Counter({ name: 'dpg_result_cache_requests_total', help: METRICS.dpg_result_cache_requests_total.help, labelNames: ['result'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'dpg_errors_total', help: METRICS.dpg_errors_total.help, labelNames: ['sqlstate_class'], registers: [this.registry] });
+  readonly shardMoves = new Gauge({ name: 'dpg_shard_moves', help: METRICS.dpg_shard_moves.help, labelNames: ['kind', 'state', 'running'], registers: [this.registry] });
+  readonly shardMoveLastPause = new Gauge({ name: 'dpg_shard_move_last_pause_seconds', help: METRICS.dpg_shard_move_last_pause_seconds.help, labelNames: ['kind'], registers: [this.registry] });
   readonly collectorSuccess = new Gauge({ name: 'dpg_collector_last_success_timestamp_seconds', help: METRICS.dpg_collector_last_success_timestamp_seconds.help, registers: [this.registry] });
 
   private readonly namespaces = new Set<string>();

@@ -137,6 +137,7 @@ before(async () => {
     replicationFactor: 2,
     extraConfig: [
       'coordinator: { prepared_transaction_grace_seconds: 3, recovery_interval_seconds: 1 }',
+      'metrics: { collect_interval_seconds: 1 }',
       "replication: { tables: { critical: ['memory_entries', 'patterns', 'graph_nodes', 'graph_edges', 'trajectories', 'notes'], audit: ['pattern_history'], ephemeral: ['sessions', 'scratch'] } }",
     ],
   });
@@ -211,6 +212,16 @@ test('a shard group moves under concurrent writes and reads: nothing lost, nothi
   console.log(`move ${id}: pause ${result.move.pauseMs?.toFixed(1)} ms, longest write gap ${load.longestWriteGapMs().toFixed(0)} ms, ${load.acknowledged.size} writes, ${load.reads()} reads`);
 });
 
+/** The coordinator's /metrics once it matches `pattern` (the collector runs every second here). */
+async function scrapeUntil(pattern: RegExp): Promise<string> {
+  let text = '';
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    text = await (await fetch(`http://127.0.0.1:${cluster.layout.metricsPort}/metrics`)).text();
+    if (pattern.test(text)) return text;
+  }
+  assert.fail(`/metrics never matched ${pattern}:\n${text.split('\n').filter((l) => l.includes('shard_move')).join('\n')}`);
+}
+
 async function moveState(id: number): Promise<{ state: string; detail: string | null }> {
   const row = (await client.query('SELECT state, detail FROM dpg_shard_moves WHERE move_id = $1', [id])).rows[0];
   return { state: row.state, detail: row.detail };
@@ -266,6 +277,9 @@ test('a move killed during its copy is rolled back: the shards stay, nothing of 
   assert.equal(status.code, 1, status.stdout);
   assert.match(status.stdout, new RegExp(`^${id}\\s+move\\s+copying\\s+.*stopped$`, 'm'));
   assert.match(status.stdout, new RegExp(`! shard move ${id} stopped at its step 'copying': 'npx dpg move-shard --resume ${id}' goes on`));
+  // The coordinators' metrics show it (alert ShardMoveStopped), and the last finished move's pause.
+  const metrics = await scrapeUntil(/^dpg_shard_moves\{kind="move",state="copying",running="false"\} 1$/m);
+  assert.match(metrics, /^dpg_shard_move_last_pause_seconds\{kind="move"\} 0\.\d+$/m);
   const rolled = await runDpg(['move-shard', '--config', cluster.configFile, '--rollback', String(id)], { cwd: cluster.dir });
   assert.equal(rolled.code, 0, rolled.stdout + rolled.stderr);
   assert.equal((await moveState(id)).state, 'rolled-back');
