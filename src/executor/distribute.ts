@@ -278,7 +278,7 @@ async function alterDistributedTable(ctx: ExecutionContext, plan: DistributionFu
         severity: 'NOTICE',
         severityNonLocalized: 'NOTICE',
         code: '00000',
-        message: `${name} and every table co-located with it have ${shardCount} shards now (${change.splits} shard groups split, ${change.merges} merges, ${change.moves} moves before merging); npx dpg rebalance spreads them over the worker groups`,
+        message: `${name} and every table co-located with it have ${shardCount} shards now (${change.splits} split(s), ${change.moves} move(s) and ${change.merges} merge(s)); npx dpg rebalance spreads them over the worker groups`,
       }),
     );
     await ctx.coordinator.reloadCatalog();

@@ -3,7 +3,7 @@ import { ClientError } from '../server/client-error.ts';
 import { connectPrimary, onPrimary, primaryNode, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
 import { advance, moveObjectName, type MoveRecord } from './move-catalog.ts';
 import { dropTablesSql, retiredName, existingTables, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
-import { dropReplicationObjects, preparedExists } from './replication-objects.ts';
+import { dropReplicationObjects, dropStaleStandbySlots, preparedExists } from './replication-objects.ts';
 import { CATCH_UP_BYTES } from './cutover.ts';
 import { crashPoint, sleep, type MoveOptions } from './move-options.ts';
 
@@ -218,6 +218,7 @@ export async function cleanup(admin: AdminContext, control: pg.Client, move: Mov
       moved = (await existingTables(target, move.tables)).length;
     }),
   );
+  await dropStaleStandbySlots(admin, move.sourceGroup);
   admin.log(`move ${move.id}: done (${moved} shard tables on group ${move.targetGroup}; replication objects dropped)`);
   await advance(control, move.id, 'cleanup', 'done');
 }
@@ -235,6 +236,7 @@ export async function rollBack(admin: AdminContext, control: pg.Client, move: Mo
       await target.query(dropTablesSql(move.tables));
     }),
   );
+  await dropStaleStandbySlots(admin, move.sourceGroup);
   admin.log(`move ${move.id}: rolled back; the shards stay on group ${move.sourceGroup}`);
   await advance(control, move.id, 'rolling-back', 'rolled-back');
 }

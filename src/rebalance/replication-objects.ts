@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { quoteLiteral } from './admin.ts';
+import { connectNode } from '../cluster/connect.ts';
+import { groupLayout, primaryNode, quoteLiteral, type AdminContext } from './admin.ts';
 
 /**
  * The replication objects of a move, all named after it (`dpg_move_<id>`): a
@@ -71,4 +72,35 @@ export async function moveDebris(client: pg.Client): Promise<string[]> {
   const split = await client.query(`SELECT proname FROM pg_proc WHERE proname LIKE 'dpg\\_split\\_%'`);
   found.push(...split.rows.map((r) => `split trigger function ${r.proname}`));
   return found;
+}
+
+/**
+ * Logical slots of moves left on the standbys of a group. PostgreSQL 15 cannot decode on
+ * a standby, so such a slot is always stale: it is what a primary had when it was demoted
+ * (Patroni keeps logical slots, ignore_slots) and would hold back that node's WAL for
+ * good. Dropped on every standby that answers; one that does not is named in the log.
+ */
+export async function dropStaleStandbySlots(admin: AdminContext, groupId: number): Promise<void> {
+  const primary = await primaryNode(admin, groupId);
+  for (const node of groupLayout(admin, groupId).nodes.filter((n) => n.name !== primary.name)) {
+    let client;
+    try {
+      client = await connectNode(node, admin.secrets, admin.database);
+      client.on('error', () => {});
+    } catch (error) {
+      admin.log(`could not reach standby ${node.name} to drop stale move slots there (${(error as Error).message}); they are dropped by the next move's cleanup`);
+      continue;
+    }
+    try {
+      const slots = await client.query(
+        `SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'logical' AND pg_is_in_recovery() AND (slot_name LIKE 'dpg\\_move\\_%' OR slot_name LIKE 'pg\\_%\\_sync\\_%')`,
+      );
+      for (const slot of slots.rows) {
+        await client.query('SELECT pg_drop_replication_slot($1)', [slot.slot_name]);
+        admin.log(`dropped stale replication slot ${slot.slot_name} on standby ${node.name}`);
+      }
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
 }

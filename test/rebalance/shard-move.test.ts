@@ -9,6 +9,7 @@ import { createMove } from '../../src/rebalance/move-catalog.ts';
 import { runMove } from '../../src/rebalance/shard-move.ts';
 import { moveDebris } from '../../src/rebalance/replication-objects.ts';
 import { existingTables } from '../../src/rebalance/shard-ddl.ts';
+import { connectNode, groupLeader } from '../../src/cluster/connect.ts';
 
 // Online shard moves on a real cluster: 2 worker groups of a primary and a synchronous
 // standby, 4 shards. Besides the seed's tables, `scratch` is UNLOGGED (ephemeral: never
@@ -556,4 +557,80 @@ test('adjacent shard groups merge under load (dpg merge-shards, killed and resum
   await everyRowReachable(sample);
   assert.deepEqual(await debris(), []);
   assert.deepEqual(await orphanTables(), []);
+});
+
+/** Logical slots on every node of the worker groups, standbys included. */
+async function logicalSlotsOnAllNodes(): Promise<string[]> {
+  const found: string[] = [];
+  for (const group of cluster.layout.groups.filter((g) => g.kind === 'worker')) {
+    for (const node of group.nodes) {
+      const c = await connectNode(node, cluster.secrets, 'distributed_postgres_cluster');
+      try {
+        for (const row of (await c.query(`SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'logical'`)).rows) found.push(`${node.name}: ${row.slot_name}`);
+      } finally {
+        await c.end();
+      }
+    }
+  }
+  return found;
+}
+
+test('a move whose source group switches over during its copy copies again from the new primary: nothing lost, no slot left on any node', async () => {
+  // The widest shard (the split above left a tiny one first).
+  const [shard] = (await shardList()).sort((a, b) => b.max - b.min - (a.max - a.min));
+  const source = cluster.layout.groups.find((g) => g.id === shard!.groupid)!;
+  const target = shard!.groupid === 1 ? 2 : 1;
+  const hashes = (await client.query(`SELECT n, hashtext(n)::int AS h FROM (SELECT 'failover-' || i AS n FROM generate_series(1, 3000) i) x`)).rows;
+  const namespaces = hashes.filter((r) => r.h >= shard!.min && r.h <= shard!.max).slice(0, 3).map((r) => r.n as string);
+  // Enough rows that the copy is still going when the source switches over.
+  for (const namespace of namespaces) {
+    for (let batch = 0; batch < 5; batch++) {
+      const values = Array.from({ length: 400 }, (_, i) => `('${namespace}', 'bulk-${batch}-${i}', 'v', '${VECTOR}')`).join(', ');
+      await client.query(`INSERT INTO memory_entries (namespace, key, value, embedding) VALUES ${values}`);
+    }
+  }
+  for (const w of [1, 2, 3]) await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, $2, '0') ON CONFLICT DO NOTHING`, [namespaces[0], `counter-${w}`]);
+  const before = (await groupLeader(source))!;
+  const candidate = source.nodes.find((n) => n.name !== before.name)!;
+  const load = startLoad(namespaces);
+  let id = 0;
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    // The mover dies in its copy (the subscription goes on), the source switches over, the move is resumed.
+    const crashed = await runDpg(['move-shard', '--config', cluster.configFile, '--shard', shard!.shardid, '--to', String(target)], {
+      cwd: cluster.dir,
+      env: { DPG_FAULT_INJECTION: '1', DPG_MOVE_CRASH_AT: 'during-copy' },
+    });
+    assert.equal(crashed.code, null, crashed.stdout + crashed.stderr);
+    id = (await client.query('SELECT max(move_id)::int AS id FROM dpg_shard_moves')).rows[0].id;
+    const response = await fetch(`http://127.0.0.1:${before.restPort}/switchover`, { method: 'POST', body: JSON.stringify({ leader: before.name, candidate: candidate.name }) });
+    assert.equal(response.status, 200, await response.text());
+    for (const deadline = Date.now() + 30_000; (await groupLeader(source))?.name !== candidate.name; await new Promise((r) => setTimeout(r, 250))) {
+      assert.ok(Date.now() < deadline, 'the standby became the primary');
+    }
+    const resumed = await runDpg(['move-shard', '--config', cluster.configFile, '--resume', String(id)], { cwd: cluster.dir, timeoutMs: 300_000 });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`move ${id} .*: done`));
+    assert.match(resumed.stderr, /the replication slot (is gone from the source|was lost)|the subscription/, 'the lost slot was noticed');
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    await load.stop();
+  }
+  assert.equal((await moveState(id)).state, 'done');
+  assert.equal((await shardList()).find((s) => s.shardid === shard!.shardid)!.groupid, target);
+  // Writes that failed while the source had no primary were not acknowledged; every acknowledged one is there, once.
+  const rows = await client.query(`SELECT namespace || '/' || key AS id FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'w%'`, [namespaces]);
+  const seen = new Set(rows.rows.map((r) => r.id as string));
+  assert.equal(seen.size, rows.rows.length, 'no row twice');
+  for (const acknowledged of load.acknowledged) assert.ok(seen.has(acknowledged), `acknowledged ${acknowledged} is there`);
+  assert.ok(load.acknowledged.size > 50, `the load ran: ${load.acknowledged.size} writes`);
+  assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'bulk-%'`, [namespaces])).rows[0].n, 2000 * namespaces.length);
+  for (const [key, n] of load.counters) {
+    const counter = await client.query('SELECT value FROM memory_entries WHERE namespace = $1 AND key = $2', [namespaces[0], key]);
+    assert.ok(Number(counter.rows[0].value) >= n, `${key}: the last acknowledged update (${n}) is there`);
+  }
+  assert.deepEqual(await debris(), []);
+  assert.deepEqual(await orphanTables(), []);
+  assert.deepEqual(await logicalSlotsOnAllNodes(), [], 'no logical slot on any node, the old primary included');
+  console.log(`move ${id} across a switchover of its source: ${load.acknowledged.size} writes acknowledged, ${load.failures.length} failed while the source switched over (${load.failures.slice(0, 3).join('; ')}), ${load.reads()} reads`);
 });
