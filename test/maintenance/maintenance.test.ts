@@ -27,9 +27,10 @@ test('cron schedules: fields, lists, ranges, steps, Sunday as 0 or 7, either day
 before(async () => {
   cluster = await startTestCluster({
     basePort: 14432,
-    workerGroups: 1,
+    workerGroups: 2,
     shardCount: 2,
     extraConfig: ["maintenance: { reindex_schedule: '* * * * *', analyze_schedule: '* * * * *' }"],
+    distribution: "shard_rebalancing: { schedule: '* * * * *', strategy: by_shard_count }",
   });
 });
 
@@ -45,11 +46,17 @@ test('every minute: the shard with the most dead rows gets its HNSW index rebuil
     const values = Array.from({ length: 400 }, (_, i) => `('maint', 'k${i + 1}', 'v', $1::vector)`).join(', ');
     await client.query(`INSERT INTO memory_entries (namespace, key, value, embedding) VALUES ${values}`, [vector]);
     await client.query("DELETE FROM memory_entries WHERE namespace = 'maint' AND key LIKE 'k1%'");
-    const leader = (await groupLeader(cluster.layout.groups[1]!))!;
-    const filenodes = async (): Promise<Map<string, string>> =>
-      withClient(await connectNode(leader, cluster.secrets, 'distributed_postgres_cluster'), async (c) =>
-        new Map((await c.query<{ relname: string; relfilenode: string }>("SELECT c.relname, c.relfilenode FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'hnsw' AND c.relname LIKE 'idx_memory_embedding_hnsw_%'")).rows.map((r) => [r.relname, r.relfilenode])),
-      );
+    const filenodes = async (): Promise<Map<string, string>> => {
+      const found = new Map<string, string>();
+      for (const group of cluster.layout.groups.filter((g) => g.kind === 'worker')) {
+        const leader = (await groupLeader(group))!;
+        const rows = await withClient(await connectNode(leader, cluster.secrets, 'distributed_postgres_cluster'), async (c) =>
+          (await c.query<{ relname: string; relfilenode: string }>("SELECT c.relname, c.relfilenode FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'hnsw' AND c.relname LIKE 'idx_memory_embedding_hnsw_%'")).rows,
+        );
+        for (const row of rows) found.set(row.relname, row.relfilenode);
+      }
+      return found;
+    };
     const before = await filenodes();
     const runs = await waitFor('a reindex and an analyze run', 150_000, async () => {
       const rows = (await client.query<{ job: string; result: string; detail: string }>("SELECT job, result, detail FROM dpg_maintenance WHERE result <> 'running' ORDER BY started_at")).rows;
@@ -70,6 +77,32 @@ test('every minute: the shard with the most dead rows gets its HNSW index rebuil
     assert.match(status.stdout, /^MAINTENANCE .*RESULT/m);
     assert.match(status.stdout, /^reindex .* ok .*reindexed idx_memory_embedding_hnsw_/m);
     assert.match(status.stdout, /^analyze .* ok .*analyzed \d+ shards/m);
+  } finally {
+    await client.end();
+  }
+});
+
+test('the scheduled rebalance (distribution.shard_rebalancing.schedule) moves a shard back after both shards ended up on one group', async () => {
+  const client = new pg.Client(cluster.url);
+  await client.connect();
+  try {
+    const perGroup = async () =>
+      (await client.query(`SELECT p.groupid, count(*)::int AS n FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) WHERE s.logicalrelid = 'memory_entries'::regclass GROUP BY 1 ORDER BY 1`)).rows.map((r) => [r.groupid, r.n]);
+    assert.deepEqual(await perGroup(), [[1, 1], [2, 1]]);
+    const onTwo = (await client.query(`SELECT shardid FROM pg_dist_shard JOIN pg_dist_placement USING (shardid) WHERE logicalrelid = 'memory_entries'::regclass AND groupid = 2`)).rows[0].shardid;
+    const nodes = await client.query(`SELECT groupid, min(nodeid) AS nodeid FROM pg_dist_node WHERE groupid > 0 GROUP BY groupid ORDER BY groupid`);
+    const since = (await client.query('SELECT now() AS t')).rows[0].t;
+    // A scheduled run that starts while this move runs finds it unfinished and does nothing; the next one rebalances.
+    await client.query(`SELECT citus_move_shard_placement(${onTwo}, ${nodes.rows[1].nodeid}, ${nodes.rows[0].nodeid})`);
+    assert.deepEqual(await perGroup(), [[1, 2]]);
+    const run = await waitFor('a scheduled rebalance that moves a shard', 150_000, async () => {
+      const rows = (await client.query<{ result: string; detail: string }>("SELECT result, detail FROM dpg_maintenance WHERE job = 'rebalance' AND started_at > $1 AND result = 'ok' AND detail LIKE '%move(s)%'", [since])).rows;
+      return rows[0] ?? null;
+    }, 1000);
+    assert.match(run.detail, /^1 move\(s\) \(shard \d+ 1->2\); by_shard_count imbalance 1\.00 -> 0\.00 \(\d+\.\d s\)$/);
+    assert.deepEqual(await perGroup(), [[1, 1], [2, 1]]);
+    const status = await runDpg(['status', '--config', cluster.configFile], { cwd: cluster.dir });
+    assert.match(status.stdout, /^rebalance .* ok /m);
   } finally {
     await client.end();
   }

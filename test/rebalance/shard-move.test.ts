@@ -489,6 +489,7 @@ test('adjacent shard groups merge under load (dpg merge-shards, killed and resum
     const resumed = await runDpg(['move-shard', '--config', cluster.configFile, '--resume', String(id)], { cwd: cluster.dir });
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stdout, new RegExp(`merge ${id} .*: done`));
+    console.log(resumed.stdout.trim());
     await new Promise((r) => setTimeout(r, 1000));
   } finally {
     await load.stop();

@@ -27,7 +27,7 @@ export interface TestCluster {
  * base port (tests run in parallel processes); replication factor 1 keeps it light
  * unless a test needs standbys.
  */
-export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number; controlNodes?: number; faultProxies?: boolean; extraConfig?: string[] }): Promise<TestCluster> {
+export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number; controlNodes?: number; faultProxies?: boolean; extraConfig?: string[]; /** More keys of `distribution:` (flow YAML). */ distribution?: string }): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'dpg-test-'));
   chmodSync(dir, 0o755);
   const configFile = join(dir, 'dpg.yaml');
@@ -37,7 +37,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
       'data_dir: ./data',
       `ports: { base: ${options.basePort} }`,
       `cluster: { worker_groups: { count: ${options.workerGroups ?? 2} }, control_group: { nodes: ${options.controlNodes ?? 1} }, fault_proxies: ${options.faultProxies ?? false} }`,
-      `distribution: { shard_count: ${options.shardCount ?? 6}, replication_factor: ${options.replicationFactor ?? 1} }`,
+      `distribution: { shard_count: ${options.shardCount ?? 6}, replication_factor: ${options.replicationFactor ?? 1}${options.distribution ? `, ${options.distribution}` : ''} }`,
       ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
