@@ -130,6 +130,18 @@ function startLoad(namespaces: string[]) {
   };
 }
 
+/** Every write the load had acknowledged is there once, and every counter has at least its last acknowledged value. */
+async function assertNothingLost(load: ReturnType<typeof startLoad>, namespaces: string[]): Promise<void> {
+  const rows = await client.query(`SELECT namespace || '/' || key AS id FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'w%'`, [namespaces]);
+  const seen = new Set(rows.rows.map((r) => r.id as string));
+  assert.equal(seen.size, rows.rows.length, 'no row twice');
+  for (const acknowledged of load.acknowledged) assert.ok(seen.has(acknowledged), `acknowledged ${acknowledged} is there`);
+  for (const [key, n] of load.counters) {
+    const counter = await client.query('SELECT value FROM memory_entries WHERE namespace = $1 AND key = $2', [namespaces[0], key]);
+    assert.ok(Number(counter.rows[0].value) >= n, `${key}: the last acknowledged update (${n}) is there`);
+  }
+}
+
 before(async () => {
   cluster = await startTestCluster({
     basePort: 12432,
@@ -378,14 +390,7 @@ test('a shard group splits in place under load (dpg split-shard), then every sha
   assert.equal(shards.rows[0].min, -(2 ** 31));
   assert.equal(shards.rows.at(-1).max, 2 ** 31 - 1);
   assert.ok(!shards.rows.some((r) => r.shardid === shardId), 'the split shard is gone');
-  const rows = await client.query(`SELECT namespace || '/' || key AS id FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'w%'`, [namespaces]);
-  const seen = new Set(rows.rows.map((r) => r.id as string));
-  assert.equal(seen.size, rows.rows.length, 'no row twice');
-  for (const acknowledged of load.acknowledged) assert.ok(seen.has(acknowledged), `acknowledged ${acknowledged} is there`);
-  for (const [key, n] of load.counters) {
-    const counter = await client.query('SELECT value FROM memory_entries WHERE namespace = $1 AND key = $2', [namespaces[0], key]);
-    assert.ok(Number(counter.rows[0].value) >= n, `${key}: the last acknowledged update (${n}) is there`);
-  }
+  await assertNothingLost(load, namespaces);
   assert.ok((await client.query({ ...prepared, values: [namespaces[1]] })).rows[0].n >= countBefore);
   assert.deepEqual(await debris(), []);
   assert.deepEqual(await orphanTables(), []);
@@ -501,14 +506,7 @@ test('adjacent shard groups merge under load (dpg merge-shards, killed and resum
   const joined = merged.find((s) => s.min === left.min)!;
   assert.equal(joined.max, right.max, 'one shard owns both ranges');
   assert.equal(joined.groupid, left.groupid);
-  const rows = await client.query(`SELECT namespace || '/' || key AS id FROM memory_entries WHERE namespace = ANY ($1) AND key LIKE 'w%'`, [namespaces]);
-  const seen = new Set(rows.rows.map((r) => r.id as string));
-  assert.equal(seen.size, rows.rows.length, 'no row twice');
-  for (const acknowledged of load.acknowledged) assert.ok(seen.has(acknowledged), `acknowledged ${acknowledged} is there`);
-  for (const [key, n] of load.counters) {
-    const counter = await client.query('SELECT value FROM memory_entries WHERE namespace = $1 AND key = $2', [namespaces[0], key]);
-    assert.ok(Number(counter.rows[0].value) >= n, `${key}: the last acknowledged update (${n}) is there`);
-  }
+  await assertNothingLost(load, namespaces);
   assert.equal((await client.query(`SELECT count(*)::int AS n FROM scratch WHERE namespace = ANY ($1)`, [namespaces])).rows[0].n, 30 * namespaces.length, 'UNLOGGED rows merged');
   await everyRowReachable(namespaces);
   assert.deepEqual(await debris(), []);
