@@ -5,7 +5,7 @@ import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
 import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS } from './catalog-schema.ts';
-import { SEED_TABLES, tableDDL } from './seed-schema.ts';
+import { SEED_COLUMNS, SEED_TABLES, tableDDL } from './seed-schema.ts';
 import { namespaceShardIdSql } from './shard-ranges.ts';
 import { hyperbolicShardIdSql } from './hyperbolic.ts';
 
@@ -100,6 +100,27 @@ export async function createSeedSchema(config: DpgConfig, url: string, log: (lin
   log(`seed schema: ${distributed} distributed tables x ${config.distribution.shard_count} shards, ${SEED_TABLES.length - distributed} reference tables`);
 }
 
+/** Every `dpg up` of a cluster with the seed schema: adds the seed columns it lacks (SEED_COLUMNS), through the coordinator. */
+export async function upgradeSeedSchema(url: string, log: (line: string) => void): Promise<void> {
+  const client = new pg.Client({ connectionString: url, application_name: 'dpg-bootstrap' });
+  await client.connect();
+  try {
+    const present = await client.query<{ table_name: string; column_name: string }>(
+      `SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ANY ($1)`,
+      [[...new Set(SEED_COLUMNS.map((c) => c.table))]],
+    );
+    const tables = new Set(present.rows.map((r) => r.table_name));
+    for (const { table, column, definition } of SEED_COLUMNS) {
+      if (!tables.has(table) || present.rows.some((r) => r.table_name === table && r.column_name === column)) continue;
+      await client.query(`ALTER TABLE ${quoteIdent(table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(column)} ${definition}`);
+      log(`seed schema: ${table}.${column} added`);
+    }
+  } catch (error) {
+    throw new BootstrapError(`bringing the seed schema up to date through the coordinator failed: ${String(error)}`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
 /** Catalog objects added since the catalog was created, and the application role's rights on them (idempotent). */
 async function upgradeCatalogIn(control: pg.Client, secrets: ClusterSecrets): Promise<void> {

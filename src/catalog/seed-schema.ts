@@ -38,6 +38,7 @@ export const SEED_TABLES: SeedTable[] = [
   tags        text[] NOT NULL DEFAULT '{}',
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at  timestamptz,
   PRIMARY KEY (namespace, id),
   UNIQUE (namespace, key)`,
     indexes: (rel) => [`CREATE INDEX idx_memory_created ON ${rel} (namespace, created_at)`],
@@ -53,6 +54,8 @@ export const SEED_TABLES: SeedTable[] = [
   pattern_data  jsonb NOT NULL DEFAULT '{}',
   confidence    real NOT NULL DEFAULT 0.5 CHECK (confidence BETWEEN 0 AND 1),
   usage_count   integer NOT NULL DEFAULT 0,
+  success_count integer NOT NULL DEFAULT 0,
+  failure_count integer NOT NULL DEFAULT 0,
   embedding     ${EMBEDDING},
   created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now(),
@@ -156,6 +159,17 @@ export const SEED_TABLES: SeedTable[] = [
   last_active_at  timestamptz NOT NULL DEFAULT now(),
   expires_at      timestamptz`,
   },
+];
+
+/**
+ * Columns added to the seed's tables after clusters were made with them (the memory
+ * SDK's expiry of memories, a pattern's successes and failures): dpg up adds those a
+ * cluster lacks, through the coordinator.
+ */
+export const SEED_COLUMNS: { table: string; column: string; definition: string }[] = [
+  { table: 'memory_entries', column: 'expires_at', definition: 'timestamptz' },
+  { table: 'patterns', column: 'success_count', definition: 'integer NOT NULL DEFAULT 0' },
+  { table: 'patterns', column: 'failure_count', definition: 'integer NOT NULL DEFAULT 0' },
 ];
 
 /** CREATE TABLE, its indexes and (unless `profile` is null) its HNSW indexes, as dpg up runs them through the coordinator. */

@@ -11,7 +11,7 @@ import { enableLogicalDecoding, patroniConfig, writePatroniConfig, startPatroni,
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
-import { bootstrapCluster, createSeedSchema, upgradeCatalog } from '../catalog/bootstrap.ts';
+import { bootstrapCluster, createSeedSchema, upgradeCatalog, upgradeSeedSchema } from '../catalog/bootstrap.ts';
 import { cacheUrl, ensureRedis, REDIS_PROCESS } from './redis.ts';
 import { startCoordinator, waitForCoordinator, writeCoordinatorConfig } from './coordinator-process.ts';
 import { HAPROXY_PROCESS, startHaproxy, haproxyInstalled } from './haproxy.ts';
@@ -171,6 +171,8 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     await createSeedSchema(config, clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), log);
     state.bootstrapped = true;
     writeClusterState(layout.stateFile, state);
+  } else {
+    await upgradeSeedSchema(clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), log);
   }
   if (options.monitoring) {
     const monitoring = startMonitoring(layout, secrets, config.cluster.database, toStart);
