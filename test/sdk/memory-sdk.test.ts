@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { groupLeader } from '../../src/cluster/connect.ts';
+import { runDpg } from '../support/dpg-cli.ts';
 import {
   MemoryClient,
   DualDatabasePools,
@@ -115,11 +116,14 @@ test('memories: store, get, upsert, update, delete, list in pages, stream, count
 
   // Expiry: gone from reads once past, purged on demand.
   await memory.memories.store({ namespace: ns, key: 'short-lived', value: 'v', ttlSeconds: 1 });
+  await memory.memories.store({ namespace: 'sdk-crud-other', key: 'short-lived', value: 'v', expiresAt: new Date(Date.now() + 1000) });
   assert.ok(await memory.memories.get(ns, 'short-lived'));
   await new Promise((r) => setTimeout(r, 1300));
   assert.equal(await memory.memories.get(ns, 'short-lived'), null);
   assert.equal(await memory.memories.count(ns), 25);
   assert.equal(await memory.memories.purgeExpired(ns), 1);
+  assert.ok((await memory.memories.purgeExpired()) >= 1, 'expired entries of every namespace purged');
+  assert.equal(await memory.memories.get('sdk-crud-other', 'short-lived', {}), null);
   await rejectsWith(memory.memories.update(ns, 'short-lived', { value: 'x' }), NotFoundError);
 });
 
@@ -437,5 +441,27 @@ test('a transaction the server rolls back (a deadlock, 40P01) is made again by t
     assert.equal((await client.memories.get(ns, 'y'))!.value, '2');
   } finally {
     await client.close();
+  }
+});
+
+test('dpg up adds the columns the SDK needs (memory_entries.expires_at, patterns.success_count, failure_count) to a cluster made without them', async () => {
+  const raw = new pg.Client(cluster.url);
+  await raw.connect();
+  const columns = async () =>
+    (await raw.query(`SELECT table_name || '.' || column_name AS c FROM information_schema.columns WHERE table_name IN ('memory_entries', 'patterns') AND column_name IN ('expires_at', 'success_count', 'failure_count') ORDER BY 1`)).rows.map((r) => r.c);
+  try {
+    await raw.query('ALTER TABLE memory_entries DROP COLUMN expires_at');
+    await raw.query('ALTER TABLE patterns DROP COLUMN failure_count');
+    assert.deepEqual(await columns(), ['patterns.success_count']);
+    const up = await runDpg(['up', '--config', cluster.configFile], { cwd: cluster.dir, timeoutMs: 300_000 });
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    assert.match(up.stdout + up.stderr, /seed schema: memory_entries\.expires_at added/);
+    assert.deepEqual(await columns(), ['memory_entries.expires_at', 'patterns.failure_count', 'patterns.success_count']);
+    const stored = await memory.memories.store({ namespace: 'sdk-upgraded', key: 'k', value: 'v', ttlSeconds: 60 });
+    assert.ok(stored.expiresAt);
+    const pattern = await memory.patterns.create({ namespace: 'sdk-upgraded', type: 't' });
+    assert.equal((await memory.patterns.recordOutcome('sdk-upgraded', pattern.id, false)).failureCount, 1);
+  } finally {
+    await raw.end();
   }
 });
