@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { mapError, OutcomeUnknownError, RetryableFailoverError, type MemoryError } from './errors.ts';
+import { mapError, MemoryError, OutcomeUnknownError, RetryableFailoverError } from './errors.ts';
 
 export interface RetryOptions {
   /** Times a call rolled back by a failover or a shard move is made again (default 3). */
@@ -27,13 +27,7 @@ export class Executor {
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[], options: { idempotent?: boolean; namespace?: string } = {}): Promise<pg.QueryResult<R>> {
     return this.withRetry(options, async () => {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (error) {
-        // Not connected: nothing was sent, so any call may be made again.
-        throw Object.assign(mapError(error, options), { sent: false });
-      }
+      const client = await this.connect(options);
       let broken: Error | undefined;
       try {
         return await client.query<R>({ text, values });
@@ -50,12 +44,7 @@ export class Executor {
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>, options: { namespace?: string } = {}): Promise<T> {
     // A connection lost before COMMIT rolled the transaction back (made again); one lost in COMMIT is OutcomeUnknownError (not).
     return this.withRetry({}, async () => {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (error) {
-        throw Object.assign(mapError(error, options), { sent: false });
-      }
+      const client = await this.connect(options);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -82,6 +71,15 @@ export class Executor {
     });
   }
 
+  private async connect(options: { namespace?: string }): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      // Not connected: nothing was sent, so any call may be made again.
+      throw Object.assign(mapError(error, options), { sent: false });
+    }
+  }
+
   private async withRetry<T>(options: { idempotent?: boolean }, call: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -104,6 +102,8 @@ export class Executor {
 
 /** A connection that is unusable after the error: the pool must drop it, not reuse it. */
 function isBroken(error: unknown): boolean {
+  // The SDK's own errors (NotFoundError in a transaction) leave the connection as it was; mapped ones are judged by their cause.
+  if (error instanceof MemoryError) return error.cause !== undefined && isBroken(error.cause);
   const code = (error as { code?: unknown })?.code;
   return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || code.startsWith('08') || code.startsWith('57P');
 }

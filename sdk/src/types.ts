@@ -28,14 +28,8 @@ export interface NewMemory {
   ttlSeconds?: number;
 }
 
-export interface MemoryPatch {
-  value?: string | null;
-  embedding?: Embedding | null;
-  metadata?: Record<string, unknown>;
-  tags?: string[];
-  expiresAt?: Date | null;
-  ttlSeconds?: number;
-}
+/** The fields an update changes (absent: unchanged). */
+export type MemoryPatch = Partial<Omit<NewMemory, 'namespace' | 'key'>>;
 
 export interface SearchHit extends Memory {
   /** 1 - cosine distance, as the server computed it. */
