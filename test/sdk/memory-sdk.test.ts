@@ -17,6 +17,7 @@ import {
   NamespaceNotAllowedError,
   NotFoundError,
   RetryableFailoverError,
+  OutcomeUnknownError,
   ValidationError,
   cosineSimilarity,
   loadPoolConfig,
@@ -310,6 +311,9 @@ test('errors: refused before sending, or mapped from the server SQLSTATE: dimens
     }
     const refused = mapError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }));
     assert.ok(refused instanceof RetryableFailoverError && refused.sqlstate === undefined);
+    // What the coordinator says of a write whose worker connection broke (the shard-move test sees it for real).
+    const unknown = mapError(Object.assign(new Error('the write may or may not have been committed'), { code: '08007' }));
+    assert.ok(unknown instanceof OutcomeUnknownError && !unknown.retryable);
   } finally {
     await raw.end();
   }
