@@ -31,6 +31,8 @@ export function writeInvalidation(plan: Plan, bindings: Bindings): Invalidation 
       return { distributed: distributed.map((t, i) => ({ table: t.name, namespaces: namespacesOf(plan.pinnedEach ? (plan.pinnedEach[i] ?? null) : plan.keyValues, bindings) })), whole: [] };
     }
     case 'insert':
+      // INSERT ... SELECT: its namespaces are known only once the SELECT ran.
+      if (plan.source) return { distributed: [], whole: [plan.table.name] };
       return { distributed: [{ table: plan.table.name, namespaces: namespacesOf(plan.rowKeys, bindings) }], whole: [] };
     case 'reference-write':
       return { distributed: [], whole: plan.relations.map((t) => t.name) };

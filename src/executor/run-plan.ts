@@ -1,5 +1,5 @@
 import { deparseSync } from 'pgsql-deparser';
-import { encodeNoticeResponse } from '../protocol/backend.ts';
+import { dataRowValues, encodeNoticeResponse } from '../protocol/backend.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { CatalogSnapshot, type Durability, type TableInfo } from '../catalog/snapshot.ts';
@@ -392,6 +392,7 @@ function resolveLimit(spec: LimitSpec, bindings: Bindings): { limit: number | nu
 }
 
 export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promise<ResultStream> {
+  if (plan.source) return runInsertSelect(ctx, plan, plan.source);
   ctx.transaction.statementDurability = ctx.coordinator.tableDurability(plan.table);
   const params = routingParams(ctx.bindings, [plan.rowKeys]);
   const rowsByShard = new Map<number, number[]>();
@@ -413,6 +414,58 @@ export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promis
   }
   return atomically(ctx, byGroup.size, async () => {
     const streams = await Promise.all([...byGroup].map(([group, requests]) => runOnGroup(ctx, group, requests, true)));
+    return new ConcatResultStream(streams);
+  });
+}
+
+/** Rows of one INSERT statement that INSERT ... SELECT sends to a shard. */
+const INSERT_SELECT_CHUNK = 500;
+
+/**
+ * INSERT ... SELECT into a distributed table: the SELECT runs first (as any query does:
+ * inside the client's transaction block if there is one), its rows are read here as text
+ * and sent as VALUES to the shard of each row's distribution value, every shard's part in
+ * the same transaction (one group: one implicit transaction; several: two-phase commit).
+ */
+async function runInsertSelect(ctx: ExecutionContext, plan: InsertPlan, source: NonNullable<InsertPlan['source']>): Promise<ResultStream> {
+  const textCtx: ExecutionContext = { ...ctx, bindings: { ...ctx.bindings, resultFormats: [0] } };
+  const selected = source.plan.kind === 'control' ? await runControl(textCtx, source.plan) : await runDistributed(textCtx, source.plan as DistributedPlan);
+  const rowsByShard = new Map<number, (string | null)[][]>();
+  try {
+    await selected.description();
+    for (let frame = await selected.nextRow(); frame; frame = await selected.nextRow()) {
+      const values = dataRowValues({ code: frame[0]!, body: frame.subarray(5), raw: frame }).map((v) => (v === null ? null : v.toString('utf8')));
+      if (values.length !== source.columns) {
+        throw new ClientError('42601', `INSERT has ${source.columns} target columns but its SELECT gives ${values.length} values per row`);
+      }
+      const key = values[source.keyIndex];
+      if (key === null || key === undefined) throw new ClientError('23502', `the distribution column ${plan.table.distributionColumn} of ${plan.table.name} cannot be NULL`);
+      const shard = ctx.coordinator.snapshot.shardIndexForNewRow(plan.table, key);
+      rowsByShard.set(shard, [...(rowsByShard.get(shard) ?? []), values]);
+    }
+  } finally {
+    await selected.close();
+  }
+  if (rowsByShard.size === 0) return new LocalResultStream('INSERT 0 0');
+  ctx.transaction.statementDurability = ctx.coordinator.tableDurability(plan.table);
+  metrics()?.statements.inc({ route: rowsByShard.size > 1 ? 'multi_shard' : 'router' });
+  // Text results, or the client's formats for RETURNING (then the extended protocol, without parameters).
+  const extended = plan.returning && ctx.bindings.extended && ctx.bindings.resultFormats.some((f) => f !== 0);
+  const writeCtx: ExecutionContext = { ...ctx, bindings: extended ? { ...ctx.bindings, params: [], paramFormats: [], paramTypes: [] } : { ...ctx.bindings, extended: false, params: [], paramFormats: [], paramTypes: [] } };
+  const byGroup = new Map<number, WorkerRequest[]>();
+  for (const [shard, rows] of rowsByShard) {
+    const group = groupOf(ctx, plan.table, shard);
+    for (let start = 0; start < rows.length; start += INSERT_SELECT_CHUNK) {
+      const node = structuredClone(plan.node) as any;
+      unwrapNode(node.selectStmt)[1].valuesLists = rows.slice(start, start + INSERT_SELECT_CHUNK).map((row) => ({
+        List: { items: row.map((value) => (value === null ? { A_Const: { isnull: true } } : { A_Const: { sval: { sval: value } } })) },
+      }));
+      const sql = fillShard(deparseSync({ InsertStmt: node } as any), plan.relations, shard);
+      byGroup.set(group, [...(byGroup.get(group) ?? []), extended ? { sql, params: [], paramFormats: [], paramTypes: [], resultFormats: ctx.bindings.resultFormats } : { sql }]);
+    }
+  }
+  return atomically(writeCtx, byGroup.size, async () => {
+    const streams = await Promise.all([...byGroup].map(([group, requests]) => runOnGroup(writeCtx, group, requests, true)));
     return new ConcatResultStream(streams);
   });
 }

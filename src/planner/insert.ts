@@ -1,9 +1,10 @@
-import type { TableInfo } from '../catalog/snapshot.ts';
+import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
+import { deparseSync } from 'pgsql-deparser';
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { unwrapNode } from './sql-ast.ts';
+import { unwrapNode, walk } from './sql-ast.ts';
 import { replaceRelationNames } from './merge-select.ts';
 import type { KeyValue } from './shard-key.ts';
-import type { Plan } from './plan.ts';
+import { relationPlaceholder, type Plan } from './plan.ts';
 
 /** The distribution value of one VALUES row: a constant or a parameter, possibly cast. */
 function keyValueOf(node: any): KeyValue | null {
@@ -32,9 +33,8 @@ export function planInsert(body: any, template: string, relations: TableInfo[], 
   const target = relations[0]!;
   if (target.kind !== 'distributed') return unsupported('INSERT into a reference table that reads distributed tables is not supported');
   const select = body.selectStmt && unwrapNode(body.selectStmt)[1];
-  if (!select?.valuesLists) {
-    return unsupported(`INSERT ... SELECT and INSERT ... DEFAULT VALUES into distributed table ${target.name} are not supported yet: use INSERT ... VALUES`);
-  }
+  if (!select) return unsupported(`INSERT ... DEFAULT VALUES into distributed table ${target.name} is not supported: give the distribution column ${target.distributionColumn} in VALUES`);
+  if (!select.valuesLists) return unsupported(`INSERT ... SELECT into distributed table ${target.name}: the SELECT could not be planned`);
   if (!body.cols) {
     return unsupported(`INSERT into distributed table ${target.name} must name its columns, so dpg can find the distribution column ${target.distributionColumn}`);
   }
@@ -56,4 +56,38 @@ export function planInsert(body: any, template: string, relations: TableInfo[], 
   const node = structuredClone(body);
   replaceRelationNames(node, placeholders);
   return { kind: 'insert', table: target, rowKeys, node, relations, returning: !!body.returningList };
+}
+
+/**
+ * INSERT INTO distributed table (columns) SELECT ...: planned as the SELECT (any query
+ * dpg runs: routed, merged over shards, a reference table's, the control group's) whose
+ * rows the executor then routes as VALUES, each by its distribution value, all in one
+ * transaction (Citus' "pull to the coordinator" INSERT ... SELECT). Returns null for
+ * anything else (the caller plans it as before).
+ */
+export function planInsertSelect(body: any, snapshot: CatalogSnapshot, planSelect: (sql: string) => Plan): Plan | null {
+  const select = body.selectStmt && unwrapNode(body.selectStmt)[1];
+  if (!select || select.valuesLists) return null;
+  const target = snapshot.table(body.relation.relname, body.relation.schemaname ?? null);
+  if (!target || target.kind !== 'distributed') return null;
+  if (body.withClause) return unsupported(`INSERT ... SELECT into distributed table ${target.name} with a WITH clause is not supported: put the WITH inside the SELECT`);
+  if (!body.cols) return unsupported(`INSERT ... SELECT into distributed table ${target.name} must name its columns, so dpg can find the distribution column ${target.distributionColumn}`);
+  const columns: string[] = body.cols.map((c: any) => unwrapNode(c)[1].name);
+  const keyIndex = columns.indexOf(target.distributionColumn!);
+  if (keyIndex < 0) return unsupported(`INSERT into distributed table ${target.name} must give the distribution column ${target.distributionColumn}`);
+  // The rows are sent as constants: parameters may appear in the SELECT only (not in ON CONFLICT or RETURNING).
+  let outside = false;
+  walk({ ...body, selectStmt: null }, (key) => {
+    if (key === 'ParamRef') outside = true;
+    return undefined;
+  });
+  if (outside) return unsupported(`parameters of INSERT ... SELECT into distributed table ${target.name} may appear in its SELECT only, not in ON CONFLICT or RETURNING`);
+  const source = planSelect(deparseSync({ SelectStmt: select } as any));
+  if (source.kind === 'unsupported') return source;
+  if (source.kind !== 'distributed' && source.kind !== 'control') return unsupported(`the SELECT of INSERT ... SELECT into ${target.name} must be a query`);
+  // The target's rows are filled in per shard: its name becomes the placeholder, its own name the alias.
+  const node = structuredClone(body);
+  node.relation = { ...node.relation, relname: relationPlaceholder(0), schemaname: undefined, alias: node.relation.alias ?? { aliasname: target.name } };
+  node.selectStmt = { SelectStmt: { valuesLists: [], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } };
+  return { kind: 'insert', table: target, rowKeys: [], node, relations: [target], returning: !!body.returningList, source: { plan: source, columns: columns.length, keyIndex } };
 }

@@ -183,6 +183,12 @@ export interface InsertPlan {
   relations: TableInfo[];
   /** Has RETURNING: rows come back to the client. */
   returning: boolean;
+  /**
+   * INSERT ... SELECT: the SELECT's own plan, run first on the coordinator; its rows become
+   * the VALUES (`node`'s selectStmt is replaced per shard), the distribution value at
+   * `keyIndex` of each. rowKeys is then empty.
+   */
+  source?: { plan: Plan; columns: number; keyIndex: number };
 }
 
 /** INSERT/UPDATE/DELETE/TRUNCATE on a reference table: every worker group, atomically. */
@@ -248,7 +254,7 @@ export function withCurrentTables<P extends Plan>(plan: P, current: (table: Tabl
     case 'distributed':
       return { ...plan, anchor: current(plan.anchor), relations: plan.relations.map(current), searched: plan.searched && { ...plan.searched, table: current(plan.searched.table) } };
     case 'insert':
-      return { ...plan, table: current(plan.table), relations: plan.relations.map(current) };
+      return { ...plan, table: current(plan.table), relations: plan.relations.map(current), source: plan.source && { ...plan.source, plan: withCurrentTables(plan.source.plan, current) } };
     case 'reference-write':
       return { ...plan, relations: plan.relations.map(current) };
     case 'copy':

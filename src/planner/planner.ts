@@ -1,14 +1,14 @@
 import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import type { ParsedStatement } from './sql-ast.ts';
-import { unwrapNode, walk } from './sql-ast.ts';
+import { parseSql, unwrapNode, walk } from './sql-ast.ts';
 import { collectRelations, type RelationRef } from './relations.ts';
 import { analyzeShardKey, joinConditions, type KeyRelation, type KeyValue } from './shard-key.ts';
 import { rewriteRelations } from './rewrite.ts';
 import { relationPlaceholder, type Plan, type DistributedPlan } from './plan.ts';
 import { planMergeSelect, usesAggregates } from './merge-select.ts';
 import { planAggregateSelect } from './aggregate-select.ts';
-import { planInsert } from './insert.ts';
+import { planInsert, planInsertSelect } from './insert.ts';
 import { planDdl } from './ddl.ts';
 import { planCopy } from './copy.ts';
 import { searchColumn, hasOtherFilters } from '../vector/search-variants.ts';
@@ -158,6 +158,13 @@ function canAlias(kind: string, ref: RelationRef): boolean {
 }
 
 function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
+  if (kind === 'InsertStmt') {
+    const pulled = planInsertSelect(body, snapshot, (sql) => {
+      const parsed = parseSql(sql);
+      return parsed.length === 1 ? planStatement(parsed[0]!, snapshot) : notSupported('the SELECT of INSERT ... SELECT must be one statement');
+    });
+    if (pulled) return pulled;
+  }
   const info = collectRelations(statement.node);
   const resolved: Resolved[] = info.relations.map((ref) => ({ ref, table: snapshot.table(ref.name, ref.schema) }));
   const managed = resolved.filter((r) => r.table);

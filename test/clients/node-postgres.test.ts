@@ -609,4 +609,85 @@ describe('node-postgres (pg) against the coordinator', () => {
     assert.deepEqual(upserted.rows, [{ value: 'v!?' }]);
     await close(client);
   });
+
+  it('runs INSERT ... SELECT into a distributed table: rows routed by their own namespace, atomically, with RETURNING and ON CONFLICT', async () => {
+    const client = await connect();
+    const [from, to] = await twoGroups(client, 'insel-', 3);
+    const sources = [...from, ...to];
+    // 1,200 rows over six namespaces on two groups, with vectors and JSON.
+    for (const [i, namespace] of sources.entries()) {
+      const values = Array.from({ length: 200 }, (_, k) => `('${namespace}', 'k${k}', 'v${k}', '${vectorText(seededVector(i * 1000 + k))}', '{"n": ${k}}')`).join(', ');
+      await client.query(`INSERT INTO memory_entries (namespace, key, value, embedding, metadata) VALUES ${values}`);
+    }
+    // Copy every source namespace into a new one per source (a different shard, often another group).
+    const copied = await client.query(
+      `INSERT INTO memory_entries (namespace, key, value, embedding, metadata, tags)
+       SELECT namespace || '-copy', key, upper(value), embedding, metadata, ARRAY['copied'] FROM memory_entries WHERE namespace = ANY ($1)`,
+      [sources],
+    );
+    assert.equal(copied.command, 'INSERT');
+    assert.equal(copied.rowCount, 1200);
+    for (const namespace of sources) {
+      const routed = await client.query(`SELECT count(*)::int AS n, min(value) AS v, bool_and(tags = ARRAY['copied']) AS t FROM memory_entries WHERE namespace = $1`, [`${namespace}-copy`]);
+      assert.deepEqual(routed.rows[0], { n: 200, v: 'V0', t: true }, `${namespace}-copy is found by routing on its own namespace`);
+    }
+    // Values copied exactly: vectors and JSON as the source has them.
+    const read = (namespace: string) => client.query(`SELECT key, embedding::text AS e, metadata FROM memory_entries WHERE namespace = $1 ORDER BY key`, [namespace]);
+    const [original, copy] = [await read(sources[4]!), await read(`${sources[4]}-copy`)];
+    assert.equal(copy.rows.length, 200);
+    assert.deepEqual(copy.rows, original.rows);
+
+    // ON CONFLICT and RETURNING; a SELECT with aggregates over several shards.
+    const upserted = await client.query(
+      `INSERT INTO memory_entries (namespace, key, value) SELECT namespace, 'summary', count(*)::text FROM memory_entries WHERE namespace = ANY ($1) GROUP BY namespace
+       ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value RETURNING namespace, value`,
+      [sources],
+    );
+    assert.deepEqual(upserted.rows.map((r) => r.value).sort(), sources.map(() => '200'));
+    const again = await client.query(
+      `INSERT INTO memory_entries (namespace, key, value) SELECT namespace, 'summary', 'x' FROM memory_entries WHERE namespace = ANY ($1) AND key = 'summary'
+       ON CONFLICT (namespace, key) DO NOTHING`,
+      [sources],
+    );
+    assert.equal(again.rowCount, 0);
+    // Nothing selected: INSERT 0 0.
+    const none = await client.query(`INSERT INTO memory_entries (namespace, key) SELECT namespace, key FROM memory_entries WHERE namespace = 'no-such-namespace'`);
+    assert.equal(none.rowCount, 0);
+
+    // Atomic: one duplicate among rows for two groups fails the whole statement.
+    await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, 'k5', 'already')`, [`${to[0]}-atomic`]);
+    const duplicate = await expectError(() =>
+      client.query(`INSERT INTO memory_entries (namespace, key, value) SELECT namespace || '-atomic', key, value FROM memory_entries WHERE namespace = ANY ($1) AND key IN ('k4', 'k5')`, [[from[0], to[0]]]),
+    );
+    assert.equal(duplicate.code, '23505', duplicate.message);
+    const atomic = await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace = ANY ($1)`, [[`${from[0]}-atomic`, `${to[0]}-atomic`]]);
+    assert.equal(atomic.rows[0].n, 1, 'no row of the failed INSERT ... SELECT stayed');
+
+    // Inside a transaction block the SELECT sees the block's own writes, and ROLLBACK undoes both.
+    await client.query('BEGIN');
+    await client.query(`INSERT INTO memory_entries (namespace, key, value) VALUES ($1, 'fresh', 'v')`, [`${from[1]}-tx`]);
+    const inBlock = await client.query(`INSERT INTO memory_entries (namespace, key, value) SELECT $2, key, value FROM memory_entries WHERE namespace = $1`, [`${from[1]}-tx`, `${to[1]}-tx`]);
+    assert.equal(inBlock.rowCount, 1);
+    await client.query('ROLLBACK');
+    assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace = ANY ($1)`, [[`${from[1]}-tx`, `${to[1]}-tx`]])).rows[0].n, 0);
+
+    // Errors: a NULL distribution value, a column count that does not match, no distribution column, DEFAULT VALUES.
+    const errors: [string, string][] = [
+      [`INSERT INTO memory_entries (namespace, key) SELECT NULL::text, key FROM memory_entries WHERE namespace = '${from[0]}' LIMIT 1`, '23502'],
+      [`INSERT INTO memory_entries (namespace, key) SELECT namespace, key, value FROM memory_entries WHERE namespace = '${from[0]}' LIMIT 1`, '42601'],
+      [`INSERT INTO memory_entries (key) SELECT key FROM memory_entries WHERE namespace = '${from[0]}'`, '0A000'],
+      ['INSERT INTO memory_entries DEFAULT VALUES', '0A000'],
+    ];
+    const onConflictParam = await expectError(() =>
+      client.query(`INSERT INTO memory_entries (namespace, key) SELECT namespace, key FROM memory_entries WHERE namespace = $1 ON CONFLICT (namespace, key) DO UPDATE SET value = $2`, [from[0], 'x']),
+    );
+    assert.equal(onConflictParam.code, '0A000');
+    assert.match(onConflictParam.message, /may appear in its SELECT only/);
+    for (const [sql, code] of errors) {
+      const error = await expectError(() => client.query(sql), sql);
+      assert.equal(error.code, code, `${sql}: ${error.message}`);
+    }
+    assert.equal((await client.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the session goes on');
+    await close(client);
+  });
 });

@@ -390,7 +390,7 @@ unsupported('SELECT count(DISTINCT namespace) FROM memory_entries');
 unsupported('SELECT namespace FROM memory_entries UNION SELECT namespace FROM patterns');
 unsupported('WITH t AS (SELECT namespace FROM patterns) SELECT count(*) FROM t');
 unsupported('SELECT key, row_number() OVER (ORDER BY created_at) FROM memory_entries');
-unsupported(`INSERT INTO patterns (namespace, pattern_type) SELECT namespace, 'copied' FROM memory_entries WHERE key = 'k-000'`);
+unsupported(`INSERT INTO patterns (pattern_type) SELECT 'copied' FROM memory_entries WHERE key = 'k-000'`);
 unsupported('SELECT DISTINCT ON (namespace) namespace, key FROM memory_entries ORDER BY namespace, key');
 unsupported('SELECT count(*) FROM memory_entries WHERE namespace IN (SELECT namespace FROM patterns)');
 unsupported('SELECT string_agg(pattern_type, \',\') FROM patterns');
@@ -398,6 +398,9 @@ unsupported('SELECT label, count(*) FILTER (WHERE embedding IS NULL) AS without 
 unsupported('PREPARE by_namespace(text) AS SELECT key FROM memory_entries WHERE namespace = $1');
 
 section = 'writes';
+write(`INSERT INTO memory_entries (id, namespace, key, value, created_at, updated_at)
+  SELECT md5(namespace || '/copy/' || key)::uuid, namespace || '-copy', key, upper(value), ${NEW_TIME}, ${NEW_TIME} FROM memory_entries WHERE key IN ('k-000', 'k-001')
+  RETURNING namespace, key, value`);
 write(`INSERT INTO memory_entries (id, namespace, key, value, created_at, updated_at) VALUES ('00000000-0000-4000-8000-00000000a001', 'agent-alpha', 'new-1', 'hello', ${NEW_TIME}, ${NEW_TIME}) RETURNING id, namespace, key, value, metadata, tags`);
 write(`INSERT INTO memory_entries (id, namespace, key, value, created_at, updated_at) VALUES
   ('00000000-0000-4000-8000-00000000a002', 'agent-bravo', 'new-2', 'two', ${NEW_TIME}, ${NEW_TIME}),

@@ -77,6 +77,10 @@ test('INSERT, UPDATE and DELETE acknowledged to a client are seen by every later
     assert.equal(await value(), 'changed again');
     await other.query("DELETE FROM memory_entries WHERE namespace = 'cache/a' AND key = 'cache/a-new'");
     assert.ok(!(await keys('cache/a')).includes('cache/a-new'), 'the delete is seen');
+    // INSERT ... SELECT: its namespaces are known only after its SELECT, so the table's cached reads go.
+    await other.query(`INSERT INTO memory_entries (namespace, key, value, embedding) SELECT 'cache/a', key || '-copied', value, embedding FROM memory_entries WHERE namespace = 'cache/b'`);
+    assert.equal((await keys('cache/a')).filter((k) => k.endsWith('-copied')).length, 5, 'the INSERT ... SELECT is seen');
+    await other.query(`DELETE FROM memory_entries WHERE namespace = 'cache/a' AND key LIKE '%-copied'`);
     // In a block: invisible until COMMIT, then seen at once.
     await other.query('BEGIN');
     await insert(other, 'cache/a', 'cache/a-block');
