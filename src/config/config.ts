@@ -63,6 +63,8 @@ export interface DpgConfig {
      * run on the new one.
      */
     failover_wait_seconds: number;
+    /** INSERT ... SELECT into a distributed table holds the SELECT's rows on the coordinator: at most this many MB of them (more: SQLSTATE 54000). */
+    insert_select_max_mb: number;
     /** Coordinators dpg up runs (1-9); with several, HAProxy listens on the client port in front of them. */
     instances: number;
   };
@@ -203,7 +205,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, instances: 1 },
+  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, instances: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
@@ -374,6 +376,7 @@ const schema = object({
     prepared_transaction_grace_seconds: integer(1, 86400),
     recovery_interval_seconds: integer(1, 3600),
     failover_wait_seconds: integer(0, 3600),
+    insert_select_max_mb: number(0.001, 65536),
     instances: integer(1, 9),
   }),
   vector: object({

@@ -431,9 +431,18 @@ async function runInsertSelect(ctx: ExecutionContext, plan: InsertPlan, source: 
   const textCtx: ExecutionContext = { ...ctx, bindings: { ...ctx.bindings, resultFormats: [0] } };
   const selected = source.plan.kind === 'control' ? await runControl(textCtx, source.plan) : await runDistributed(textCtx, source.plan as DistributedPlan);
   const rowsByShard = new Map<number, (string | null)[][]>();
+  const maxBytes = ctx.coordinator.insertSelectMaxBytes;
+  let bytes = 0;
   try {
     await selected.description();
     for (let frame = await selected.nextRow(); frame; frame = await selected.nextRow()) {
+      bytes += frame.length;
+      if (bytes > maxBytes) {
+        throw new ClientError(
+          '54000',
+          `INSERT ... SELECT into ${plan.table.name} selected more than ${(maxBytes / 1024 / 1024).toFixed(maxBytes < 1024 * 1024 ? 3 : 0)} MB (coordinator.insert_select_max_mb): dpg holds its rows on the coordinator before sending them; insert in smaller ranges (a WHERE on the SELECT)`,
+        );
+      }
       const values = dataRowValues({ code: frame[0]!, body: frame.subarray(5), raw: frame }).map((v) => (v === null ? null : v.toString('utf8')));
       if (values.length !== source.columns) {
         throw new ClientError('42601', `INSERT has ${source.columns} target columns but its SELECT gives ${values.length} values per row`);

@@ -57,6 +57,8 @@ export interface CoordinatorOptions {
   leaderWatch?: { endpoints: string[]; prefix: string };
   /** How long a statement waits for a group without a primary (a failover under way) to get one. */
   failoverWaitMs?: number;
+  /** Bytes of SELECT rows an INSERT ... SELECT may hold on the coordinator (default 256 MB). */
+  insertSelectMaxBytes?: number;
   /** Scheduled maintenance (config maintenance); absent: none. */
   maintenance?: { reindex: string; analyze: string; rebalance?: string };
   /**
@@ -107,6 +109,11 @@ export class Coordinator {
 
   get vectorSearch(): VectorSearchOptions {
     return { candidateFactor: this.options.vector.candidateFactor, profiles: this.options.vector.profiles };
+  }
+
+  /** Bytes of SELECT rows an INSERT ... SELECT may hold here before it is refused. */
+  get insertSelectMaxBytes(): number {
+    return this.options.insertSelectMaxBytes ?? 256 * 1024 * 1024;
   }
 
   /** How long a statement waits for a group without a primary to get one again. */

@@ -62,7 +62,8 @@ async function twoGroups(client: pg.Client, prefix: string, perGroup = 1): Promi
 
 describe('node-postgres (pg) against the coordinator', () => {
   before(async () => {
-    cluster = await startTestCluster({ basePort: BASE_PORT, shardCount: SHARD_COUNT });
+    // A small INSERT ... SELECT limit, so that a test can pass it.
+    cluster = await startTestCluster({ basePort: BASE_PORT, shardCount: SHARD_COUNT, extraConfig: ['coordinator: { insert_select_max_mb: 8 }'] });
   });
 
   after(async () => {
@@ -687,6 +688,13 @@ describe('node-postgres (pg) against the coordinator', () => {
       const error = await expectError(() => client.query(sql), sql);
       assert.equal(error.code, code, `${sql}: ${error.message}`);
     }
+    // More selected rows than coordinator.insert_select_max_mb (8 here): refused, nothing written, the coordinator goes on.
+    const tooBig = await expectError(() =>
+      client.query(`INSERT INTO memory_entries (namespace, key, value) SELECT namespace || '-big', key, repeat('x', 10000) FROM memory_entries WHERE namespace = ANY ($1)`, [sources]),
+    );
+    assert.equal(tooBig.code, '54000', tooBig.message);
+    assert.match(tooBig.message, /selected more than 8 MB \(coordinator\.insert_select_max_mb\)/);
+    assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace = ANY ($1)`, [sources.map((n) => `${n}-big`)])).rows[0].n, 0);
     assert.equal((await client.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the session goes on');
     await close(client);
   });
