@@ -450,7 +450,9 @@ async function runInsertSelect(ctx: ExecutionContext, plan: InsertPlan, source: 
       const key = values[source.keyIndex];
       if (key === null || key === undefined) throw new ClientError('23502', `the distribution column ${plan.table.distributionColumn} of ${plan.table.name} cannot be NULL`);
       const shard = ctx.coordinator.snapshot.shardIndexForNewRow(plan.table, key);
-      rowsByShard.set(shard, [...(rowsByShard.get(shard) ?? []), values]);
+      const rows = rowsByShard.get(shard);
+      if (rows) rows.push(values);
+      else rowsByShard.set(shard, [values]);
     }
   } finally {
     await selected.close();
@@ -470,7 +472,8 @@ async function runInsertSelect(ctx: ExecutionContext, plan: InsertPlan, source: 
         List: { items: row.map((value) => (value === null ? { A_Const: { isnull: true } } : { A_Const: { sval: { sval: value } } })) },
       }));
       const sql = fillShard(deparseSync({ InsertStmt: node } as any), plan.relations, shard);
-      byGroup.set(group, [...(byGroup.get(group) ?? []), extended ? { sql, params: [], paramFormats: [], paramTypes: [], resultFormats: ctx.bindings.resultFormats } : { sql }]);
+      const requests = byGroup.get(group) ?? byGroup.set(group, []).get(group)!;
+      requests.push(extended ? { sql, params: [], paramFormats: [], paramTypes: [], resultFormats: ctx.bindings.resultFormats } : { sql });
     }
   }
   return atomically(writeCtx, byGroup.size, async () => {

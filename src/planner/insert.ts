@@ -24,6 +24,15 @@ function keyValueOf(node: any): KeyValue | null {
 
 const unsupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
 
+/** The INSERT's column list and the place of the distribution column in it (both required). */
+function keyColumn(body: any, target: TableInfo): { columns: string[]; keyIndex: number } | Plan {
+  if (!body.cols) return unsupported(`INSERT into distributed table ${target.name} must name its columns, so dpg can find the distribution column ${target.distributionColumn}`);
+  const columns: string[] = body.cols.map((c: any) => unwrapNode(c)[1].name);
+  const keyIndex = columns.indexOf(target.distributionColumn!);
+  if (keyIndex < 0) return unsupported(`INSERT into distributed table ${target.name} must give the distribution column ${target.distributionColumn}`);
+  return { columns, keyIndex };
+}
+
 /**
  * INSERT into a distributed table. Each VALUES row must give the distribution
  * column as a constant or a parameter; a one-row INSERT routes whole to its shard,
@@ -35,14 +44,9 @@ export function planInsert(body: any, template: string, relations: TableInfo[], 
   const select = body.selectStmt && unwrapNode(body.selectStmt)[1];
   if (!select) return unsupported(`INSERT ... DEFAULT VALUES into distributed table ${target.name} is not supported: give the distribution column ${target.distributionColumn} in VALUES`);
   if (!select.valuesLists) return unsupported(`INSERT ... SELECT into distributed table ${target.name}: the SELECT could not be planned`);
-  if (!body.cols) {
-    return unsupported(`INSERT into distributed table ${target.name} must name its columns, so dpg can find the distribution column ${target.distributionColumn}`);
-  }
-  const columns: string[] = body.cols.map((c: any) => unwrapNode(c)[1].name);
-  const keyIndex = columns.indexOf(target.distributionColumn!);
-  if (keyIndex < 0) {
-    return unsupported(`INSERT into distributed table ${target.name} must give the distribution column ${target.distributionColumn}`);
-  }
+  const keyed = keyColumn(body, target);
+  if ('kind' in keyed) return keyed;
+  const { keyIndex } = keyed;
   const rowKeys: KeyValue[] = [];
   for (const row of select.valuesLists as any[]) {
     const items = unwrapNode(row)[1].items as any[];
@@ -71,10 +75,9 @@ export function planInsertSelect(body: any, snapshot: CatalogSnapshot, planSelec
   const target = snapshot.table(body.relation.relname, body.relation.schemaname ?? null);
   if (!target || target.kind !== 'distributed') return null;
   if (body.withClause) return unsupported(`INSERT ... SELECT into distributed table ${target.name} with a WITH clause is not supported: put the WITH inside the SELECT`);
-  if (!body.cols) return unsupported(`INSERT ... SELECT into distributed table ${target.name} must name its columns, so dpg can find the distribution column ${target.distributionColumn}`);
-  const columns: string[] = body.cols.map((c: any) => unwrapNode(c)[1].name);
-  const keyIndex = columns.indexOf(target.distributionColumn!);
-  if (keyIndex < 0) return unsupported(`INSERT into distributed table ${target.name} must give the distribution column ${target.distributionColumn}`);
+  const keyed = keyColumn(body, target);
+  if ('kind' in keyed) return keyed;
+  const { columns, keyIndex } = keyed;
   // The rows are sent as constants: parameters may appear in the SELECT only (not in ON CONFLICT or RETURNING).
   let outside = false;
   walk({ ...body, selectStmt: null }, (key) => {
