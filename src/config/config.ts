@@ -53,6 +53,11 @@ export interface DpgConfig {
   coordinator: {
     /** Beyond this many client connections a new client gets SQLSTATE 53300 (the seed: 500). */
     max_client_connections: number;
+    /**
+     * A connection that has not finished startup and authentication this many seconds
+     * after it opened is closed (PostgreSQL's authentication_timeout: 60 s, 1 to 600).
+     */
+    authentication_timeout_seconds: number;
     /** A prepared part of a two-phase commit without a commit record is rolled back once this old. */
     prepared_transaction_grace_seconds: number;
     /** How often the recovery loop looks for prepared transactions left by a crash. */
@@ -205,7 +210,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, instances: 1 },
+  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, instances: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
@@ -373,6 +378,7 @@ const schema = object({
   patroni: object({ ttl: integer(20, 3600), loop_wait: integer(1, 600), retry_timeout: integer(3, 600) }),
   coordinator: object({
     max_client_connections: integer(1, 100000),
+    authentication_timeout_seconds: integer(1, 600),
     prepared_transaction_grace_seconds: integer(1, 86400),
     recovery_interval_seconds: integer(1, 3600),
     failover_wait_seconds: integer(0, 3600),

@@ -663,8 +663,18 @@ export class SessionExecutor {
     this.output.flush();
   }
 
-  async reportError(error: unknown): Promise<void> {
-    this.extendedError(error);
+  /**
+   * A FunctionCall ('F'): PostgreSQL answers it like a simple query, with its result or an
+   * error and then ReadyForQuery, and ignores it while skipping to Sync after an error
+   * (SocketBackend in postgres.c). dpg does not run the fast-path interface (its function
+   * OIDs are one node's), so the answer is an error.
+   */
+  async functionCall(): Promise<void> {
+    if (this.skipUntilSync) return;
+    this.writeError(new ClientError(SqlState.featureNotSupported, 'the fast-path function call interface is not supported by dpg: call the function in a SELECT'));
+    this.transaction.fail();
+    this.output.write(readyForQuery(this.transaction.status));
+    this.output.flush();
   }
 
   private extendedError(error: unknown): void {
@@ -687,6 +697,13 @@ export class SessionExecutor {
   }
 
   async close(): Promise<void> {
+    // The client is gone: what it left running on the workers is cancelled (as PostgreSQL
+    // ends a backend whose client disconnected) and those connections are not pooled
+    // again, so a late cancel cannot hit another session's statement.
+    for (const connection of this.transaction.busy) {
+      void connection.cancel();
+      connection.destroy();
+    }
     if (this.copyIn) await this.copyIn.copy.abort();
     this.copyIn = null;
     for (const name of [...this.portals.keys()]) await this.closePortal(name);

@@ -20,7 +20,7 @@ export interface FrameReaderOptions {
   maxMessageBytes?: number;
 }
 
-const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 /**
  * PostgreSQL refuses startup packets longer than this (MAX_STARTUP_PACKET_LENGTH in
  * src/include/libpq/pqcomm.h), before the client has authenticated.
@@ -49,7 +49,7 @@ const MIN_STARTUP_PACKET_BYTES = 8;
  */
 export class FrameReader {
   private startup: boolean;
-  private readonly maxMessageBytes: number;
+  private maxMessageBytes: number;
   /** Header bytes of a frame whose length is not yet known (fewer than a header). */
   private readonly head = Buffer.alloc(TYPED_HEADER_BYTES);
   private headFilled = 0;
@@ -62,10 +62,15 @@ export class FrameReader {
 
   constructor(options: FrameReaderOptions = {}) {
     this.startup = options.startup ?? false;
-    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    if (!Number.isInteger(this.maxMessageBytes) || this.maxMessageBytes < 4 || this.maxMessageBytes > 0x7fffffff) {
-      throw new RangeError(`FrameReader maxMessageBytes must be an integer from 4 to 2^31-1, got ${this.maxMessageBytes}`);
-    }
+    this.maxMessageBytes = checkMaxMessageBytes(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  /**
+   * Changes the largest accepted length from the next message header on (a server raises
+   * it once the client has authenticated); a message whose header was read keeps its limit.
+   */
+  setMaxMessageBytes(maxMessageBytes: number): void {
+    this.maxMessageBytes = checkMaxMessageBytes(maxMessageBytes);
   }
 
   /** Read the next packet as an untyped startup packet. */
@@ -194,6 +199,13 @@ export class FrameReader {
     if (offset < chunk.length) this.held = chunk.subarray(offset);
     return frames;
   }
+}
+
+function checkMaxMessageBytes(value: number): number {
+  if (!Number.isInteger(value) || value < 4 || value > 0x7fffffff) {
+    throw new RangeError(`FrameReader maxMessageBytes must be an integer from 4 to 2^31-1, got ${value}`);
+  }
+  return value;
 }
 
 /** 'Q' (0x51) for printable bytes, 0x01 otherwise. */

@@ -51,6 +51,26 @@ function malformed(message: string): ScramError {
 // Verifiers, in pg_authid.rolpassword's format
 // ---------------------------------------------------------------------------------------
 
+/**
+ * The salt of `user`'s verifier: derived from a secret every coordinator of a cluster
+ * shares and the user name, so that a user's salt is the same on every coordinator and
+ * on every attempt, whether the user exists or not. PostgreSQL does the same for unknown
+ * users (scram_mock_salt() in auth-scram.c: a hash of a nonce and the user name), so the
+ * server-first-message does not tell which user names exist.
+ */
+export function scramSaltFor(user: string, clusterSecret: string): Buffer {
+  return createHmac('sha256', clusterSecret).update(`scram-salt\0${user}`).digest().subarray(0, DEFAULT_SALT_LENGTH);
+}
+
+/**
+ * A verifier for a user that does not exist: the salt a real one would have, keys nobody
+ * can prove. Built without PBKDF2, so an unknown user name costs the server no more
+ * than a known one.
+ */
+export function mockScramVerifier(user: string, clusterSecret: string): ScramVerifier {
+  return { iterations: DEFAULT_ITERATIONS, salt: scramSaltFor(user, clusterSecret), storedKey: randomBytes(KEY_LENGTH), serverKey: randomBytes(KEY_LENGTH) };
+}
+
 /** A stored verifier in PostgreSQL's pg_authid format: SCRAM-SHA-256$<iterations>:<salt b64>$<StoredKey b64>:<ServerKey b64> */
 export function makeScramVerifier(password: string, options: { iterations?: number; salt?: Buffer } = {}): string {
   const iterations = options.iterations ?? DEFAULT_ITERATIONS;

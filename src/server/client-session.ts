@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { FrameReader, type Frame } from '../protocol/frames.ts';
+import { FrameReader, DEFAULT_MAX_MESSAGE_BYTES, type Frame } from '../protocol/frames.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { decodeFrontend, decodeSASLInitialResponse, type FrontendMessage } from '../protocol/frontend.ts';
 import { encodeBackend, encodeErrorResponse, readyForQuery, type NoticeFields } from '../protocol/backend.ts';
@@ -23,6 +23,13 @@ export enum SessionState {
   Closed = 'closed',
 }
 
+/**
+ * The longest message a client may send before it has authenticated: PostgreSQL reads
+ * SASL messages with PG_MAX_AUTH_TOKEN_LENGTH (65535, src/include/libpq/auth.h) as the
+ * limit, and the startup packet with 10,000 (the frame reader's own cap).
+ */
+const MAX_AUTHENTICATION_MESSAGE_BYTES = 65535;
+
 export class ClientSession {
   state = SessionState.AwaitingStartup;
   readonly processId: number;
@@ -31,7 +38,10 @@ export class ClientSession {
   user = '';
   database = '';
   startupParameters: Record<string, string> = {};
-  private readonly reader = new FrameReader({ startup: true });
+  private readonly reader = new FrameReader({ startup: true, maxMessageBytes: MAX_AUTHENTICATION_MESSAGE_BYTES });
+  /** Took a client slot (see Coordinator.sessionAuthenticated). */
+  private authenticated = false;
+  private authenticationTimer: NodeJS.Timeout | null;
   readonly output: ClientOutput;
   private scram: ScramServerSession | null = null;
   private scramUserKnown = false;
@@ -48,6 +58,14 @@ export class ClientSession {
     this.processId = processId;
     this.output = new ClientOutput(socket);
     socket.setNoDelay(true);
+    // PostgreSQL's authentication_timeout: a client that has not completed startup and
+    // authentication by then is disconnected, without a message (as PostgreSQL does: its
+    // backend exits from the timeout handler).
+    this.authenticationTimer = setTimeout(() => {
+      this.authenticationTimer = null;
+      if (!this.authenticated) this.close();
+    }, coordinator.authenticationTimeoutMs);
+    this.authenticationTimer.unref();
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
@@ -135,14 +153,12 @@ export class ClientSession {
         this.user = message.parameters.user ?? '';
         this.database = message.parameters.database ?? this.user;
         if (!this.user) throw new ClientError(SqlState.invalidAuthorization, 'no PostgreSQL user name specified in startup packet');
-        if (this.coordinator.sessionCount() > this.coordinator.maxClients) {
-          throw new ClientError(SqlState.tooManyConnections, `sorry, too many clients already (the coordinator accepts ${this.coordinator.maxClients})`);
-        }
+        if (this.coordinator.sessionCount() >= this.coordinator.maxClients) throw tooManyClients(this.coordinator.maxClients);
         const verifier = this.coordinator.verifierFor(this.user);
         this.scramUserKnown = verifier !== null;
-        // An unknown user still goes through SCRAM (with a verifier nobody knows), so
-        // the answer does not reveal which user names exist.
-        this.scram = new ScramServerSession(verifier ?? this.coordinator.decoyVerifier);
+        // An unknown user still goes through SCRAM, with the salt a real user of that name
+        // would have and keys nobody knows, so the answer does not reveal which user names exist.
+        this.scram = new ScramServerSession(verifier ?? this.coordinator.mockVerifierFor(this.user));
         this.state = SessionState.Authenticating;
         const mechanisms = Buffer.from(`${SCRAM_MECHANISM}\0\0`);
         this.output.write(encodeBackend({ type: 'Authentication', code: 10, data: mechanisms }));
@@ -180,6 +196,11 @@ export class ClientSession {
     if (this.database !== this.coordinator.database) {
       throw new ClientError(SqlState.invalidCatalogName, `database "${this.database}" does not exist (this coordinator serves "${this.coordinator.database}")`);
     }
+    if (!this.coordinator.sessionAuthenticated(this)) throw tooManyClients(this.coordinator.maxClients);
+    this.authenticated = true;
+    if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
+    this.authenticationTimer = null;
+    this.reader.setMaxMessageBytes(DEFAULT_MAX_MESSAGE_BYTES);
     this.output.write(encodeBackend({ type: 'Authentication', code: 0, data: Buffer.alloc(0) }));
     this.executor = new SessionExecutor(this.coordinator, this);
     for (const [name, value] of this.coordinator.parameterStatus(this.startupParameters)) {
@@ -226,7 +247,7 @@ export class ClientSession {
         // Outside COPY these are ignored, as PostgreSQL does (a COPY that failed early).
         return executor.copyMessage(message);
       case 'FunctionCall':
-        return executor.reportError(new ClientError(SqlState.featureNotSupported, 'the fast-path function call interface is not supported by dpg'));
+        return executor.functionCall();
       case 'Startup':
       case 'SSLRequest':
       case 'GSSENCRequest':
@@ -268,8 +289,13 @@ export class ClientSession {
     if (this.state === SessionState.Closed) return;
     this.state = SessionState.Closed;
     this.pending = [];
-    this.coordinator.sessionClosed(this);
+    if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
+    this.coordinator.sessionClosed(this, this.authenticated);
     void this.executor?.close();
     this.socket.end();
   }
+}
+
+function tooManyClients(maxClients: number): ClientError {
+  return new ClientError(SqlState.tooManyConnections, `sorry, too many clients already (the coordinator accepts ${maxClients})`);
 }

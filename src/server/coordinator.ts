@@ -5,7 +5,8 @@ import { startMetricsServer } from '../metrics/http.ts';
 import { collectClusterMetrics } from '../metrics/collector.ts';
 import pg from 'pg';
 import { ClientSession } from './client-session.ts';
-import { makeScramVerifier } from '../protocol/scram.ts';
+import { makeScramVerifier, mockScramVerifier, scramSaltFor, type ScramVerifier } from '../protocol/scram.ts';
+import { randomBytes } from 'node:crypto';
 import { readCatalogSnapshot, CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import type { CatalogSnapshot, Durability, NodeInfo, TableInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
@@ -39,6 +40,14 @@ export interface CoordinatorOptions {
   backendUser: string;
   backendPassword: string;
   maxClients: number;
+  /** A connection not authenticated this long after it opened is closed (PostgreSQL's authentication_timeout; default 60 s). */
+  authenticationTimeoutMs?: number;
+  /**
+   * A secret every coordinator of the cluster shares, never given to clients: SCRAM salts
+   * are derived from it and the user name (scramSaltFor), so they agree across coordinators
+   * for known and unknown users alike. Absent: a random one (a single coordinator).
+   */
+  scramSecret?: string;
   workerPool: PoolOptions;
   /** Shards of a new distributed table unless create_distributed_table says otherwise. */
   defaultShardCount: number;
@@ -79,7 +88,17 @@ export interface CoordinatorOptions {
 export class Coordinator {
   readonly database: string;
   readonly maxClients: number;
-  readonly decoyVerifier = makeScramVerifier(`decoy-${Math.random()}`);
+  /**
+   * Connections still in startup or authentication, oldest first. They do not take the
+   * client slots (maxClients); past this many the oldest is closed, so idle sockets cannot
+   * lock real clients out, and what they hold is bounded (at most one startup packet or
+   * SASL message each, see ClientSession).
+   */
+  readonly maxUnauthenticated: number;
+  readonly authenticationTimeoutMs: number;
+  private readonly scramSecret: string;
+  private readonly unauthenticated = new Set<ClientSession>();
+  private authenticatedCount = 0;
   readonly plans = new PlanCache();
   readonly pools = new Map<number, GroupPool>();
   readonly typeMaps = new Map<number, TypeMap>();
@@ -103,8 +122,11 @@ export class Coordinator {
   constructor(private readonly options: CoordinatorOptions) {
     this.database = options.database;
     this.maxClients = options.maxClients;
+    this.maxUnauthenticated = Math.max(100, options.maxClients);
+    this.authenticationTimeoutMs = options.authenticationTimeoutMs ?? 60_000;
+    this.scramSecret = options.scramSecret ?? randomBytes(32).toString('base64');
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
-    for (const user of options.users) this.verifiers.set(user.name, makeScramVerifier(user.password));
+    for (const user of options.users) this.verifiers.set(user.name, makeScramVerifier(user.password, { salt: scramSaltFor(user.name, this.scramSecret) }));
   }
 
   get vectorSearch(): VectorSearchOptions {
@@ -140,6 +162,11 @@ export class Coordinator {
 
   verifierFor(user: string): string | null {
     return this.verifiers.get(user) ?? null;
+  }
+
+  /** What an unknown user is authenticated against: the salt a real user of that name would get, keys no one can prove. */
+  mockVerifierFor(user: string): ScramVerifier {
+    return mockScramVerifier(user, this.scramSecret);
   }
 
   async start(): Promise<void> {
@@ -489,7 +516,7 @@ export class Coordinator {
     let planHits = 0;
     let planMisses = 0;
     const beforeScrape = () => {
-      m.clientConnections.set(this.sessions.size);
+      m.clientConnections.set(this.authenticatedCount);
       for (const [groupId, pool] of this.pools) {
         const group = this.snapshot.groups.get(groupId)?.name ?? String(groupId);
         m.poolConnections.set({ group, state: 'in_use' }, pool.inUse);
@@ -576,14 +603,34 @@ export class Coordinator {
     const processId = this.nextProcessId++;
     const session = new ClientSession(socket, this, processId);
     this.sessions.set(processId, session);
+    this.unauthenticated.add(session);
+    if (this.unauthenticated.size > this.maxUnauthenticated) {
+      const oldest = this.unauthenticated.values().next().value as ClientSession;
+      oldest.close();
+    }
   }
 
+  /** Authenticated client sessions: what takes the maxClients slots. */
   sessionCount(): number {
-    return this.sessions.size;
+    return this.authenticatedCount;
   }
 
-  sessionClosed(session: ClientSession): void {
+  /**
+   * A session passed authentication: it takes a client slot, or gets 53300 when none is
+   * free (checked here, after authentication, so that sockets that never authenticate
+   * cannot take the slots).
+   */
+  sessionAuthenticated(session: ClientSession): boolean {
+    if (!this.unauthenticated.delete(session)) return false;
+    if (this.authenticatedCount >= this.maxClients) return false;
+    this.authenticatedCount++;
+    return true;
+  }
+
+  sessionClosed(session: ClientSession, authenticated: boolean): void {
     this.sessions.delete(session.processId);
+    this.unauthenticated.delete(session);
+    if (authenticated) this.authenticatedCount--;
   }
 
   cancel(processId: number, secretKey: number): void {

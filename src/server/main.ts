@@ -6,6 +6,7 @@ import { cacheUrl } from '../cluster/redis.ts';
 import { readClusterState } from '../cluster/state.ts';
 import { patroniNamespace } from '../cluster/patroni.ts';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 
 /** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, instance: CoordinatorLayout): Promise<void> {
@@ -21,6 +22,10 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     backendUser: secrets.appUser,
     backendPassword: secrets.appPassword,
     maxClients: config.coordinator.max_client_connections,
+    authenticationTimeoutMs: config.coordinator.authentication_timeout_seconds * 1000,
+    // Every coordinator of the cluster derives the same SCRAM salts (a client behind HAProxy
+    // cannot tell known users from unknown ones by comparing coordinators).
+    scramSecret: createHash('sha256').update(`dpg-scram-salt\0${secrets.superuserPassword}`).digest('base64'),
     defaultShardCount: config.distribution.shard_count,
     metrics: {
       port: instance.metricsPort,

@@ -1,0 +1,303 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import pg from 'pg';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { FrameReader } from '../../src/protocol/frames.ts';
+import { decodeBackend, type BackendMessage } from '../../src/protocol/backend.ts';
+import { encodeFrontend, encodeSASLInitialResponse, encodeSASLResponse } from '../../src/protocol/frontend.ts';
+import { ScramClientSession } from '../../src/protocol/scram.ts';
+import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
+
+// Clients that behave as an attacker or a broken driver would, before and after
+// authentication: PostgreSQL's limits hold at the coordinator, and none of it reaches
+// the other clients.
+let cluster: TestCluster;
+let port: number;
+const MAX_CLIENTS = 5;
+const AUTHENTICATION_TIMEOUT_SECONDS = 2;
+const DATABASE = 'distributed_postgres_cluster';
+
+before(async () => {
+  cluster = await startTestCluster({
+    basePort: 33432,
+    workerGroups: 1,
+    shardCount: 2,
+    extraConfig: [`coordinator: { max_client_connections: ${MAX_CLIENTS}, authentication_timeout_seconds: ${AUTHENTICATION_TIMEOUT_SECONDS} }`],
+  });
+  port = Number(new URL(cluster.url).port);
+});
+
+after(async () => {
+  await cluster?.stop();
+});
+
+/** A raw socket with the server's messages in arrival order. */
+class RawClient {
+  readonly socket: Socket;
+  private readonly reader = new FrameReader();
+  private readonly messages: BackendMessage[] = [];
+  private waiter: (() => void) | null = null;
+  closed = false;
+  readonly closedAt: Promise<number>;
+
+  constructor() {
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.on('data', (chunk) => {
+      for (const frame of this.reader.push(chunk)) this.messages.push(decodeBackend(frame));
+      this.waiter?.();
+    });
+    this.socket.on('error', () => {});
+    this.closedAt = new Promise((resolve) =>
+      this.socket.on('close', () => {
+        this.closed = true;
+        this.waiter?.();
+        resolve(Date.now());
+      }),
+    );
+  }
+
+  async connected(): Promise<void> {
+    if (this.socket.readyState === 'open') return;
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('error', reject);
+    });
+  }
+
+  /** The next message of `type` (messages before it are dropped); null if the connection closes first. */
+  async next(type: BackendMessage['type'], timeoutMs = 10_000): Promise<BackendMessage | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (this.messages.length > 0) {
+        const message = this.messages.shift()!;
+        if (message.type === type) return message;
+        if (message.type === 'ErrorResponse' && type !== 'ErrorResponse') throw new Error(`server error ${message.fields.code}: ${message.fields.message}`);
+      }
+      if (this.closed) return null;
+      if (Date.now() >= deadline) throw new Error(`no ${type} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, 100);
+      });
+      this.waiter = null;
+    }
+  }
+
+  /** Startup and SCRAM as a driver does it. */
+  async authenticate(user = cluster.secrets.appUser, password = cluster.secrets.appPassword): Promise<void> {
+    await this.connected();
+    this.socket.write(encodeFrontend({ type: 'Startup', protocolVersion: 196608, parameters: { user, database: DATABASE } }));
+    await this.next('Authentication');
+    const scram = new ScramClientSession(password);
+    this.socket.write(encodeSASLInitialResponse('SCRAM-SHA-256', scram.clientFirst()));
+    const serverFirst = (await this.next('Authentication')) as Extract<BackendMessage, { type: 'Authentication' }>;
+    this.socket.write(encodeSASLResponse(scram.handleServerFirst(serverFirst.data)));
+    await this.next('ReadyForQuery');
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** The salt the coordinator offers `user` in its server-first-message. */
+async function offeredSalt(user: string): Promise<string> {
+  const client = new RawClient();
+  try {
+    await client.connected();
+    client.socket.write(encodeFrontend({ type: 'Startup', protocolVersion: 196608, parameters: { user, database: DATABASE } }));
+    await client.next('Authentication');
+    client.socket.write(encodeSASLInitialResponse('SCRAM-SHA-256', new ScramClientSession('x').clientFirst()));
+    const serverFirst = (await client.next('Authentication')) as Extract<BackendMessage, { type: 'Authentication' }>;
+    const salt = /,s=([^,]+),/.exec(serverFirst.data.toString('utf8'))?.[1];
+    assert.ok(salt, `a salt in ${serverFirst.data.toString('utf8')}`);
+    return salt;
+  } finally {
+    client.close();
+  }
+}
+
+/** SELECT 1 through a new client, timed: the coordinator serves while the attack goes on. */
+async function selectOneMs(): Promise<number> {
+  const started = performance.now();
+  const client = new pg.Client({ connectionString: cluster.url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
+  } finally {
+    await client.end();
+  }
+  return performance.now() - started;
+}
+
+test('a startup packet declaring 100 MB is refused at once (08P01), not waited for', async () => {
+  const client = new RawClient();
+  await client.connected();
+  const header = Buffer.alloc(8);
+  header.writeInt32BE(100 * 1024 * 1024, 0);
+  header.writeInt32BE(196608, 4);
+  client.socket.write(header);
+  const error = await client.next('ErrorResponse', 3000);
+  assert.equal(error?.type === 'ErrorResponse' && error.fields.code, '08P01');
+  await client.closedAt;
+});
+
+test('a SASL message declaring 100 MB is refused at once (08P01): PostgreSQL caps it at 65,535 bytes', async () => {
+  const client = new RawClient();
+  await client.connected();
+  client.socket.write(encodeFrontend({ type: 'Startup', protocolVersion: 196608, parameters: { user: cluster.secrets.appUser, database: DATABASE } }));
+  await client.next('Authentication');
+  const header = Buffer.alloc(5);
+  header[0] = 0x70; // 'p'
+  header.writeInt32BE(100 * 1024 * 1024, 1);
+  client.socket.write(header);
+  const error = await client.next('ErrorResponse', 3000);
+  assert.equal(error?.type === 'ErrorResponse' && error.fields.code, '08P01');
+  await client.closedAt;
+  // One of 65,535 bytes is still read (and fails as a SASL message, not on its length).
+  const large = new RawClient();
+  await large.connected();
+  large.socket.write(encodeFrontend({ type: 'Startup', protocolVersion: 196608, parameters: { user: cluster.secrets.appUser, database: DATABASE } }));
+  await large.next('Authentication');
+  large.socket.write(encodeSASLInitialResponse('SCRAM-SHA-256', Buffer.alloc(65_000, 0x61)));
+  const invalid = await large.next('ErrorResponse', 3000);
+  assert.equal(invalid?.type === 'ErrorResponse' && invalid.fields.code, '08P01');
+  assert.doesNotMatch(invalid?.type === "ErrorResponse" ? (invalid.fields.message ?? "") : "", /length/);
+});
+
+test(`authentication_timeout: a socket silent before startup, and one stalled in SASL, are closed after ${AUTHENTICATION_TIMEOUT_SECONDS} s`, async () => {
+  const silent = new RawClient();
+  await silent.connected();
+  const stalled = new RawClient();
+  await stalled.connected();
+  const opened = Date.now();
+  stalled.socket.write(encodeFrontend({ type: 'Startup', protocolVersion: 196608, parameters: { user: cluster.secrets.appUser, database: DATABASE } }));
+  await stalled.next('Authentication');
+  const closed = await Promise.race([Promise.all([silent.closedAt, stalled.closedAt]), new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+  assert.ok(closed, 'both connections were closed by the coordinator');
+  const seconds = (Math.max(...closed) - opened) / 1000;
+  console.log(`stalled startup and SASL closed after ${seconds.toFixed(2)} s (authentication_timeout ${AUTHENTICATION_TIMEOUT_SECONDS} s)`);
+  assert.ok(seconds >= AUTHENTICATION_TIMEOUT_SECONDS - 0.5, 'not before the timeout');
+  // An authenticated session is not subject to it.
+  const client = new RawClient();
+  await client.authenticate();
+  await new Promise((r) => setTimeout(r, (AUTHENTICATION_TIMEOUT_SECONDS + 1) * 1000));
+  assert.equal(client.closed, false, 'an authenticated session stays open');
+  client.close();
+});
+
+test(`sockets that never authenticate do not take the ${MAX_CLIENTS} client slots: 120 idle ones, then real clients connect`, async () => {
+  const idle: RawClient[] = [];
+  try {
+    for (let i = 0; i < 120; i++) {
+      const client = new RawClient();
+      idle.push(client);
+      await client.connected();
+      // Half of them stall inside SASL, half before their startup packet.
+      if (i % 2 === 0) client.socket.write(encodeFrontend({ type: 'Startup', protocolVersion: 196608, parameters: { user: cluster.secrets.appUser, database: DATABASE } }));
+    }
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) latencies.push(await selectOneMs());
+    console.log(`SELECT 1 through a new connection beside 120 unauthenticated sockets: ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`);
+    // Every slot can still be taken by authenticated clients; one more gets 53300.
+    const clients: pg.Client[] = [];
+    try {
+      for (let i = 0; i < MAX_CLIENTS; i++) {
+        const client = new pg.Client(cluster.url);
+        await client.connect();
+        clients.push(client);
+      }
+      const extra = new pg.Client(cluster.url);
+      await assert.rejects(extra.connect(), (error: { code?: string }) => error.code === '53300');
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  } finally {
+    for (const client of idle) client.close();
+  }
+  await selectOneMs();
+});
+
+test('SCRAM mock authentication: an unknown user gets a salt of its own, the same on every attempt, as a real user does', async () => {
+  const known = [await offeredSalt(cluster.secrets.appUser), await offeredSalt(cluster.secrets.appUser)];
+  const unknown = [await offeredSalt('no_such_user'), await offeredSalt('no_such_user')];
+  const other = await offeredSalt('another_missing_user');
+  assert.equal(known[0], known[1], 'a real user: one salt');
+  assert.equal(unknown[0], unknown[1], 'an unknown user: one salt too, so the two cannot be told apart by it');
+  assert.notEqual(unknown[0], other, 'each unknown user its own salt');
+  assert.notEqual(unknown[0], known[0]);
+});
+
+test('a FunctionCall (libpq PQfn, client-side lo_*) gets ErrorResponse 0A000 and ReadyForQuery, and the session goes on', async () => {
+  const client = new RawClient();
+  try {
+    await client.authenticate();
+    // FunctionCall: OID of lo_creat (957), no argument formats, no arguments, text result.
+    const body = Buffer.alloc(4 + 2 + 2 + 2);
+    body.writeUInt32BE(957, 0);
+    const frame = Buffer.concat([Buffer.from([0x46]), Buffer.alloc(4), body]);
+    frame.writeInt32BE(4 + body.length, 1);
+    client.socket.write(frame);
+    const error = await client.next('ErrorResponse', 5000);
+    assert.equal(error?.type === 'ErrorResponse' && error.fields.code, '0A000');
+    const ready = await client.next('ReadyForQuery', 5000);
+    assert.equal(ready?.type === 'ReadyForQuery' && ready.status, 'I');
+    // Inside a block the error fails the block, as any error does.
+    client.socket.write(encodeFrontend({ type: 'Query', sql: 'BEGIN' }));
+    await client.next('ReadyForQuery');
+    client.socket.write(frame);
+    await client.next('ErrorResponse', 5000);
+    const failed = await client.next('ReadyForQuery', 5000);
+    assert.equal(failed?.type === 'ReadyForQuery' && failed.status, 'E');
+    client.socket.write(encodeFrontend({ type: 'Query', sql: 'ROLLBACK' }));
+    await client.next('ReadyForQuery');
+    client.socket.write(encodeFrontend({ type: 'Query', sql: 'SELECT 41 + 1 AS answer' }));
+    const row = await client.next('DataRow');
+    assert.equal(row?.type === 'DataRow' && row.values[0]?.toString(), '42');
+  } finally {
+    client.close();
+  }
+});
+
+/** Queries running on a group's primary whose text contains `marker`. */
+async function runningWith(group: number, marker: string): Promise<number> {
+  const leader = await groupLeader(cluster.layout.groups[group]!);
+  assert.ok(leader, `group ${group} has a leader`);
+  return withClient(await connectNode(leader, cluster.secrets, DATABASE), async (c) => {
+    const result = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid() AND state = 'active'", [marker]);
+    return result.rows[0].n as number;
+  });
+}
+
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('a client that disconnects mid-statement cancels its worker statements (control group and a worker shard)', async () => {
+  const setup = new pg.Client(cluster.url);
+  await setup.connect();
+  await setup.query("INSERT INTO memory_entries (namespace, key, embedding) VALUES ('cancel-ns', 'k', array_fill(0.1, ARRAY[384])::real[]::vector)");
+  await setup.end();
+  const cases = [
+    { group: 0, sql: 'SELECT pg_sleep(60) AS control_sleep_marker' },
+    { group: 1, sql: "SELECT pg_sleep(60) AS shard_sleep_marker FROM memory_entries WHERE namespace = 'cancel-ns'" },
+  ];
+  for (const { group, sql } of cases) {
+    const marker = /AS (\w+)/.exec(sql)![1]!;
+    const client = new pg.Client(cluster.url);
+    await client.connect();
+    client.on('error', () => {});
+    client.query(sql).catch(() => {});
+    await until(`${marker} to run on group ${group}`, async () => (await runningWith(group, marker)) === 1);
+    (client as unknown as { connection: { stream: Socket } }).connection.stream.destroy();
+    const gone = Date.now();
+    await until(`${marker} to be cancelled`, async () => (await runningWith(group, marker)) === 0);
+    console.log(`${marker}: cancelled ${Date.now() - gone} ms after its client disconnected`);
+  }
+  await selectOneMs();
+});
