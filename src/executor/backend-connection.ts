@@ -18,6 +18,33 @@ export interface BackendTarget {
   primaryOnly?: boolean;
 }
 
+/**
+ * Settings that change how PostgreSQL reads SQL text, at the values dpg's parser assumes:
+ * the coordinator plans a statement with libpg-query, which lexes as these say, and sends
+ * the same text to the nodes. A node that reads it otherwise (a backslash in '...' as an
+ * escape, bytes as another encoding) would run something else than what was planned.
+ * Both are reported by the server (GUC_REPORT), so a change by any path (SET, set_config,
+ * a function, ALTER ROLE ... SET) shows up as a ParameterStatus.
+ */
+const LEXING_SETTINGS: Record<string, string> = { standard_conforming_strings: 'on', client_encoding: 'UTF8' };
+
+/** The reason a node's session no longer reads SQL as dpg's parser does, or null. */
+function lexingChange(name: string, value: string): string | null {
+  const expected = LEXING_SETTINGS[name];
+  return expected === undefined || value === expected ? null : `${name} = ${value}`;
+}
+
+/**
+ * A node's session was changed to read SQL otherwise than dpg's parser does (see
+ * LEXING_SETTINGS): its connection is closed and the statement fails with 0A000.
+ */
+export class LexingChangedError extends Error {
+  readonly sqlstate = '0A000';
+  constructor(change: string) {
+    super(`${change} is not supported by dpg: the coordinator parses every statement as PostgreSQL does with ${Object.entries(LEXING_SETTINGS).map(([k, v]) => `${k} = ${v}`).join(' and ')}, and a node set otherwise could read it differently; the change was undone`);
+  }
+}
+
 /** An error the server reported (ErrorResponse), carrying all of its fields. */
 export class ServerError extends Error {
   constructor(readonly fields: NoticeFields) {
@@ -63,6 +90,8 @@ export class BackendConnection {
   /** hnsw.ef_search SET LOCAL in the transaction block now open here. */
   localEfSearch: number | null = null;
   broken = false;
+  /** Set when the server reported a lexing setting dpg cannot follow (see LEXING_SETTINGS). */
+  lexingChanged: string | null = null;
   /** The pool's generation when this connection was opened: a leader change makes older ones stale. */
   poolGeneration = 0;
   lastUsed = Date.now();
@@ -91,6 +120,7 @@ export class BackendConnection {
         return;
       }
       for (const frame of frames) {
+        if (frame.code === BackendCode.ParameterStatus) this.noteParameter(frame);
         if (this.waiter) {
           const w = this.waiter;
           this.waiter = null;
@@ -106,6 +136,22 @@ export class BackendConnection {
 
   describe(): string {
     return `${this.target.host}:${this.target.port}`;
+  }
+
+  private noteParameter(frame: Frame): void {
+    const message = decodeBackend(frame);
+    if (message.type !== 'ParameterStatus') return;
+    this.lexingChanged ??= lexingChange(message.name, message.value);
+  }
+
+  /**
+   * At the end of a request (its ReadyForQuery): if the session now lexes SQL otherwise
+   * than dpg, the connection is closed (never pooled again) and the request fails.
+   */
+  checkLexing(): void {
+    if (this.lexingChanged === null) return;
+    this.destroy();
+    throw new LexingChangedError(this.lexingChanged);
   }
 
   private fail(error: Error): void {
@@ -207,6 +253,8 @@ export class BackendConnection {
           break;
         case 'ReadyForQuery':
           this.transactionStatus = message.status;
+          // A role or database default (ALTER ROLE ... SET standard_conforming_strings) shows here.
+          this.checkLexing();
           return;
         default:
           throw new ConnectionLostError(`unexpected ${message.type} from ${this.describe()} during startup`);
@@ -284,6 +332,7 @@ export class BackendConnection {
         const m = decodeBackend(frame);
         if (m.type === 'ReadyForQuery') this.transactionStatus = m.status;
         if (error) throw error;
+        this.checkLexing();
         return;
       } else {
         onFrame(frame);

@@ -109,6 +109,7 @@ export class WorkerResultStream implements ResultStream {
           this.done = true;
           this.onEnd();
           if (this.error) throw this.error;
+          this.connection.checkLexing();
           return null;
         }
         default:

@@ -20,6 +20,7 @@ import { CopyIn, CopyRelay, CopyOutStream, copyHeaderLine } from './copy.ts';
 import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings, type ExecutionContext } from './run-plan.ts';
 import { ResultCache, recordingStream, type Invalidation } from './result-cache.ts';
 import { readScope, writeInvalidation } from './cache-scope.ts';
+import { checkLexingSetting } from '../planner/lexing-settings.ts';
 
 interface StatementDescription {
   parameterTypes: number[];
@@ -97,6 +98,8 @@ export class SessionExecutor {
     for (const match of options.matchAll(/(?:-c\s*|--)([A-Za-z0-9_.]+)=((?:\\.|[^\s\\])*)/g)) settings.push([match[1]!, match[2]!.replace(/\\(.)/g, '$1')]);
     for (const [name, value] of settings) {
       const key = name.toLowerCase();
+      const lexing = checkLexingSetting(key, value);
+      if (lexing) throw lexing;
       this.transaction.recordSetting(key, `SET ${quoteIdent(key)} = '${value.replace(/'/g, "''")}'`, false);
     }
   }

@@ -13,6 +13,8 @@ import { planDdl } from './ddl.ts';
 import { planCopy } from './copy.ts';
 import { searchColumn, hasOtherFilters } from '../vector/search-variants.ts';
 import { isDeterministic } from './volatility.ts';
+import { checkSetConfigCalls, checkSetStatement } from './lexing-settings.ts';
+import { checkPrivileged } from './privileged.ts';
 
 const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
 
@@ -41,6 +43,8 @@ export function planStatement(statement: ParsedStatement, snapshot: CatalogSnaps
   if (writesCatalog(kind, statement)) {
     return { kind: 'unsupported', error: new ClientError('42501', "permission denied: dpg's catalog (schema dpg_catalog) changes only through dpg's functions, such as create_distributed_table") };
   }
+  const refused = checkPrivileged(kind, body, statement.node) ?? (kind === 'VariableSetStmt' ? checkSetStatement(body) : checkSetConfigCalls(statement.node));
+  if (refused) return { kind: 'unsupported', error: refused };
   switch (kind) {
     case 'TransactionStmt': {
       const entry = TRANSACTION_TAGS[body.kind as string];

@@ -20,6 +20,7 @@ export class ClientError extends Error {
 
 export const SqlState = {
   featureNotSupported: '0A000',
+  insufficientPrivilege: '42501',
   protocolViolation: '08P01',
   invalidPassword: '28P01',
   invalidAuthorization: '28000',

@@ -301,3 +301,74 @@ test('a client that disconnects mid-statement cancels its worker statements (con
   }
   await selectOneMs();
 });
+
+async function sqlstateOf(client: pg.Client, sql: string): Promise<string | undefined> {
+  try {
+    await client.query(sql);
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+test('standard_conforming_strings and client_encoding stay as dpg parses: SET, startup options and set_config get 0A000; a change on a node by any other path fails its statement and that connection is dropped', async () => {
+  const client = new pg.Client(cluster.url);
+  await client.connect();
+  try {
+    await client.query("INSERT INTO memory_entries (namespace, key, embedding) VALUES ('lexing-ns', 'k', array_fill(0.1, ARRAY[384])::real[]::vector) ON CONFLICT DO NOTHING");
+    assert.equal(await sqlstateOf(client, 'SET standard_conforming_strings = off'), '0A000');
+    assert.equal(await sqlstateOf(client, "SET client_encoding = 'SJIS'"), '0A000');
+    assert.equal(await sqlstateOf(client, "SELECT set_config('standard_conforming_strings', 'off', false)"), '0A000');
+    // query_to_xml runs SQL text the planner never parses: the node reports the change.
+    const hidden = "query_to_xml('SELECT set_config(''standard_conforming_strings'', ''off'', false)', false, false, '')";
+    assert.equal(await sqlstateOf(client, `SELECT ${hidden}`), '0A000', 'on the control group');
+    assert.equal(await sqlstateOf(client, `SELECT ${hidden} FROM memory_entries WHERE namespace = 'lexing-ns'`), '0A000', 'on a worker shard');
+    // Every later statement is read by the nodes as the planner read it: 'a\' is the two characters a and \.
+    for (let i = 0; i < 3; i++) {
+      const pinned = await client.query("SELECT 'a\\' AS v, key FROM memory_entries WHERE namespace = 'lexing-ns'");
+      assert.deepEqual(pinned.rows, [{ v: 'a\\', key: 'k' }]);
+      assert.equal((await client.query("SELECT 'a\\' AS v")).rows[0].v, 'a\\');
+      assert.equal((await client.query('SHOW standard_conforming_strings')).rows[0].standard_conforming_strings, 'on');
+    }
+  } finally {
+    await client.end();
+  }
+  const url = new URL(cluster.url);
+  url.searchParams.set('options', '-c standard_conforming_strings=off');
+  const withOption = new pg.Client(url.toString());
+  await assert.rejects(withOption.connect(), (error: { code?: string }) => error.code === '0A000');
+  await selectOneMs();
+});
+
+test('role and system changes, other roles, dpg\'s channel and backend signals through the coordinator: 42501 (DO: 0A000), and the coordinator\'s own connections are unchanged', async () => {
+  const client = new pg.Client(cluster.url);
+  await client.connect();
+  try {
+    for (const sql of [
+      'ALTER ROLE CURRENT_USER SET default_transaction_read_only = on',
+      'ALTER ROLE CURRENT_USER SET standard_conforming_strings = off',
+      "ALTER ROLE CURRENT_USER PASSWORD 'changed'",
+      `ALTER DATABASE ${DATABASE} SET default_transaction_read_only = on`,
+      "ALTER SYSTEM SET max_connections = '5'",
+      "CREATE ROLE intruder LOGIN PASSWORD 'x'",
+      'SET ROLE postgres',
+      'LISTEN dpg_catalog_changed',
+      "SELECT pg_notify('dpg_catalog_changed', 'x')",
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()',
+    ]) {
+      assert.equal(await sqlstateOf(client, sql), '42501', sql);
+    }
+    assert.equal(await sqlstateOf(client, 'DO $$ BEGIN PERFORM 1; END $$'), '0A000');
+  } finally {
+    await client.end();
+  }
+  // New sessions (new worker connections) still write.
+  const after = new pg.Client(cluster.url);
+  await after.connect();
+  try {
+    await after.query("INSERT INTO memory_entries (namespace, key, embedding) VALUES ('role-ns', 'k', array_fill(0.1, ARRAY[384])::real[]::vector)");
+    assert.equal((await after.query("SELECT count(*)::int AS n FROM memory_entries WHERE namespace = 'role-ns'")).rows[0].n, 1);
+  } finally {
+    await after.end();
+  }
+});
