@@ -35,8 +35,12 @@ export class TextRowSplitter implements RowSplitter {
   constructor(
     private readonly column: number,
     private readonly delimiter: number,
-    private readonly nullString: string,
-  ) {}
+    nullString: string,
+  ) {
+    this.nullStringBytes = Buffer.from(nullString, 'utf8').toString('latin1');
+  }
+
+  private readonly nullStringBytes: string;
 
   push(chunk: Buffer): CopyRow[] {
     if (this.finished) return [];
@@ -71,8 +75,9 @@ export class TextRowSplitter implements RowSplitter {
     for (let i = 0; i <= line.length; i++) {
       if (i === line.length || line[i] === this.delimiter) {
         if (index === this.column) {
-          const raw = line.toString('utf8', start, i);
-          return raw === this.nullString ? null : unescapeText(raw);
+          const raw = line.subarray(start, i);
+          // The null marker is compared before de-escaping, as PostgreSQL does.
+          return raw.toString('latin1') === this.nullStringBytes ? null : utf8Strict(unescapeText(raw));
         }
         index++;
         start = i + 1;
@@ -84,14 +89,63 @@ export class TextRowSplitter implements RowSplitter {
   }
 }
 
-/** Backslash escapes of the text format: \b \f \n \r \t \v, octal \NNN, hex \xHH, and \x for any other x. */
-export function unescapeText(value: string): string {
-  if (!value.includes('\\')) return value;
-  return value.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_, code: string) => {
-    if (code.startsWith('x') && code.length > 1) return String.fromCharCode(parseInt(code.slice(1), 16));
-    if (/^[0-7]+$/.test(code)) return String.fromCharCode(parseInt(code, 8));
-    return { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' }[code] ?? code;
-  });
+/** The COPY escapes that stand for one character: \b \f \n \r \t \v. */
+const SINGLE_ESCAPES: Record<number, number> = { 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x76: 0x0b };
+
+const isOctal = (byte: number | undefined) => byte !== undefined && byte >= 0x30 && byte <= 0x37;
+const hexValue = (byte: number | undefined) => {
+  if (byte === undefined) return -1;
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
+  if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
+  return -1;
+};
+
+/**
+ * Backslash escapes of the text format, over bytes as PostgreSQL reads them
+ * (CopyReadAttributesText in copyfromparse.c): \b \f \n \r \t \v, octal \NNN (one to
+ * three digits, the low 8 bits of the value), hex \xHH (one or two digits), and \x for
+ * any other x. Escapes give bytes, not characters: \xc3\xa9 is the two bytes of é.
+ */
+export function unescapeText(value: Buffer): Buffer {
+  if (!value.includes(BACKSLASH)) return value;
+  const out = Buffer.allocUnsafe(value.length);
+  let length = 0;
+  for (let i = 0; i < value.length; i++) {
+    const byte = value[i]!;
+    if (byte !== BACKSLASH || i + 1 >= value.length) {
+      out[length++] = byte;
+      continue;
+    }
+    const code = value[++i]!;
+    if (isOctal(code)) {
+      let octal = code - 0x30;
+      for (let digits = 1; digits < 3 && isOctal(value[i + 1]); digits++) octal = octal * 8 + (value[++i]! - 0x30);
+      out[length++] = octal & 0xff;
+    } else if (code === 0x78 && hexValue(value[i + 1]) >= 0) {
+      let hex = hexValue(value[++i]);
+      if (hexValue(value[i + 1]) >= 0) hex = hex * 16 + hexValue(value[++i]);
+      out[length++] = hex;
+    } else {
+      out[length++] = SINGLE_ESCAPES[code] ?? code;
+    }
+  }
+  return out.subarray(0, length);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The value as the node will store it: invalid UTF-8 is PostgreSQL's 22021, not a replacement character. */
+function utf8Strict(bytes: Buffer): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new CopyEncodingError('invalid byte sequence for encoding "UTF8" in the distribution column');
+  }
+}
+
+export class CopyEncodingError extends Error {
+  readonly sqlstate = '22021';
 }
 
 /** CSV: rows end at a newline outside quotes; quoted values may hold delimiters and newlines. */
@@ -189,7 +243,7 @@ export class CsvRowSplitter implements RowSplitter {
       if (i === line.length || byte === this.delimiter) {
         parts.push(line.subarray(segmentStart, i));
         if (index === this.column) {
-          value = Buffer.concat(parts).toString('utf8');
+          value = utf8Strict(Buffer.concat(parts));
           return !quoted && value === this.nullString ? null : value;
         }
         index++;

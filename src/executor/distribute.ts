@@ -13,7 +13,13 @@ import { voidResult } from './function-results.ts';
 import { changeShardCount } from '../rebalance/shard-count.ts';
 import { runMove } from '../rebalance/shard-move.ts';
 
-const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'name']);
+/**
+ * Distribution column types hashed with hashtext(): those that store the text they are
+ * given. varchar(n) (truncates trailing spaces past n), char(n) (pads) and name
+ * (truncates at 63 bytes) store another value than the one a statement names, so the
+ * row would be routed by one value and stored, re-hashed by moves and splits, as another.
+ */
+const TEXT_TYPES = new Set(['text', 'character varying']);
 const RADIUS_TYPES = new Set(['double precision', 'real', 'numeric', 'vector', 'ruvector']);
 
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
@@ -152,8 +158,8 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
     const column = shell.columns.find((c) => c.name === columnArg);
     if (!column) throw new ClientError('42703', `column "${columnArg}" of relation "${shell.name}" does not exist`);
     const baseType = column.type.replace(/\(.*\)$/, '');
-    if (method === 'hash' && !TEXT_TYPES.has(baseType)) {
-      throw new ClientError(SqlState.featureNotSupported, `distribution column ${columnArg} is ${column.type}; dpg hashes text distribution columns (text, varchar, char) with hashtext()`);
+    if (method === 'hash' && !TEXT_TYPES.has(column.type)) {
+      throw new ClientError(SqlState.featureNotSupported, `distribution column ${columnArg} is ${column.type}; dpg hashes text distribution columns with hashtext() and takes text or varchar without a length (a length, char(n) and name change the value stored, which would then be routed as another)`);
     }
     if (method === 'hyperbolic' && !RADIUS_TYPES.has(baseType)) {
       throw new ClientError(

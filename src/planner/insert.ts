@@ -3,12 +3,17 @@ import { deparseSync } from 'pgsql-deparser';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { unwrapNode, walk } from './sql-ast.ts';
 import { replaceRelationNames } from './merge-select.ts';
-import type { KeyValue } from './shard-key.ts';
+import { stripTextCasts, type KeyValue } from './shard-key.ts';
 import { relationPlaceholder, type Plan } from './plan.ts';
 
-/** The distribution value of one VALUES row: a constant or a parameter, possibly cast. */
+/**
+ * The distribution value of one VALUES row: a constant or a parameter, through casts
+ * that leave a text value as it is (text, varchar without a length). Any other cast
+ * (varchar(5) truncates, char(n) pads, a domain or another type may change the text) is
+ * not followed: the row is routed by the value PostgreSQL stores, or refused.
+ */
 function keyValueOf(node: any): KeyValue | null {
-  const [kind, body] = unwrapNode(node);
+  const [kind, body] = unwrapNode(stripTextCasts(node, false));
   if (kind === 'A_Const') {
     if (body.isnull) return { kind: 'const', value: null };
     if (body.sval) return { kind: 'const', value: body.sval.sval ?? '' };
@@ -18,7 +23,6 @@ function keyValueOf(node: any): KeyValue | null {
     return null;
   }
   if (kind === 'ParamRef') return { kind: 'param', index: body.number };
-  if (kind === 'TypeCast') return keyValueOf(body.arg);
   return null;
 }
 
@@ -51,7 +55,7 @@ export function planInsert(body: any, template: string, relations: TableInfo[], 
   for (const row of select.valuesLists as any[]) {
     const items = unwrapNode(row)[1].items as any[];
     const key = keyValueOf(items[keyIndex]);
-    if (!key) return unsupported(`the value of distribution column ${target.distributionColumn} must be a constant or a parameter in every row`);
+    if (!key) return unsupported(`the value of distribution column ${target.distributionColumn} must be a constant or a parameter (cast to text or varchar without a length, if at all) in every row, so that dpg routes it by the value PostgreSQL stores`);
     rowKeys.push(key);
   }
   if (rowKeys.length === 1) {

@@ -15,6 +15,7 @@ import { searchColumn, hasOtherFilters } from '../vector/search-variants.ts';
 import { isDeterministic } from './volatility.ts';
 import { checkSetConfigCalls, checkSetStatement } from './lexing-settings.ts';
 import { checkPrivileged } from './privileged.ts';
+import { distributionColumnChange, nestedWrites } from './nested-writes.ts';
 
 const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
 
@@ -162,6 +163,8 @@ function canAlias(kind: string, ref: RelationRef): boolean {
 }
 
 function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
+  const keyChange = distributionColumnChange(statement.node, snapshot);
+  if (keyChange) return { kind: 'unsupported', error: keyChange };
   if (kind === 'InsertStmt') {
     const pulled = planInsertSelect(body, snapshot, (sql) => {
       const parsed = parseSql(sql);
@@ -192,10 +195,16 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
     managed.map((r, k) => ({ location: r.ref.location, newName: relationPlaceholder(k), alias: r.ref.alias || !canAlias(kind, r.ref) || tableCommand ? undefined : r.ref.name })),
   );
   const distributed = managed.filter((r) => r.table!.kind === 'distributed');
+  // Data-modifying CTEs (WITH d AS (DELETE ...) SELECT ...) make the statement a write:
+  // never run again after a lost connection, never cached, with the tables' durability.
+  const writes = nestedWrites(statement.node, snapshot).filter((w) => w.table);
+  if (kind === 'InsertStmt' && (writes.length > 0 || distributed.length > 1)) {
+    return notSupported('an INSERT into a distributed table that reads or writes distributed tables in a CTE or subquery is not supported (the other tables\' rows live on other shards); use INSERT ... SELECT');
+  }
 
   if (distributed.length === 0) {
     if (kind === 'SelectStmt') {
-      if (info.lockingClause) return { kind: 'reference-write', template, relations };
+      if (info.lockingClause || writes.length > 0) return { kind: 'reference-write', template, relations };
       return { kind: 'distributed', command: 'SELECT', anchor: relations[0]!, keyValues: null, pinnedEach: null, template, relations, merge: null, aggregate: null, mergeUnsupported: null, readOnly: true, cacheable: !info.selectInto && isDeterministic(body) };
     }
     return { kind: 'reference-write', template, relations };
@@ -207,19 +216,12 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
       `the distributed tables ${distributed.map((r) => r.ref.name).join(', ')} are not co-located; dpg runs a statement only over co-located tables (same distribution column type and shard count)`,
     );
   }
-  if (managed.some((r) => r.ref.isTarget && r.table!.kind === 'reference')) {
+  if (managed.some((r) => r.ref.isTarget && r.table!.kind === 'reference') || writes.some((w) => w.table!.kind === 'reference')) {
     return notSupported('a statement that writes a reference table cannot read distributed tables');
   }
 
   const placeholders = new Map(managed.map((r, k) => [r.ref.location, relationPlaceholder(k)]));
   if (kind === 'InsertStmt') return planInsert(body, template, relations, placeholders);
-  if (kind === 'UpdateStmt') {
-    const target = snapshot.table(body.relation.relname, body.relation.schemaname ?? null);
-    const columns = ((body.targetList as any[]) ?? []).map((t) => unwrapNode(t)[1].name as string);
-    if (target?.kind === 'distributed' && columns.includes(target.distributionColumn!)) {
-      return notSupported(`UPDATE cannot change the distribution column ${target.distributionColumn} of ${target.name}: the row would belong on another shard. DELETE it and INSERT it anew`);
-    }
-  }
 
   // The router looks at every query level: its WHERE and inner-join conditions pin its relations.
   const levels = pinsByLevel(statement.node, snapshot);
@@ -253,9 +255,14 @@ function planQuery(kind: string, body: any, statement: ParsedStatement, snapshot
           : 'distributed tables must be joined on their distribution column (e.g. m.namespace = p.namespace), or each pinned to the same value',
       );
     }
-    return { ...distributedPlan(kind, body, template, relations, pinned[0]!, info, placeholders, managedRefs(managed, levels.top)), pinnedEach: pinned as KeyValue[][] };
+    return asWrite({ ...distributedPlan(kind, body, template, relations, pinned[0]!, info, placeholders, managedRefs(managed, levels.top)), pinnedEach: pinned as KeyValue[][] }, writes.length > 0);
   }
-  return distributedPlan(kind, body, template, relations, keyValues, info, placeholders, managedRefs(managed, levels.top));
+  return asWrite(distributedPlan(kind, body, template, relations, keyValues, info, placeholders, managedRefs(managed, levels.top)), writes.length > 0);
+}
+
+/** A statement with data-modifying CTEs is a write: not read-only, not cacheable, not merged or retried as a read. */
+function asWrite(plan: DistributedPlan, writes: boolean): DistributedPlan {
+  return writes ? { ...plan, readOnly: false, cacheable: false } : plan;
 }
 
 /** The relations named directly in a FROM list (through joins, not into subqueries). */

@@ -465,7 +465,7 @@ function arrayValues(node: any): KeyValue[] | null {
  * byte equality ("C", "POSIX", "default"). A nondeterministic collation could
  * make different strings equal, so it stays and the condition is not recognised.
  */
-function stripTextCasts(node: any, array: boolean): any {
+export function stripTextCasts(node: any, array: boolean): any {
   for (;;) {
     const [type, body] = unwrapNode(node);
     if (type === 'TypeCast' && isTextType(body.typeName, array)) node = body.arg;

@@ -216,7 +216,7 @@ export class NamespaceTierManager {
     for (const [shardIndex, state] of shards) {
       let rows = 0;
       for (const byShard of pieces.values()) rows += byShard.get(shardIndex) ?? 0;
-      await this.growSharedIndexes(table, shardIndex, state, rows);
+      await this.resizeSharedIndexes(table, shardIndex, state, rows);
     }
 
     const names = [...pieces.keys()];
@@ -269,14 +269,17 @@ export class NamespaceTierManager {
 
   /**
    * The HNSW profile of a shard follows its size (the seed's table): once a shard
-   * grows into a profile with a larger m, its shared index is built again with that
-   * profile, concurrently, beside the old one, which is then dropped. (A shrinking
-   * shard keeps the larger index.)
+   * grows into a profile with a larger m, or shrinks into one with a smaller m by a
+   * tenth past its bound (so a shard near a bound is not rebuilt at every crossing),
+   * its shared index is built again with that profile, concurrently, beside the old
+   * one, which is then dropped.
    */
-  private async growSharedIndexes(table: TableInfo, shardIndex: number, state: ShardState, rows: number): Promise<void> {
-    const profile = hnswProfileIn(this.options.profiles, rows);
+  private async resizeSharedIndexes(table: TableInfo, shardIndex: number, state: ShardState, rows: number): Promise<void> {
+    const larger = hnswProfileIn(this.options.profiles, rows);
+    const smaller = hnswProfileIn(this.options.profiles, Math.ceil(rows * 1.1));
     for (const column of state.columns) {
-      if (profile.m <= column.m || this.stopped) continue;
+      const profile = larger.m > column.m ? larger : smaller.m < column.m ? smaller : null;
+      if (!profile || this.stopped) continue;
       const started = performance.now();
       const next = `${column.index.slice(0, 50)}_rebuild`;
       await this.buildOnShard(table, shardIndex, async (query) => {
