@@ -21,6 +21,7 @@ import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/boots
 import { MissingSystemUserError } from '../cluster/system-user.ts';
 import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, splitShardCommand, mergeShardsCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
 import { ClientError } from '../server/client-error.ts';
+import { checkCluster, formatCheckReport } from './check.ts';
 
 const USAGE = `usage: dpg <command> [options]
 
@@ -31,6 +32,8 @@ commands:
   status [--json]    every node and process: group, role, state, lag, ports, PIDs
   url                the client connection URL
   shards [--json]    the shard map (citus_shards): table, shard, node, size
+  check [--json]     consistency: every placement exists, every row hashes into its shard's range,
+                     co-located shards share a group (exit 1 on a problem)
   demo [--rows N]    load demo memories through the coordinator and run the seed's searches
   plan-shards        the seed's shard count guidance: --vectors N [--per-shard M] [--json]
   move-shard         move a shard (with its co-located shards) to another worker group, online:
@@ -382,6 +385,15 @@ export async function main(argv: string[]): Promise<number> {
     case 'remove-group': {
       await removeGroupCommand(load(options), options as MoveFlags, out, err);
       return 0;
+    }
+    case 'check': {
+      const loaded = load(options);
+      const layout = existingLayout(loaded);
+      const secrets = readSecrets(layout.secretsFile);
+      if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
+      const report = await checkCluster(layout, secrets, loaded.config.cluster.database);
+      out(options.json ? JSON.stringify(report, null, 2) : formatCheckReport(report));
+      return report.problems.length === 0 ? 0 : 1;
     }
     case 'shards': {
       const loaded = load(options);

@@ -45,6 +45,28 @@ export class LexingChangedError extends Error {
   }
 }
 
+/**
+ * What DISCARD ALL does, as statements that may share one simple Query with others
+ * (DISCARD ALL itself cannot run in the implicit block of a multi-statement Query):
+ * https://www.postgresql.org/docs/15/sql-discard.html. A hot standby refuses UNLISTEN
+ * during recovery (and nothing can LISTEN there), so it is left out on one.
+ */
+export function discardSessionStateSql(connection: BackendConnection): string {
+  const unlisten = connection.parameters.get('in_hot_standby') === 'on' ? '' : ' UNLISTEN *;';
+  return `CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL;${unlisten} SELECT pg_catalog.pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES`;
+}
+
+/** A reader that, asked to, reads the rest of its request's answer into its own buffer. */
+export interface UnfinishedReader {
+  readonly ticket: number;
+  spill(): Promise<void>;
+}
+
+/** BackendConnection.owner of a connection nobody has used yet. */
+export const FRESH_CONNECTION = -1;
+/** BackendConnection.owner for the coordinator's own statements (catalog, recovery, control plane). */
+export const INTERNAL_OWNER = 0;
+
 /** An error the server reported (ErrorResponse), carrying all of its fields. */
 export class ServerError extends Error {
   constructor(readonly fields: NoticeFields) {
@@ -90,6 +112,14 @@ export class BackendConnection {
   /** hnsw.ef_search SET LOCAL in the transaction block now open here. */
   localEfSearch: number | null = null;
   broken = false;
+  /**
+   * Who used this connection last: a client session's id, INTERNAL_OWNER for the
+   * coordinator's own work, FRESH_CONNECTION before anyone. When it passes to another
+   * owner its session state is discarded first (GroupPool.acquire).
+   */
+  owner = FRESH_CONNECTION;
+  /** discardSessionStateSql() is due before the new owner's first statement (sent with its settings). */
+  discardPending = false;
   /** Set when the server reported a lexing setting dpg cannot follow (see LEXING_SETTINGS). */
   lexingChanged: string | null = null;
   /** The pool's generation when this connection was opened: a leader change makes older ones stale. */
@@ -292,7 +322,30 @@ export class BackendConnection {
    * error elsewhere), so the next request's reader sees only its own answers.
    */
   async settle(): Promise<void> {
-    while (this.requestsAnswered < this.requestsSent) await this.readFrame();
+    while (this.requestsAnswered < this.requestsSent) {
+      // A reader still reading its answer (a portal suspended by a row limit) keeps it:
+      // the rest is read into its own buffer, not thrown away.
+      const reader = this.unfinished.find((r) => r.ticket > this.requestsAnswered);
+      if (reader) {
+        await reader.spill();
+        this.unfinished.splice(this.unfinished.indexOf(reader), 1);
+        continue;
+      }
+      await this.readFrame();
+    }
+  }
+
+  /** Readers of requests not answered to the end yet, oldest first (see settle). */
+  private readonly unfinished: UnfinishedReader[] = [];
+
+  /** A reader of request `ticket` that may stop halfway (WorkerResultStream). */
+  register(reader: UnfinishedReader): void {
+    this.unfinished.push(reader);
+  }
+
+  unregister(reader: UnfinishedReader): void {
+    const index = this.unfinished.indexOf(reader);
+    if (index >= 0) this.unfinished.splice(index, 1);
   }
 
   private consumed(frame: Frame): Frame {
@@ -359,6 +412,19 @@ export class BackendConnection {
       }
     });
     return { rows, tags };
+  }
+
+  /**
+   * The session state a node keeps per connection is gone (DISCARD ALL ran): what the
+   * coordinator remembers of it goes too.
+   */
+  discarded(): void {
+    this.discardPending = false;
+    this.prepared.clear();
+    this.settingsKey = '';
+    this.efSearch = null;
+    this.synchronousCommit = null;
+    this.localEfSearch = null;
   }
 
   /** Asks the server to cancel whatever this connection is running (a separate connection, as the protocol requires). */

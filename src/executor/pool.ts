@@ -1,4 +1,4 @@
-import { BackendConnection, ConnectionLostError, type BackendTarget } from './backend-connection.ts';
+import { BackendConnection, ConnectionLostError, discardSessionStateSql, FRESH_CONNECTION, INTERNAL_OWNER, type BackendTarget } from './backend-connection.ts';
 
 export interface PoolOptions {
   minSize: number;
@@ -52,7 +52,53 @@ export class GroupPool {
     return this.waiters.length;
   }
 
-  async acquire(): Promise<BackendConnection> {
+  /**
+   * A connection for `owner` (a client session's id, or INTERNAL_OWNER). A connection
+   * another owner used last keeps that owner's session state on the node (settings
+   * made by set_config() in a function, prepared statements, LISTEN, advisory locks,
+   * temporary tables): it is reset as DISCARD ALL would before the new owner's first
+   * statement, so nothing of one session reaches another. For a client session the
+   * DISCARD goes with its settings (SessionTransaction.applySettings: one round trip);
+   * for the coordinator's own work it runs here.
+   */
+  async acquire(owner = INTERNAL_OWNER): Promise<BackendConnection> {
+    const connection = await this.take();
+    if (connection.owner !== owner && connection.owner !== FRESH_CONNECTION) connection.discardPending = true;
+    connection.owner = owner;
+    if (connection.discardPending && owner === INTERNAL_OWNER) {
+      try {
+        await connection.simpleQuery(discardSessionStateSql(connection));
+        connection.discarded();
+      } catch (error) {
+        connection.destroy();
+        this.release(connection);
+        throw error;
+      }
+    }
+    return connection;
+  }
+
+  /**
+   * A client session ended: the idle connections it used last are reset now, in the
+   * background, rather than at their next use, so that nothing it left on the node (an
+   * advisory lock taken inside a function, a LISTEN) outlives it.
+   */
+  sessionEnded(owner: number): void {
+    for (const connection of this.idle.filter((c) => c.owner === owner)) {
+      this.idle.splice(this.idle.indexOf(connection), 1);
+      connection.owner = INTERNAL_OWNER;
+      connection.simpleQuery(discardSessionStateSql(connection)).then(
+        () => {
+          connection.discarded();
+          // As clean as a new connection: its next owner need not discard again.
+          connection.owner = FRESH_CONNECTION;
+        },
+        () => connection.destroy(),
+      ).finally(() => this.release(connection));
+    }
+  }
+
+  private async take(): Promise<BackendConnection> {
     if (this.closed) throw new ConnectionLostError(`the pool of group ${this.groupId} is closed`);
     for (;;) {
       const connection = this.idle.pop();

@@ -62,6 +62,11 @@ export class ReplicaRouter {
    * The standby to read group `groupId` from, or null for the primary.
    * @param since Date.now() after the session's last write to the group (0: none)
    */
+  /** Every standby pool (GroupPool.sessionEnded runs on each when a session ends). */
+  allPools(): GroupPool[] {
+    return [...this.pools.values()];
+  }
+
   pick(groupId: number, since: number): { node: string; pool: GroupPool } | null {
     if (this.readFrom === 'primary') return null;
     const group = this.host.workerGroups().find((g) => g.groupId === groupId);

@@ -25,6 +25,9 @@ export interface ResultStream {
 
 export type NoticeSink = (frame: Buffer) => void;
 
+/** What one unfinished answer may hold in memory while its connection serves another request. */
+const SPILL_LIMIT_BYTES = 16 * 1024 * 1024;
+
 /**
  * Reads one statement's responses from a worker connection after the request was
  * written (a simple Query, or Parse/Bind/Describe/Execute/Sync): forwards DataRow
@@ -47,22 +50,50 @@ export class WorkerResultStream implements ResultStream {
     private readonly onError: (parsed: number) => void = () => {},
   ) {
     this.ticket = connection.lastRequest;
+    connection.register(this);
   }
   /** ParseComplete messages seen: statements prepared before an error exist on the worker. */
   private parsed = 0;
   /** The request this stream reads the answer to (see BackendConnection.lastRequest). */
-  private readonly ticket: number;
+  readonly ticket: number;
+  /** The rest of the answer, read off the connection so that another request could use it. */
+  private spilled: Frame[] | null = null;
+
+  /**
+   * Another statement needs the connection while this answer is unfinished (two portals
+   * of one transaction on one group, the first suspended by Execute's row limit): the
+   * rest of it is read into memory, at most SPILL_LIMIT_BYTES; past that the rest is
+   * dropped and this stream ends with an error (54000) instead of fewer rows.
+   */
+  async spill(): Promise<void> {
+    if (this.done || this.spilled) return;
+    let frames: Frame[] = [];
+    let bytes = 0;
+    for (;;) {
+      const frame = this.connection.takeBuffered() ?? (await this.connection.readFrame());
+      if (frame.code !== BackendCode.ReadyForQuery) bytes += frame.raw.length;
+      if (bytes <= SPILL_LIMIT_BYTES) frames.push(frame);
+      if (frame.code !== BackendCode.ReadyForQuery) continue;
+      if (bytes > SPILL_LIMIT_BYTES) {
+        this.error ??= new ServerError({ severity: 'ERROR', severityNonLocalized: 'ERROR', code: '54000', message: `the rest of this portal's result (over ${SPILL_LIMIT_BYTES / 1024 / 1024} MB) could not be kept while another statement ran on the same node connection: fetch it before running another statement in the transaction` });
+        frames = [frame];
+      }
+      break;
+    }
+    this.spilled = frames;
+  }
 
   /** Advances to the next frame that matters; returns a DataRow frame, or null at the end. */
   private async advance(): Promise<Frame | null> {
     while (!this.done) {
-      if (this.connection.answered(this.ticket)) {
+      if (!this.spilled && this.connection.answered(this.ticket)) {
         // Someone read the rest of this answer (the connection was settled for reuse): nothing more comes.
         this.done = true;
+        this.connection.unregister(this);
         this.onEnd();
         break;
       }
-      const frame = this.connection.takeBuffered() ?? (await this.connection.readFrame());
+      const frame = this.spilled ? this.spilled.shift()! : (this.connection.takeBuffered() ?? (await this.connection.readFrame()));
       switch (frame.code) {
         case BackendCode.DataRow:
           if (this.desc === undefined) this.desc = null;
@@ -105,8 +136,10 @@ export class WorkerResultStream implements ResultStream {
           break;
         case BackendCode.ReadyForQuery: {
           const message = decodeBackend(frame);
-          if (message.type === 'ReadyForQuery') this.connection.transactionStatus = message.status;
+          // (A spilled answer's status is history: the connection has moved on.)
+          if (message.type === 'ReadyForQuery' && !this.spilled) this.connection.transactionStatus = message.status;
           this.done = true;
+          this.connection.unregister(this);
           this.onEnd();
           if (this.error) throw this.error;
           this.connection.checkLexing();

@@ -7,7 +7,7 @@ import type { Coordinator } from '../server/coordinator.ts';
 import type { ClientSession } from '../server/client-session.ts';
 import { ClientError, SqlState, errorFields } from '../server/client-error.ts';
 import type { PlannedStatement } from '../planner/plan-cache.ts';
-import { withCurrentTables, type DistributedPlan, type Plan, type SessionSettingPlan, type TransactionPlan } from '../planner/plan.ts';
+import { withCurrentTables, type SessionConfigCall, type DistributedPlan, type Plan, type SessionSettingPlan, type TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, PrefetchedStream, type ResultStream } from './result-stream.ts';
@@ -69,7 +69,7 @@ export class SessionExecutor {
     private readonly coordinator: Coordinator,
     private readonly session: ClientSession,
   ) {
-    this.transaction = new SessionTransaction(coordinator);
+    this.transaction = new SessionTransaction(coordinator, session.processId);
   }
 
   private get output() {
@@ -180,6 +180,7 @@ export class SessionExecutor {
       }
       // After a suspension PostgreSQL's tag counts the rows of the last Execute only.
       const tag = portal?.suspended ? stream.tag().replace(/\d+$/, String(sent)) : stream.tag();
+      if (plan.kind === 'control' && plan.sessionConfig) await this.keepSessionConfig(plan.sessionConfig, bindings);
       // The write is done: what it changed leaves the result cache before the client hears of it.
       await this.wrote(invalidation);
       if (stream.empty) this.output.write(EMPTY_QUERY_RESPONSE);
@@ -319,6 +320,9 @@ export class SessionExecutor {
       case 'copy':
         if (plan.direction === 'in') throw new Error('COPY FROM STDIN is started by runStatement');
         return new CopyOutStream(ctx, plan, await copyHeaderLine(ctx, plan));
+      case 'local':
+        metrics()?.statements.inc({ route: 'local' });
+        return new LocalResultStream(plan.tag);
       case 'unsupported':
         throw plan.error;
       default: {
@@ -420,6 +424,34 @@ export class SessionExecutor {
     return plan.tag;
   }
 
+  /**
+   * set_config() ran on the connection that answered the statement: the session keeps it
+   * like SET (applied to every node connection it uses from now on), or like SET LOCAL
+   * for is_local inside a block (sent to the block's other groups too).
+   */
+  private async keepSessionConfig(calls: SessionConfigCall[], bindings: Bindings): Promise<void> {
+    const text = (ref: SessionConfigCall['name']): string => {
+      if ('value' in ref) return ref.value;
+      const param = bindings.params[ref.param - 1];
+      if (param === null || param === undefined) throw new ClientError('22004', 'set_config() got a NULL setting name or value');
+      return param.toString('utf8');
+    };
+    const t = this.transaction;
+    for (const call of calls) {
+      const name = text(call.name).toLowerCase();
+      const sql = `SELECT pg_catalog.set_config(${quoteLiteral(name)}, ${quoteLiteral(text(call.value))}, ${call.local})`;
+      if (call.local) {
+        if (!t.inBlock) continue;
+        await t.onEveryBegunGroup(sql);
+        t.recordLocalSetting(sql);
+        continue;
+      }
+      t.recordSetting(name, sql, false);
+      for (const connection of t.connections()) SessionTransaction.settingsChanged(connection);
+      if (t.inBlock) await t.onEveryBegunGroup(sql);
+    }
+  }
+
   // ---- extended query protocol -----------------------------------------------
 
   async parse(name: string, sql: string, parameterTypes: number[]): Promise<void> {
@@ -475,7 +507,7 @@ export class SessionExecutor {
       const portal = this.portals.get(name);
       if (!portal) throw new ClientError(SqlState.invalidCursorName, `portal "${name}" does not exist`);
       const planned = portal.statement.planned;
-      if (!planned || planned.plan.kind === 'transaction' || planned.plan.kind === 'set' || portal.completedTag !== null || this.transaction.status === 'E') {
+      if (!planned || planned.plan.kind === 'transaction' || planned.plan.kind === 'set' || planned.plan.kind === 'local' || portal.completedTag !== null || this.transaction.status === 'E') {
         // In a failed block nothing runs; the Execute that follows reports 25P02.
         this.output.write(NO_DATA);
         return;
@@ -507,7 +539,7 @@ export class SessionExecutor {
   private async describeStatement(statement: PreparedStatementEntry): Promise<StatementDescription> {
     if (statement.description) return statement.description;
     const plan = statement.planned?.plan;
-    if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'empty' || plan.kind === 'ddl' || plan.kind === 'drop-index' || plan.kind === 'copy') {
+    if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'local' || plan.kind === 'empty' || plan.kind === 'ddl' || plan.kind === 'drop-index' || plan.kind === 'copy') {
       statement.description = { parameterTypes: [], rowDescription: null, columns: 0 };
       return statement.description;
     }
@@ -717,6 +749,10 @@ export class SessionExecutor {
 /** INSERT, UPDATE, DELETE, writes to reference tables, SELECT ... FOR UPDATE. */
 function writesRows(plan: Plan): boolean {
   return plan.kind === 'insert' || plan.kind === 'reference-write' || (plan.kind === 'distributed' && !plan.readOnly);
+}
+
+function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
 }
 
 function quoteIdent(name: string): string {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BackendConnection } from './backend-connection.ts';
 import type { GroupPool } from './pool.ts';
-import { ServerError } from './backend-connection.ts';
+import { discardSessionStateSql, ServerError } from './backend-connection.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../server/client-error.ts';
 import { metrics } from '../metrics/metrics.ts';
@@ -61,7 +61,11 @@ export class SessionTransaction {
   /** In a block: the strongest durability class written on each group (its COMMIT waits accordingly). */
   private readonly groupDurability = new Map<number, Durability>();
 
-  constructor(private readonly coordinator: Coordinator) {}
+  /** `sessionId`: the client session's id (its process id), the owner of the pool connections it takes. */
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly sessionId = 1,
+  ) {}
 
   /** The session's settings, as part of a cached result's key (DateStyle, TimeZone, ... shape results). */
   get settingsFingerprint(): string {
@@ -85,7 +89,7 @@ export class SessionTransaction {
     if (connection) await connection.settle();
     if (!connection) {
       try {
-        connection = await pool.acquire();
+        connection = await pool.acquire(this.sessionId);
       } catch (error) {
         if (!replica) throw error;
         // A standby that cannot be reached: the primary answers, and the standby waits until it has caught up again.
@@ -159,11 +163,14 @@ export class SessionTransaction {
   }
 
   private async applySettings(connection: BackendConnection): Promise<void> {
-    if (connection.settingsKey === this.settingsKey) return;
-    const statements = ['RESET ALL', ...this.settings.values()];
+    const discard = connection.discardPending;
+    if (!discard && connection.settingsKey === this.settingsKey) return;
+    // A connection another session used: all its session state goes (settings included).
+    const statements = [discard ? discardSessionStateSql(connection) : 'RESET ALL', ...this.settings.values()];
     connection.efSearch = null;
     connection.synchronousCommit = null;
     await connection.simpleQuery(statements.join('; '));
+    if (discard) connection.discarded();
     connection.settingsKey = this.settingsKey;
   }
 

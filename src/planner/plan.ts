@@ -20,7 +20,24 @@ export type Plan =
   | DropIndexPlan
   | DistributionFunctionPlan
   | CopyPlan
+  | LocalPlan
   | UnsupportedPlan;
+
+/**
+ * A statement the coordinator answers itself with its tag (DISCARD, DEALLOCATE ALL,
+ * UNLISTEN): the state it would clear is never kept on pooled node connections.
+ */
+export interface LocalPlan {
+  kind: 'local';
+  tag: string;
+}
+
+/** set_config(name, value, is_local) taken as a setting of the session (or of its transaction). */
+export interface SessionConfigCall {
+  name: { value: string } | { param: number };
+  value: { value: string } | { param: number };
+  local: boolean;
+}
 
 /** COPY FROM STDIN / TO STDOUT of a distributed or reference table. */
 export interface CopyPlan {
@@ -102,6 +119,8 @@ export interface ControlPlan {
   notices?: string[];
   /** COPY FROM STDIN into a control-group table: the client's data is passed through. */
   copyIn?: boolean;
+  /** set_config() calls the session keeps once the statement succeeded (planner/session-state.ts). */
+  sessionConfig?: SessionConfigCall[];
 }
 
 /** The ORDER BY of a multi-shard SELECT, evaluated by the coordinator's merge. */

@@ -15,6 +15,7 @@ import { searchColumn, hasOtherFilters } from '../vector/search-variants.ts';
 import { isDeterministic } from './volatility.ts';
 import { checkSetConfigCalls, checkSetStatement } from './lexing-settings.ts';
 import { checkPrivileged } from './privileged.ts';
+import { checkTemporaryObjects, planSessionState, sessionConfigCalls } from './session-state.ts';
 import { distributionColumnChange, nestedWrites } from './nested-writes.ts';
 
 const notSupported = (message: string): Plan => ({ kind: 'unsupported', error: new ClientError(SqlState.featureNotSupported, message) });
@@ -46,6 +47,19 @@ export function planStatement(statement: ParsedStatement, snapshot: CatalogSnaps
   }
   const refused = checkPrivileged(kind, body, statement.node) ?? (kind === 'VariableSetStmt' ? checkSetStatement(body) : checkSetConfigCalls(statement.node));
   if (refused) return { kind: 'unsupported', error: refused };
+  const sessionState = planSessionState(kind, body);
+  if (sessionState) return sessionState;
+  const temporary = checkTemporaryObjects(statement.node);
+  if (temporary) return { kind: 'unsupported', error: temporary };
+  const sessionConfig = sessionConfigCalls(kind, body, statement.node);
+  if (sessionConfig instanceof ClientError) return { kind: 'unsupported', error: sessionConfig };
+  const plan = planKind(kind, body, statement, snapshot);
+  if (sessionConfig.length === 0) return plan;
+  if (plan.kind !== 'control') return notSupported('set_config() in a statement over distributed or reference tables is not supported through dpg: call it in a SELECT of its own');
+  return { ...plan, sessionConfig };
+}
+
+function planKind(kind: string | null, body: any, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan {
   switch (kind) {
     case 'TransactionStmt': {
       const entry = TRANSACTION_TAGS[body.kind as string];

@@ -291,7 +291,8 @@ export class ClientSession {
     this.pending = [];
     if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
     this.coordinator.sessionClosed(this, this.authenticated);
-    void this.executor?.close();
+    const executor = this.executor;
+    if (executor) void executor.close().finally(() => this.coordinator.sessionReleased(this.processId));
     this.socket.end();
   }
 }

@@ -633,6 +633,11 @@ export class Coordinator {
     if (authenticated) this.authenticatedCount--;
   }
 
+  /** A closed session gave its node connections back: what it left on them is reset now. */
+  sessionReleased(processId: number): void {
+    for (const pool of [...this.pools.values(), ...(this.replicas?.allPools() ?? [])]) pool.sessionEnded(processId);
+  }
+
   cancel(processId: number, secretKey: number): void {
     const session = this.sessions.get(processId);
     // Keys travel as Int32; compare them as unsigned, however the client read them.

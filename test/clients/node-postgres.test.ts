@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { seededRandom } from '../support/random.ts';
 import {
   assertExactTopK,
@@ -697,5 +697,9 @@ describe('node-postgres (pg) against the coordinator', () => {
     assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE namespace = ANY ($1)`, [sources.map((n) => `${n}-big`)])).rows[0].n, 0);
     assert.equal((await client.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the session goes on');
     await close(client);
+  });
+
+  it('leaves the cluster consistent: dpg check', async () => {
+    await assertConsistent(cluster);
   });
 });

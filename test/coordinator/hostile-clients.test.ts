@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { FrameReader } from '../../src/protocol/frames.ts';
 import { decodeBackend, type BackendMessage } from '../../src/protocol/backend.ts';
 import { encodeFrontend, encodeSASLInitialResponse, encodeSASLResponse } from '../../src/protocol/frontend.ts';
@@ -76,6 +76,22 @@ class RawClient {
       }
       if (this.closed) return null;
       if (Date.now() >= deadline) throw new Error(`no ${type} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, 100);
+      });
+      this.waiter = null;
+    }
+  }
+
+  /** The next message, whatever it is. */
+  async nextAny(timeoutMs = 10_000): Promise<BackendMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = this.messages.shift();
+      if (message) return message;
+      if (this.closed) throw new Error('the connection closed');
+      if (Date.now() >= deadline) throw new Error(`no message within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         this.waiter = resolve;
         setTimeout(resolve, 100);
@@ -371,4 +387,116 @@ test('role and system changes, other roles, dpg\'s channel and backend signals t
   } finally {
     await after.end();
   }
+});
+
+/** A session of its own: runs `work` and disconnects. */
+async function inSession<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(cluster.url);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const WORKER_ROW = "FROM memory_entries WHERE namespace = 'lexing-ns'";
+
+test('one client\'s session never reaches another\'s: set_config() (direct or inside a function), synchronous_commit and advisory locks stay with their session', async () => {
+  await inSession(async (a) => {
+    await a.query("SELECT set_config('app.secret', 'from-a', false)");
+    // Kept by the session, on the control group and on the workers, statement after statement.
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await a.query("SELECT current_setting('app.secret') AS s")).rows[0].s, 'from-a');
+      assert.equal((await a.query(`SELECT current_setting('app.secret') AS s ${WORKER_ROW}`)).rows[0].s, 'from-a');
+    }
+    // Paths the planner cannot see: SQL text run by a function, on the control group and on a worker.
+    await a.query("SELECT query_to_xml('SELECT set_config(''app.hidden'', ''leak'', false), set_config(''synchronous_commit'', ''off'', false), pg_advisory_lock(4242)', false, false, '')");
+    await a.query(`SELECT query_to_xml('SELECT set_config(''app.hidden'', ''leak'', false), set_config(''synchronous_commit'', ''off'', false)', false, false, '') ${WORKER_ROW}`);
+  });
+  await until('the advisory lock of the closed session to be released', async () => {
+    const leader = await groupLeader(cluster.layout.groups[0]!);
+    return withClient(await connectNode(leader!, cluster.secrets, DATABASE), async (c) => Number((await c.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).rows[0].n) === 0);
+  });
+  await inSession(async (b) => {
+    for (let i = 0; i < 3; i++) {
+      // A custom setting another session defined on the connection reads '' after the reset
+      // (as after DISCARD ALL in PostgreSQL, which keeps the placeholder), never its value.
+      const shown = "coalesce(current_setting('app.secret', true), '') AS s, coalesce(current_setting('app.hidden', true), '') AS h, current_setting('synchronous_commit') AS c";
+      const control = (await b.query(`SELECT ${shown}`)).rows[0];
+      assert.deepEqual(control, { s: '', h: '', c: 'on' }, 'the control group connection carries nothing of the other session');
+      const worker = (await b.query(`SELECT ${shown} ${WORKER_ROW}`)).rows[0];
+      assert.deepEqual(worker, { s: '', h: '', c: 'on' }, 'nor the worker connection');
+    }
+  });
+});
+
+test('session state that cannot follow a session over pooled connections is refused (0A000); DISCARD, DEALLOCATE ALL and UNLISTEN are answered, and prepared statements still work after them', async () => {
+  await inSession(async (client) => {
+    for (const sql of ['PREPARE p AS SELECT 1', 'EXECUTE p', 'LISTEN app_events', 'CREATE TEMP TABLE scratch (x int)', 'SELECT pg_advisory_lock(7)', "SELECT set_config('app.x', key, false) FROM memory_entries WHERE namespace = 'lexing-ns'"]) {
+      assert.equal(await sqlstateOf(client, sql), '0A000', sql);
+    }
+    assert.equal(await sqlstateOf(client, 'DEALLOCATE p'), '26000');
+    const named = { name: 'kept_statement', text: 'SELECT $1::int + 1 AS n', values: [1] };
+    assert.equal((await client.query(named)).rows[0].n, 2);
+    for (const sql of ['DISCARD ALL', 'DEALLOCATE ALL', 'UNLISTEN *']) {
+      const result = await client.query(sql);
+      assert.equal(result.command, sql.split(' ')[0], sql);
+    }
+    assert.equal((await client.query(named)).rows[0].n, 2, "the driver's prepared statement still runs");
+    await client.query('BEGIN');
+    assert.equal((await client.query('SELECT pg_advisory_xact_lock(7)')).rowCount, 1, 'transaction-level advisory locks work');
+    await client.query('COMMIT');
+  });
+});
+
+test('two portals of one transaction on one group (JDBC fetchSize, named cursors): a suspended portal still returns all its rows', async () => {
+  await inSession(async (c) => {
+    await c.query("INSERT INTO memory_entries (namespace, key, embedding) SELECT 'portal-ns', 'k' || lpad(g::text, 4, '0'), array_fill(0.1, ARRAY[384])::real[]::vector FROM generate_series(1, 300) g");
+  });
+  const client = new RawClient();
+  try {
+    await client.authenticate();
+    const rowsOf = async (portal: string, maxRows: number): Promise<{ rows: string[]; suspended: boolean }> => {
+      client.socket.write(Buffer.concat([encodeFrontend({ type: 'Execute', portal, maxRows }), encodeFrontend({ type: 'Flush' })]));
+      const rows: string[] = [];
+      for (;;) {
+        const message = await client.nextAny();
+        if (message.type === 'DataRow') rows.push(message.values[0]!.toString());
+        else if (message.type === 'PortalSuspended') return { rows, suspended: true };
+        else if (message.type === 'CommandComplete') return { rows, suspended: false };
+        else if (message.type === 'ErrorResponse') throw new Error(`${message.fields.code}: ${message.fields.message}`);
+      }
+    };
+    client.socket.write(encodeFrontend({ type: 'Query', sql: 'BEGIN' }));
+    await client.next('ReadyForQuery');
+    const sql = "SELECT key FROM memory_entries WHERE namespace = 'portal-ns' ORDER BY key";
+    for (const name of ['p1', 'p2']) {
+      client.socket.write(Buffer.concat([
+        encodeFrontend({ type: 'Parse', name, sql, parameterTypes: [] }),
+        encodeFrontend({ type: 'Bind', portal: name, statement: name, parameterFormats: [], parameters: [], resultFormats: [] }),
+        encodeFrontend({ type: 'Flush' }),
+      ]));
+      await client.next('ParseComplete');
+      await client.next('BindComplete');
+    }
+    const expected = Array.from({ length: 300 }, (_, i) => `k${String(i + 1).padStart(4, '0')}`);
+    const first = await rowsOf('p1', 100);
+    const second = await rowsOf('p2', 100);
+    const firstRest = await rowsOf('p1', 0);
+    const secondRest = await rowsOf('p2', 0);
+    assert.deepEqual([first.suspended, second.suspended, firstRest.suspended, secondRest.suspended], [true, true, false, false]);
+    assert.deepEqual([...first.rows, ...firstRest.rows], expected, 'the first portal returns every row');
+    assert.deepEqual([...second.rows, ...secondRest.rows], expected, 'and so does the second');
+    client.socket.write(Buffer.concat([encodeFrontend({ type: 'Sync' }), encodeFrontend({ type: 'Query', sql: 'COMMIT' })]));
+    await client.next('ReadyForQuery');
+    const committed = await client.next('ReadyForQuery');
+    assert.equal(committed?.type === 'ReadyForQuery' && committed.status, 'I');
+  } finally {
+    client.close();
+  }
+});
+
+test('the cluster is consistent after these writes: dpg check', async () => {
+  await assertConsistent(cluster);
 });

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 
 // A row is stored on the shard its stored distribution value hashes to: dpg routes by
@@ -137,4 +137,8 @@ test('a data-modifying CTE is a write: never answered from the result cache, and
   }
   assert.deepEqual(notes, ['nx', 'nxx', 'nxxx'], 'each run wrote (a cached answer would repeat the first)');
   assert.equal(await misplacedRows('placed'), 0);
+});
+
+test('the cluster is consistent after these writes: dpg check', async () => {
+  await assertConsistent(cluster);
 });

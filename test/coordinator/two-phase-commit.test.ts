@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
 import { shardIndexForValue } from '../../src/catalog/shard-ranges.ts';
 import { connectNode, withClient } from '../../src/cluster/connect.ts';
@@ -148,4 +148,8 @@ test('without a fault a two-group transaction commits on both groups', async () 
   }
   assert.equal(await rowsIn(namespaces), 2);
   assert.equal(await preparedCount(), 0);
+});
+
+test('the cluster is consistent after these writes: dpg check', async () => {
+  await assertConsistent(cluster);
 });

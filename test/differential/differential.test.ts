@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { startScratchPostgres, type ScratchPostgres } from '../support/scratch-postgres.ts';
 import { SEED_TABLES, tableDDL } from '../../src/catalog/seed-schema.ts';
 import { CORPUS, Q1, Q2, dataLoad, type CorpusStatement } from './corpus.ts';
@@ -298,4 +298,8 @@ describe('differential: plain PostgreSQL and dpg give the same results', () => {
       assert.ok(differences.length === 0, `${display(statement.sql)}\n  ${differences.join('\n  ')}`);
     });
   }
+
+  it('leaves the cluster consistent after the corpus\' writes: dpg check', async () => {
+    await assertConsistent(cluster!);
+  });
 });

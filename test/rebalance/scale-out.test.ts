@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildLayout } from '../../src/cluster/layout.ts';
@@ -199,4 +199,8 @@ test('dpg remove-group --group 1 removes a group that is not the last: the other
   assert.ok(copies.get(1)!.includes('after-remove-1'));
   assert.equal((await client.query(`SELECT value FROM memory_entries WHERE namespace = 'after-remove-1'`)).rows[0].value, 'v');
   for (const group of [1, 2]) assert.deepEqual(await onPrimary(admin(), group, moveDebris), []);
+});
+
+test('the cluster is consistent after these writes: dpg check', async () => {
+  await assertConsistent(cluster);
 });

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
 import { shardIndexForValue, shardRanges } from '../../src/catalog/shard-ranges.ts';
 import { onPrimary, type AdminContext } from '../../src/rebalance/admin.ts';
@@ -632,4 +632,8 @@ test('a move whose source group switches over during its copy copies again from 
   assert.deepEqual(await orphanTables(), []);
   assert.deepEqual(await logicalSlotsOnAllNodes(), [], 'no logical slot on any node, the old primary included');
   console.log(`move ${id} across a switchover of its source: ${load.acknowledged.size} writes acknowledged, ${load.failures.length} failed while the source switched over (${load.failures.slice(0, 3).join('; ')}), ${load.reads()} reads`);
+});
+
+test('the cluster is consistent after these writes: dpg check', async () => {
+  await assertConsistent(cluster);
 });

@@ -81,3 +81,13 @@ export async function standbyWalReceiver(cluster: TestCluster, group = 1): Promi
   assert.ok(pid > 0, `${standby.name} streams from the primary`);
   return { standby, pid };
 }
+
+/**
+ * `dpg check` on the cluster: every placement exists, every row hashes into its shard's
+ * range, co-located shards share a group. Tests that write end with it.
+ */
+export async function assertConsistent(cluster: TestCluster): Promise<void> {
+  const result = await runDpg(['check', '--config', cluster.configFile], { cwd: cluster.dir });
+  assert.equal(result.code, 0, `dpg check found problems:\n${result.stdout}\n${result.stderr}`);
+  assert.match(result.stdout, /: consistent$/m);
+}
