@@ -5,6 +5,7 @@ import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders } from '../catalog/bootstrap.ts';
 import { readCatalogSnapshot } from '../catalog/catalog-reader.ts';
 import type { TableInfo } from '../catalog/snapshot.ts';
+import { quoteIdentifier } from '../planner/rewrite.ts';
 
 /** What `dpg check` found: problems make it fail; notes do not. */
 export interface CheckReport {
@@ -13,10 +14,6 @@ export interface CheckReport {
   rows: number;
   problems: string[];
   notes: string[];
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /**
@@ -80,11 +77,11 @@ export async function checkCluster(layout: ClusterLayout, secrets: ClusterSecret
 /** Counts the shard's rows; a row whose distribution value hashes outside [min, max] is a problem. */
 async function checkShardRows(client: pg.Client, table: TableInfo, shardName: string, min: number | null, max: number | null, report: CheckReport): Promise<number> {
   if (table.kind !== 'distributed' || table.distributionMethod !== 'hash' || min === null || max === null) {
-    return Number((await client.query(`SELECT count(*) AS n FROM ${quoteIdent(shardName)}`)).rows[0].n);
+    return Number((await client.query(`SELECT count(*) AS n FROM ${quoteIdentifier(shardName)}`)).rows[0].n);
   }
-  const column = quoteIdent(table.distributionColumn!);
+  const column = quoteIdentifier(table.distributionColumn!);
   const result = await client.query(
-    `SELECT count(*) AS n, count(*) FILTER (WHERE hashtext(${column}::text) NOT BETWEEN $1 AND $2) AS misplaced, min(${column}::text) FILTER (WHERE hashtext(${column}::text) NOT BETWEEN $1 AND $2) AS example FROM ${quoteIdent(shardName)}`,
+    `SELECT count(*) AS n, count(*) FILTER (WHERE hashtext(${column}::text) NOT BETWEEN $1 AND $2) AS misplaced, min(${column}::text) FILTER (WHERE hashtext(${column}::text) NOT BETWEEN $1 AND $2) AS example FROM ${quoteIdentifier(shardName)}`,
     [min, max],
   );
   const row = result.rows[0];

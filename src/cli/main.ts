@@ -22,6 +22,7 @@ import { MissingSystemUserError } from '../cluster/system-user.ts';
 import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, splitShardCommand, mergeShardsCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
 import { ClientError } from '../server/client-error.ts';
 import { checkCluster, formatCheckReport } from './check.ts';
+import { toolUrl, withTls } from '../cluster/certificates.ts';
 
 const USAGE = `usage: dpg <command> [options]
 
@@ -30,7 +31,7 @@ commands:
   up                 start the local cluster (creates it on first run); reuses a running one
   down               stop every process of the local cluster
   status [--json]    every node and process: group, role, state, lag, ports, PIDs
-  url                the client connection URL
+  url                the client connection URL (with TLS on: sslmode=verify-full and the cluster's CA)
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   check [--json]     consistency: every placement exists, every row hashes into its shard's range,
                      co-located shards share a group (exit 1 on a problem)
@@ -153,10 +154,20 @@ function existingLayout(loaded: LoadedConfig): ClusterLayout {
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
-async function clientUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<string> {
+function plainUrl(loaded: LoadedConfig, layout: ClusterLayout): string {
   const secrets = readSecrets(layout.secretsFile);
   if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
   return clientUrlOf(secrets, layout.host, layout.clientPort, loaded.config.cluster.database);
+}
+
+/** The URL dpg's own tools use (demo, bench, chaos): see toolUrl. */
+async function clientUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<string> {
+  return toolUrl(plainUrl(loaded, layout), loaded.config, layout);
+}
+
+/** The URL to give people: with TLS on, verify-full against the cluster's CA (see withTls). */
+async function verifiedUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<string> {
+  return withTls(plainUrl(loaded, layout), loaded.config, layout);
 }
 
 async function shardMap(loaded: LoadedConfig, layout: ClusterLayout): Promise<Record<string, unknown>[]> {
@@ -252,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
       if (result.started.length === 0) out(`the cluster in ${loaded.dataDir} is already running; nothing changed`);
       else out(`cluster ready in ${result.seconds.toFixed(1)} s`);
       out(formatStatus(await clusterStatus(result.layout, result.secrets, loaded.config.cluster.database)));
-      out(`\nurl: ${await clientUrl(loaded, result.layout)}`);
+      out(`\nurl: ${await verifiedUrl(loaded, result.layout)}`);
       return 0;
     }
     case 'down': {
@@ -275,7 +286,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'url': {
       const loaded = load(options);
-      out(await clientUrl(loaded, existingLayout(loaded)));
+      out(await verifiedUrl(loaded, existingLayout(loaded)));
       return 0;
     }
     case 'fault-proxy': {

@@ -1,3 +1,4 @@
+import { ensureLocalCertificates, toolUrl } from './certificates.ts';
 import { existsSync, mkdirSync, rmSync, chownSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -156,7 +157,10 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     log(`Redis (result cache) on ${layout.host}:${layout.redisPort}`);
   }
   const coordinatorsToStart = layout.coordinators.filter((c) => toStart.has(c.processName));
-  if (coordinatorsToStart.length > 0) writeCoordinatorConfig(config, layout);
+  if (coordinatorsToStart.length > 0) {
+    ensureLocalCertificates(config, layout);
+    writeCoordinatorConfig(config, layout);
+  }
   for (const coordinator of coordinatorsToStart) {
     startCoordinator(layout, coordinator);
     started.push(coordinator.processName);
@@ -168,11 +172,11 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   }
   await waitForCoordinator(layout, remaining());
   if (!state.bootstrapped) {
-    await createSeedSchema(config, clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), log);
+    await createSeedSchema(config, toolUrl(clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), config, layout), log);
     state.bootstrapped = true;
     writeClusterState(layout.stateFile, state);
   } else {
-    await upgradeSeedSchema(clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), log);
+    await upgradeSeedSchema(toolUrl(clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), config, layout), log);
   }
   if (options.monitoring) {
     const monitoring = startMonitoring(layout, secrets, config.cluster.database, toStart);

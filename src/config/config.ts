@@ -58,6 +58,12 @@ export interface DpgConfig {
      * after it opened is closed (PostgreSQL's authentication_timeout: 60 s, 1 to 600).
      */
     authentication_timeout_seconds: number;
+    /**
+     * How long a statement waits for a free connection to a group whose pool is at its
+     * max_size (every connection held, e.g. by sessions idle in a transaction) before it
+     * fails with SQLSTATE 53300.
+     */
+    pool_wait_timeout_seconds: number;
     /** A prepared part of a two-phase commit without a commit record is rolled back once this old. */
     prepared_transaction_grace_seconds: number;
     /** How often the recovery loop looks for prepared transactions left by a crash. */
@@ -122,6 +128,17 @@ export interface DpgConfig {
     ttl_seconds: number;
     /** A Redis to use; null: dpg up starts its own on 127.0.0.1 at ports.base + 12. */
     url: string | null;
+  };
+  tls: {
+    /** TLS on the client endpoint: SSLRequest is answered 'S' (off: 'N', every client in cleartext). */
+    enabled: boolean;
+    /** Refuse clients that do not negotiate TLS (SQLSTATE 28000). */
+    required: boolean;
+    /** The server certificate and key (PEM); null: dpg up makes a CA and a certificate for the local cluster in <data_dir>/tls. */
+    cert_file: string | null;
+    key_file: string | null;
+    /** The CA that signed cert_file, for the URL dpg url prints (sslrootcert); null with generated certificates. */
+    ca_file: string | null;
   };
   metrics: {
     /** The namespace label of vector search metrics names at most this many namespaces (0: no namespace label). */
@@ -210,11 +227,12 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, instances: 1 },
+  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, pool_wait_timeout_seconds: 30, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, instances: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
+  tls: { enabled: true, required: false, cert_file: null, key_file: null, ca_file: null },
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
 };
 
@@ -379,6 +397,7 @@ const schema = object({
   coordinator: object({
     max_client_connections: integer(1, 100000),
     authentication_timeout_seconds: integer(1, 600),
+    pool_wait_timeout_seconds: number(0.1, 3600),
     prepared_transaction_grace_seconds: integer(1, 86400),
     recovery_interval_seconds: integer(1, 3600),
     failover_wait_seconds: integer(0, 3600),
@@ -403,6 +422,13 @@ const schema = object({
     ttl_seconds: integer(1, 86400 * 30),
     url: (value, key) => (value === null ? null : string(/^redis:\/\/(?:[^@\s/]*@)?127\.0\.0\.1:\d{1,5}(?:\/\d{1,2})?$/, 'null, or a redis:// URL on 127.0.0.1 such as "redis://127.0.0.1:6379/0"')(value, key)),
   }),
+  tls: object({
+    enabled: boolean,
+    required: boolean,
+    cert_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
+    key_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
+    ca_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
+  }),
   metrics: object({ namespace_label_limit: integer(0, 1000), collect_interval_seconds: integer(1, 3600) }),
 });
 
@@ -417,6 +443,10 @@ function mergeDefaults(defaults: unknown, given: unknown): unknown {
 
 /** Relations between keys that single-key checks cannot see. */
 function checkConsistency(config: DpgConfig): void {
+  if ((config.tls.cert_file === null) !== (config.tls.key_file === null)) {
+    throw new ConfigError(config.tls.cert_file === null ? 'tls.cert_file' : 'tls.key_file', null, 'set together with ' + (config.tls.cert_file === null ? 'tls.key_file' : 'tls.cert_file') + ' (both, or neither for certificates dpg up makes)');
+  }
+  if (config.tls.required && !config.tls.enabled) throw new ConfigError('tls.required', true, 'false while tls.enabled is false');
   for (const pool of ['coordinator_pool', 'worker_pool_per_shard'] as const) {
     const p = config.pools[pool];
     if (p.min_size > p.max_size) {

@@ -127,7 +127,22 @@ export class BackendConnection {
   lastUsed = Date.now();
   queriesRun = 0;
 
-  private readonly reader = new FrameReader();
+  /**
+   * PostgreSQL builds a message in one StringInfo, which cannot grow past MaxAllocSize
+   * (1 GB - 1): no message from a node is longer, so a DataRow of any size a node can
+   * send is read (the client-facing reader's default, 256 MB, would cut a large row).
+   */
+  private readonly reader = new FrameReader({ maxMessageBytes: 0x3fffffff });
+  /**
+   * Bytes of frames received and not yet read. Past PAUSE_BYTES the socket is paused
+   * (the node then waits on TCP), and it is resumed below RESUME_BYTES: a client that
+   * reads slowly, or not at all, holds at most about this much per node connection
+   * on the coordinator instead of the whole result.
+   */
+  private queuedBytes = 0;
+  private paused = false;
+  private static readonly PAUSE_BYTES = 1024 * 1024;
+  private static readonly RESUME_BYTES = 256 * 1024;
   /** Requests sent that the server answers with ReadyForQuery, and the answers read so far. */
   private requestsSent = 0;
   private requestsAnswered = 0;
@@ -157,7 +172,12 @@ export class BackendConnection {
           w.resolve(frame);
         } else {
           this.queue.push(frame);
+          this.queuedBytes += frame.raw.length;
         }
+      }
+      if (this.queuedBytes > BackendConnection.PAUSE_BYTES && !this.paused) {
+        this.paused = true;
+        socket.pause();
       }
     });
     socket.on('error', (error) => this.fail(new ConnectionLostError(`connection to ${this.describe()} failed: ${error.message}`)));
@@ -354,8 +374,19 @@ export class BackendConnection {
   }
 
   /** The next frame from the server, in order. */
-  readFrame(): Promise<Frame> {
+  private dequeue(): Frame | undefined {
     const frame = this.queue.shift();
+    if (!frame) return undefined;
+    this.queuedBytes -= frame.raw.length;
+    if (this.paused && this.queuedBytes < BackendConnection.RESUME_BYTES) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    return frame;
+  }
+
+  readFrame(): Promise<Frame> {
+    const frame = this.dequeue();
     if (frame) return Promise.resolve(this.consumed(frame));
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<Frame>((resolve, reject) => {
@@ -365,7 +396,7 @@ export class BackendConnection {
 
   /** Frames already received and not yet read (lets callers batch without awaiting each). */
   takeBuffered(): Frame | undefined {
-    const frame = this.queue.shift();
+    const frame = this.dequeue();
     return frame && this.consumed(frame);
   }
 

@@ -112,7 +112,7 @@ export class GroupPool {
       const timer = setTimeout(() => {
         const i = this.waiters.findIndex((w) => w.timer === timer);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(new PoolTimeoutError(`no connection to worker group ${this.groupId} became free within ${this.options.acquireTimeoutMs} ms (pool size ${this.options.maxSize})`));
+        reject(new PoolTimeoutError(`sorry, too many statements waiting: no connection to ${this.groupId === 0 ? 'the control group' : `worker group ${this.groupId}`} became free within ${this.options.acquireTimeoutMs} ms (all ${this.options.maxSize} of pools.worker_pool_per_shard.max_size are held, e.g. by sessions idle in a transaction; coordinator.pool_wait_timeout_seconds)`));
       }, this.options.acquireTimeoutMs);
       this.waiters.push({ resolve, reject, timer });
     });

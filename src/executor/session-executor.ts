@@ -21,6 +21,7 @@ import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings
 import { ResultCache, recordingStream, type Invalidation } from './result-cache.ts';
 import { readScope, writeInvalidation } from './cache-scope.ts';
 import { checkLexingSetting } from '../planner/lexing-settings.ts';
+import { quoteLiteral } from '../planner/rewrite.ts';
 
 interface StatementDescription {
   parameterTypes: number[];
@@ -176,7 +177,8 @@ export class SessionExecutor {
         if (!row) break;
         this.output.write(row);
         sent++;
-        if (sent % 1024 === 0) await this.output.drained();
+        // Flow control: a client that does not keep up pauses the reading of node results.
+        if (this.output.backlogged) await this.output.drained();
       }
       // After a suspension PostgreSQL's tag counts the rows of the last Execute only.
       const tag = portal?.suspended ? stream.tag().replace(/\d+$/, String(sent)) : stream.tag();
@@ -749,10 +751,6 @@ export class SessionExecutor {
 /** INSERT, UPDATE, DELETE, writes to reference tables, SELECT ... FOR UPDATE. */
 function writesRows(plan: Plan): boolean {
   return plan.kind === 'insert' || plan.kind === 'reference-write' || (plan.kind === 'distributed' && !plan.readOnly);
-}
-
-function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 function quoteIdent(name: string): string {

@@ -1,5 +1,5 @@
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { unwrapNode, walk } from './sql-ast.ts';
+import { constantValue, unwrapNode, walk } from './sql-ast.ts';
 
 /**
  * Settings that change how PostgreSQL lexes SQL text. dpg parses every statement with
@@ -31,37 +31,12 @@ export function checkLexingSetting(name: string, value: string): ClientError | n
   return accepts && !accepts(value) ? refused(name.toLowerCase(), value) : null;
 }
 
-/** The values of a VariableSetStmt's args as text (SET x = 'a', SET x TO off, SET x = 1). */
-function setValues(args: any[] | undefined): string[] {
-  return (args ?? []).map((arg) => {
-    const [, constant] = unwrapNode(arg);
-    const value = unwrapNode(constant?.arg ?? arg)[1];
-    if (value?.sval) return String(value.sval.sval ?? '');
-    if (value?.ival) return String(value.ival.ival ?? 0);
-    if (value?.boolval) return String(!!value.boolval.boolval);
-    if (value?.fval) return String(value.fval.fval);
-    return '';
-  });
-}
-
 /** A SET or SET LOCAL statement that would change how SQL is lexed: its error. RESET and SET ... TO DEFAULT go back to dpg's values. */
 export function checkSetStatement(body: any): ClientError | null {
   const kind = body.kind as string;
   if (kind !== 'VAR_SET_VALUE' || typeof body.name !== 'string') return null;
-  const values = setValues(body.args);
+  const values = ((body.args as any[]) ?? []).map((arg) => constantValue(arg) ?? '');
   return checkLexingSetting(body.name, values.join(', '));
-}
-
-/** The text of a constant argument, or undefined when it is not a constant. */
-function constantArgument(node: any): string | null | undefined {
-  const [kind, value] = unwrapNode(node);
-  if (kind === 'TypeCast') return constantArgument(value.arg);
-  if (kind !== 'A_Const') return undefined;
-  if (value.isnull) return null;
-  if (value.sval) return String(value.sval.sval ?? '');
-  if (value.ival) return String(value.ival.ival ?? 0);
-  if (value.boolval) return String(!!value.boolval.boolval);
-  return undefined;
 }
 
 /**
@@ -76,13 +51,13 @@ export function checkSetConfigCalls(node: unknown): ClientError | null {
     const names = (value.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval as string);
     if (names.at(-1) !== 'set_config' || (names.length > 1 && names[0] !== 'pg_catalog')) return undefined;
     const args = (value.args as any[]) ?? [];
-    const name = args[0] === undefined ? undefined : constantArgument(args[0]);
+    const name = args[0] === undefined ? undefined : constantValue(args[0]);
     if (typeof name !== 'string') {
       error = new ClientError(SqlState.featureNotSupported, 'set_config() with a setting name that is not a constant is not supported by dpg: it could change how the nodes read SQL (standard_conforming_strings, client_encoding)');
       return false;
     }
     if (!(name.toLowerCase() in LEXING_SETTINGS)) return undefined;
-    const setting = args[1] === undefined ? undefined : constantArgument(args[1]);
+    const setting = args[1] === undefined ? undefined : constantValue(args[1]);
     error = typeof setting === 'string' ? checkLexingSetting(name, setting) : refused(name.toLowerCase(), 'a value that is not a constant');
     return error ? false : undefined;
   });

@@ -1,5 +1,5 @@
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { unwrapNode, walk } from './sql-ast.ts';
+import { constantValue, unwrapNode, walk } from './sql-ast.ts';
 
 /**
  * Statements and functions that would let a client change what the coordinator's own
@@ -66,21 +66,13 @@ function denied(what: string): ClientError {
   return new ClientError(SqlState.insufficientPrivilege, `permission denied: ${what} is not allowed through dpg (it would change or reach what the coordinator's own connections use)`);
 }
 
-/** The text of a constant argument, or undefined when it is not a constant. */
-function constantText(node: any): string | undefined {
-  const [kind, value] = unwrapNode(node);
-  if (kind === 'TypeCast') return constantText(value.arg);
-  if (kind !== 'A_Const' || !value.sval) return undefined;
-  return String(value.sval.sval ?? '');
-}
-
 /** The error of a statement this module refuses, or null. */
 export function checkPrivileged(kind: string | null, body: any, node: unknown): ClientError | null {
   if (kind && ROLE_AND_SYSTEM_STATEMENTS[kind]) return denied(ROLE_AND_SYSTEM_STATEMENTS[kind]);
   if (kind === 'DoStmt') {
     return new ClientError(SqlState.featureNotSupported, 'DO blocks are not supported by dpg: their statements would run on the control group without being planned; run them as statements');
   }
-  const setsRole = body?.name === 'role' && constantText(body.args?.[0])?.toLowerCase() !== 'none';
+  const setsRole = body?.name === 'role' && (body.args?.[0] === undefined ? undefined : constantValue(body.args[0]))?.toLowerCase() !== 'none';
   if (kind === 'VariableSetStmt' && body.kind === 'VAR_SET_VALUE' && (setsRole || body.name === 'session_authorization')) {
     return denied(body.name === 'role' ? 'SET ROLE' : 'SET SESSION AUTHORIZATION');
   }
@@ -96,7 +88,7 @@ export function checkPrivileged(kind: string | null, body: any, node: unknown): 
     const name = names.at(-1)!;
     if (PRIVILEGED_FUNCTIONS.has(name)) error = denied(`${name}()`);
     else if (name === 'pg_notify') {
-      const channel = value.args?.[0] === undefined ? undefined : constantText(value.args[0]);
+      const channel = value.args?.[0] === undefined ? undefined : (constantValue(value.args[0]) ?? undefined);
       if (channel === undefined || channel.startsWith(DPG_CHANNEL_PREFIX)) error = denied(channel === undefined ? 'pg_notify() on a channel that is not a constant' : `pg_notify() on dpg's channel ${channel}`);
     }
     return error ? false : undefined;

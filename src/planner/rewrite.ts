@@ -40,6 +40,11 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** `value` as an SQL string literal (standard_conforming_strings is always on through dpg). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 export interface IdentifierSpan {
   start: number;
   end: number;

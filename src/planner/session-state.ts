@@ -1,5 +1,5 @@
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { unwrapNode, walk } from './sql-ast.ts';
+import { constantValue, unwrapNode, walk } from './sql-ast.ts';
 import type { Plan, SessionConfigCall } from './plan.ts';
 
 /**
@@ -79,18 +79,16 @@ function argumentRef(node: any): SessionConfigCall['name'] | null {
   const [kind, value] = unwrapNode(node);
   if (kind === 'TypeCast') return argumentRef(value.arg);
   if (kind === 'ParamRef') return { param: value.number };
-  if (kind === 'A_Const' && value.sval) return { value: String(value.sval.sval ?? '') };
-  if (kind === 'A_Const' && value.ival) return { value: String(value.ival.ival ?? 0) };
-  if (kind === 'A_Const' && (value.ival !== undefined || value.fval)) return { value: String(value.fval?.fval ?? 0) };
-  return null;
+  const constant = constantValue(node);
+  return typeof constant === 'string' ? { value: constant } : null;
 }
 
+/** set_config's is_local as a constant boolean (PostgreSQL's spellings), or null. */
 function isLocalArgument(node: any): boolean | null {
-  const [kind, value] = unwrapNode(node);
-  if (kind === 'TypeCast') return isLocalArgument(value.arg);
-  if (kind === 'A_Const' && 'boolval' in value) return !!value.boolval?.boolval;
-  if (kind === 'A_Const' && value.sval) return /^(t|true|y|yes|on|1)$/i.test(value.sval.sval ?? '');
-  return null;
+  const constant = constantValue(node);
+  if (typeof constant !== 'string') return null;
+  if (/^(t|true|y|yes|on|1)$/i.test(constant)) return true;
+  return /^(f|false|n|no|off|0)$/i.test(constant) ? false : null;
 }
 
 /**

@@ -138,6 +138,22 @@ export function unwrapNode(node: any): [string | null, any] {
  * the list of keys and array indexes from the root to the value. Returning false
  * skips the value's children.
  */
+/**
+ * A constant's value as text, through casts: 'x' -> x, 42 -> 42, true -> true, NULL ->
+ * null; undefined for anything that is not a constant.
+ */
+export function constantValue(node: any): string | null | undefined {
+  const [kind, value] = unwrapNode(node);
+  if (kind === 'TypeCast') return constantValue(value.arg);
+  if (kind !== 'A_Const') return undefined;
+  if (value.isnull) return null;
+  if (value.sval) return String(value.sval.sval ?? '');
+  if (value.ival) return String(value.ival.ival ?? 0);
+  if (value.fval) return String(value.fval.fval);
+  if (value.boolval) return String(!!value.boolval.boolval);
+  return undefined;
+}
+
 export function walk(
   node: any,
   visit: (key: string, value: any, parent: any, path: string[]) => boolean | void,

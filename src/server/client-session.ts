@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { randomInt } from 'node:crypto';
 import { FrameReader, DEFAULT_MAX_MESSAGE_BYTES, type Frame } from '../protocol/frames.ts';
 import { ProtocolError } from '../protocol/errors.ts';
@@ -8,6 +9,7 @@ import { ScramServerSession, SCRAM_MECHANISM, ScramError } from '../protocol/scr
 import { ClientOutput } from './output.ts';
 import { ClientError, SqlState, errorFields } from './client-error.ts';
 import type { Coordinator } from './coordinator.ts';
+import type { SecureContext } from 'node:tls';
 import { SessionExecutor } from '../executor/session-executor.ts';
 
 /**
@@ -50,11 +52,19 @@ export class ClientSession {
   private pending: Frame[] = [];
   private working = false;
 
+  /** The client's socket: the TCP connection, or the TLS socket over it after SSLRequest. */
+  private socket: Socket;
+  /** TLS was negotiated (SSLRequest answered 'S'). */
+  private encrypted = false;
+  private readonly onData = (chunk: Buffer) => this.receive(chunk);
+  private readonly onGone = () => this.close();
+
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly coordinator: Coordinator,
     processId: number,
   ) {
+    this.socket = socket;
     this.processId = processId;
     this.output = new ClientOutput(socket);
     socket.setNoDelay(true);
@@ -66,9 +76,30 @@ export class ClientSession {
       if (!this.authenticated) this.close();
     }, coordinator.authenticationTimeoutMs);
     this.authenticationTimer.unref();
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', () => this.close());
-    socket.on('close', () => this.close());
+    this.listen(socket);
+  }
+
+  private listen(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onGone);
+    socket.on('close', this.onGone);
+  }
+
+  /**
+   * SSLRequest answered 'S': the TLS handshake follows on the same connection and every
+   * later byte goes through it. https://www.postgresql.org/docs/15/protocol-flow.html#id-1.10.6.7.12
+   */
+  private startTls(context: SecureContext): void {
+    const raw = this.socket;
+    raw.off('data', this.onData);
+    raw.off('error', this.onGone);
+    raw.off('close', this.onGone);
+    raw.write(Buffer.from('S'));
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.output.useSocket(secure);
+    this.encrypted = true;
+    this.listen(secure);
   }
 
   private receive(chunk: Buffer): void {
@@ -131,12 +162,20 @@ export class ClientSession {
   private handleStartup(message: FrontendMessage): void {
     switch (message.type) {
       case 'SSLRequest':
-      case 'GSSENCRequest':
-        // No TLS/GSS on loopback: 'N' tells the client to go on unencrypted.
-        this.socket.write(Buffer.from('N'));
+      case 'GSSENCRequest': {
+        // A second request after TLS is up is out of place, as in PostgreSQL.
+        if (this.encrypted) throw new ProtocolError(`unexpected ${message.type} on an encrypted connection`);
+        const context = message.type === 'SSLRequest' ? this.coordinator.tlsContext : null;
         this.reader.expectStartup();
+        if (context) {
+          this.startTls(context);
+          return;
+        }
+        // No TLS configured (or GSSAPI, never offered): 'N' tells the client to go on unencrypted.
+        this.socket.write(Buffer.from('N'));
         if (this.reader.buffered > 0) this.receive(Buffer.alloc(0));
         return;
+      }
       case 'CancelRequest':
         this.coordinator.cancel(message.processId, message.secretKey);
         this.close();
@@ -153,6 +192,10 @@ export class ClientSession {
         this.user = message.parameters.user ?? '';
         this.database = message.parameters.database ?? this.user;
         if (!this.user) throw new ClientError(SqlState.invalidAuthorization, 'no PostgreSQL user name specified in startup packet');
+        if (this.coordinator.tlsRequired && !this.encrypted) {
+          // PostgreSQL's answer when pg_hba.conf has only hostssl lines (28000).
+          throw new ClientError(SqlState.invalidAuthorization, `no pg_hba.conf entry for user "${this.user}", database "${this.database}", no encryption: this coordinator requires TLS (tls.required); connect with sslmode=require or stronger`);
+        }
         if (this.coordinator.sessionCount() >= this.coordinator.maxClients) throw tooManyClients(this.coordinator.maxClients);
         const verifier = this.coordinator.verifierFor(this.user);
         this.scramUserKnown = verifier !== null;

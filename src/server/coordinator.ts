@@ -7,6 +7,7 @@ import pg from 'pg';
 import { ClientSession } from './client-session.ts';
 import { makeScramVerifier, mockScramVerifier, scramSaltFor, type ScramVerifier } from '../protocol/scram.ts';
 import { randomBytes } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { readCatalogSnapshot, CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import type { CatalogSnapshot, Durability, NodeInfo, TableInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
@@ -48,6 +49,8 @@ export interface CoordinatorOptions {
    * for known and unknown users alike. Absent: a random one (a single coordinator).
    */
   scramSecret?: string;
+  /** TLS on the client endpoint (PEM certificate and key); absent: SSLRequest is answered 'N'. `required`: cleartext clients get 28000. */
+  tls?: { cert: Buffer; key: Buffer; required: boolean };
   workerPool: PoolOptions;
   /** Shards of a new distributed table unless create_distributed_table says otherwise. */
   defaultShardCount: number;
@@ -96,6 +99,9 @@ export class Coordinator {
    */
   readonly maxUnauthenticated: number;
   readonly authenticationTimeoutMs: number;
+  /** What SSLRequest upgrades a client connection with; null: no TLS ('N'). */
+  readonly tlsContext: SecureContext | null;
+  readonly tlsRequired: boolean;
   private readonly scramSecret: string;
   private readonly unauthenticated = new Set<ClientSession>();
   private authenticatedCount = 0;
@@ -125,6 +131,8 @@ export class Coordinator {
     this.maxUnauthenticated = Math.max(100, options.maxClients);
     this.authenticationTimeoutMs = options.authenticationTimeoutMs ?? 60_000;
     this.scramSecret = options.scramSecret ?? randomBytes(32).toString('base64');
+    this.tlsContext = options.tls ? createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }) : null;
+    this.tlsRequired = options.tls?.required ?? false;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     for (const user of options.users) this.verifiers.set(user.name, makeScramVerifier(user.password, { salt: scramSaltFor(user.name, this.scramSecret) }));
   }

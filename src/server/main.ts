@@ -7,6 +7,8 @@ import { readClusterState } from '../cluster/state.ts';
 import { patroniNamespace } from '../cluster/patroni.ts';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { tlsFiles } from '../cluster/certificates.ts';
 
 /** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, instance: CoordinatorLayout): Promise<void> {
@@ -22,6 +24,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     backendUser: secrets.appUser,
     backendPassword: secrets.appPassword,
     maxClients: config.coordinator.max_client_connections,
+    tls: tlsOptions(config, layout),
     authenticationTimeoutMs: config.coordinator.authentication_timeout_seconds * 1000,
     // Every coordinator of the cluster derives the same SCRAM salts (a client behind HAProxy
     // cannot tell known users from unknown ones by comparing coordinators).
@@ -73,7 +76,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       maxSize: pools.worker_pool_per_shard.max_size,
       maxQueries: pools.worker_pool_per_shard.max_queries,
       maxIdleSeconds: pools.coordinator_pool.max_inactive_connection_lifetime,
-      acquireTimeoutMs: 30_000,
+      acquireTimeoutMs: config.coordinator.pool_wait_timeout_seconds * 1000,
     },
   });
   await coordinator.start();
@@ -87,4 +90,11 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
   // A bug in one session must not take the endpoint down: log it and go on.
   process.on('uncaughtException', (error) => coordinator.log(`uncaught: ${error.stack ?? String(error)}`));
   process.on('unhandledRejection', (error) => coordinator.log(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
+}
+
+/** The client endpoint's certificate and key, read once at start; null when TLS is off. */
+function tlsOptions(config: DpgConfig, layout: ClusterLayout): { cert: Buffer; key: Buffer; required: boolean } | undefined {
+  const files = tlsFiles(config, layout);
+  if (!files) return undefined;
+  return { cert: readFileSync(files.cert), key: readFileSync(files.key), required: config.tls.required };
 }

@@ -10,7 +10,13 @@ export class ClientOutput {
   private size = 0;
   private static readonly HIGH_WATER = 256 * 1024;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(private socket: Socket) {}
+
+  /** Writes go to `socket` from now on (the TLS socket after SSLRequest). */
+  useSocket(socket: Socket): void {
+    this.flush();
+    this.socket = socket;
+  }
 
   write(frame: Buffer): void {
     this.chunks.push(frame);
@@ -29,6 +35,16 @@ export class ClientOutput {
     this.size = 0;
     this.socket.write(data);
   }
+
+  /**
+   * More than BACKLOG_BYTES wait in the socket for a client that reads slowly (or not at
+   * all): the writer should wait for drained() before it reads more from the nodes.
+   */
+  get backlogged(): boolean {
+    return this.socket.writableLength > ClientOutput.BACKLOG_BYTES;
+  }
+
+  private static readonly BACKLOG_BYTES = 1024 * 1024;
 
   /** Resolves once the socket's buffer has drained (back-pressure for large results). */
   async drained(): Promise<void> {

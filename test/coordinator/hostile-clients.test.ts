@@ -8,6 +8,8 @@ import { decodeBackend, type BackendMessage } from '../../src/protocol/backend.t
 import { encodeFrontend, encodeSASLInitialResponse, encodeSASLResponse } from '../../src/protocol/frontend.ts';
 import { ScramClientSession } from '../../src/protocol/scram.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
+import { readProcessRecord } from '../../src/cluster/processes.ts';
+import { readFileSync } from 'node:fs';
 
 // Clients that behave as an attacker or a broken driver would, before and after
 // authentication: PostgreSQL's limits hold at the coordinator, and none of it reaches
@@ -17,13 +19,18 @@ let port: number;
 const MAX_CLIENTS = 5;
 const AUTHENTICATION_TIMEOUT_SECONDS = 2;
 const DATABASE = 'distributed_postgres_cluster';
+const POOL_SIZE = 4;
+const POOL_WAIT_SECONDS = 2;
 
 before(async () => {
   cluster = await startTestCluster({
     basePort: 33432,
     workerGroups: 1,
     shardCount: 2,
-    extraConfig: [`coordinator: { max_client_connections: ${MAX_CLIENTS}, authentication_timeout_seconds: ${AUTHENTICATION_TIMEOUT_SECONDS} }`],
+    extraConfig: [
+      `coordinator: { max_client_connections: ${MAX_CLIENTS}, authentication_timeout_seconds: ${AUTHENTICATION_TIMEOUT_SECONDS}, pool_wait_timeout_seconds: ${POOL_WAIT_SECONDS} }`,
+      `pools: { worker_pool_per_shard: { min_size: 1, max_size: ${POOL_SIZE}, max_queries: 10000 } }`,
+    ],
   });
   port = Number(new URL(cluster.url).port);
 });
@@ -495,6 +502,75 @@ test('two portals of one transaction on one group (JDBC fetchSize, named cursors
   } finally {
     client.close();
   }
+});
+
+/** Resident memory of the coordinator process, in MB. */
+function coordinatorRssMb(): number {
+  const record = readProcessRecord(cluster.layout.runDir, 'coordinator-1')!;
+  const status = readFileSync(`/proc/${record.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+test('flow control: a client that stops reading a 300 MB result holds a bounded amount on the coordinator, and others are served', async () => {
+  const results: string[] = [];
+  for (const [where, sql] of [
+    ['control group', "SELECT repeat('x', 10000) AS big FROM generate_series(1, 30000)"],
+    ['worker shard', "SELECT repeat('x', 10000) AS big FROM memory_entries m, generate_series(1, 100) WHERE m.namespace = 'portal-ns'"],
+  ] as const) {
+    const before = coordinatorRssMb();
+    const client = new RawClient();
+    try {
+      await client.authenticate();
+      client.socket.pause();
+      client.socket.write(encodeFrontend({ type: 'Query', sql }));
+      await new Promise((r) => setTimeout(r, 5000));
+      const grown = coordinatorRssMb() - before;
+      const latency = await selectOneMs();
+      results.push(`${where}: coordinator RSS +${grown.toFixed(1)} MB after 5 s, SELECT 1 meanwhile ${latency.toFixed(1)} ms`);
+      assert.ok(grown < 100, `the coordinator grew by ${grown.toFixed(1)} MB for a client that reads nothing (the result is 300 MB)`);
+    } finally {
+      client.close();
+    }
+  }
+  console.log(`non-reading client: ${results.join('; ')}`);
+});
+
+test(`sessions idle in a transaction cannot wedge the others: with all ${POOL_SIZE} control-group connections held, a new statement gets 53300 after ${POOL_WAIT_SECONDS} s, and is served once one is free`, async () => {
+  const holders: pg.Client[] = [];
+  try {
+    for (let i = 0; i < POOL_SIZE; i++) {
+      const holder = new pg.Client(cluster.url);
+      await holder.connect();
+      holders.push(holder);
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1');
+    }
+    const waiting = new pg.Client(cluster.url);
+    await waiting.connect();
+    try {
+      const started = Date.now();
+      assert.equal(await sqlstateOf(waiting, 'SELECT 1'), '53300');
+      const waited = (Date.now() - started) / 1000;
+      console.log(`a statement behind ${POOL_SIZE} sessions idle in a transaction: 53300 after ${waited.toFixed(2)} s (pool_wait_timeout_seconds ${POOL_WAIT_SECONDS})`);
+      assert.ok(waited >= POOL_WAIT_SECONDS - 0.5, 'it waited for a free connection first');
+      await holders.pop()!.end();
+      assert.equal((await waiting.query('SELECT 41 + 1 AS answer')).rows[0].answer, 42, 'served once a connection is free');
+    } finally {
+      await waiting.end();
+    }
+  } finally {
+    await Promise.all(holders.map((h) => h.end()));
+  }
+});
+
+test('statement_timeout set by the session is enforced on the control group and on the workers (57014), and the session goes on', async () => {
+  await inSession(async (client) => {
+    await client.query("SET statement_timeout = '300ms'");
+    assert.equal(await sqlstateOf(client, 'SELECT pg_sleep(5)'), '57014');
+    assert.equal(await sqlstateOf(client, `SELECT pg_sleep(5) ${WORKER_ROW}`), '57014');
+    await client.query('RESET statement_timeout');
+    assert.equal((await client.query(`SELECT count(pg_sleep(0.5)::text)::int AS n ${WORKER_ROW}`)).rows[0].n, 1);
+  });
 });
 
 test('the cluster is consistent after these writes: dpg check', async () => {

@@ -91,18 +91,30 @@ test('a message that does not belong in the state (Query before authentication):
   assert.equal(errorCode(messages), '08P01');
 });
 
-test('SSLRequest is answered N and the client goes on without TLS', async () => {
-  const answer = await new Promise<string>((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(encodeFrontend({ type: 'SSLRequest' })));
-    socket.once('data', (chunk) => {
-      resolve(chunk.toString('latin1'));
-      socket.destroy();
+test('SSLRequest is answered S (dpg up made a certificate) and TLS follows; GSSENCRequest is answered N; a client may still go on without TLS', async () => {
+  const answer = async (request: 'SSLRequest' | 'GSSENCRequest') =>
+    new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(encodeFrontend({ type: request })));
+      socket.once('data', (chunk) => {
+        resolve(chunk.toString('latin1'));
+        socket.destroy();
+      });
     });
-  });
-  assert.equal(answer, 'N');
+  assert.equal(await answer('SSLRequest'), 'S');
+  assert.equal(await answer('GSSENCRequest'), 'N');
+  const encrypted = new pg.Client({ connectionString: cluster.url, ssl: { rejectUnauthorized: false } });
+  await encrypted.connect();
+  assert.equal((await encrypted.query('SELECT 1 AS one')).rows[0].one, 1);
+  await encrypted.end();
   const client = new pg.Client({ connectionString: cluster.url, ssl: false });
   await client.connect();
   await client.end();
+});
+
+test('bytes sent after an SSLRequest before its answer are refused (08P01), as PostgreSQL does (CVE-2021-23214)', async () => {
+  const messages = await rawSession((socket) => socket.write(Buffer.concat([encodeFrontend({ type: 'SSLRequest' }), startup()])));
+  assert.equal(errorCode(messages), '08P01');
+  await coordinatorServes();
 });
 
 test('authentication: a wrong password and an unknown user both get 28P01; an unknown database 3D000', async () => {
