@@ -363,7 +363,9 @@ export class SessionExecutor {
     const t = this.transaction;
     switch (plan.action) {
       case 'begin':
-        if (t.inBlock) this.warn('25001', 'there is already a transaction in progress');
+        // BEGIN inside the implicit transaction of a batch makes it a block that outlives the Sync, as in PostgreSQL.
+        if (t.inBlock && this.batchBlock) this.batchBlock = false;
+        else if (t.inBlock) this.warn('25001', 'there is already a transaction in progress');
         else t.begin(plan.sql);
         return plan.tag;
       case 'commit':
@@ -596,8 +598,9 @@ export class SessionExecutor {
       }
       const plan = portal.statement.planned.plan;
       const writes = writesRows(plan);
-      if (writes && !this.transaction.inBlock && portal.stream === null && this.session.executesQueuedBeforeSync() > 0) {
-        // Statements pipelined before one Sync are one transaction in PostgreSQL: here too.
+      if (writes && !this.transaction.inBlock && portal.stream === null && !this.session.syncIsNext()) {
+        // Statements before one Sync are one transaction in PostgreSQL: here too. A write
+        // commits on its own only when its Sync is already here (nothing else can join).
         this.transaction.begin('BEGIN');
         this.batchBlock = true;
       }
@@ -613,6 +616,8 @@ export class SessionExecutor {
   private async endBatchBlock(): Promise<void> {
     if (!this.batchBlock) return;
     this.batchBlock = false;
+    // A COMMIT or ROLLBACK in the batch ended it already.
+    if (!this.transaction.inBlock) return;
     try {
       if (this.transaction.status === 'E') {
         await this.transaction.rollback();

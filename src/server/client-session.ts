@@ -304,14 +304,14 @@ export class ClientSession {
     }
   }
 
-  /** How many Execute messages wait in the input before the next Sync (a pipelined batch). */
-  executesQueuedBeforeSync(): number {
-    let count = 0;
-    for (const frame of this.pending) {
-      if (frame.code === 0x53) break;
-      if (frame.code === 0x45) count++;
-    }
-    return count;
+  /**
+   * True when the next message in the input is a Sync: nothing more can join the batch of
+   * the Execute being handled. Only then may a write outside a block commit on its own;
+   * otherwise more of the batch may still be on its way (TCP cuts messages anywhere), and
+   * everything before a Sync is one implicit transaction.
+   */
+  syncIsNext(): boolean {
+    return this.pending[0]?.code === 0x53;
   }
 
   /** Sends an error and closes the connection (protocol violations, failed authentication). */

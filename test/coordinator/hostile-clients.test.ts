@@ -573,6 +573,36 @@ test('statement_timeout set by the session is enforced on the control group and 
   });
 });
 
+test('everything before Sync is one implicit transaction, however TCP cuts the messages: a later failing write rolls back an earlier one sent in another segment', async () => {
+  const client = new RawClient();
+  try {
+    await client.authenticate();
+    const insert = (name: string, key: string) =>
+      Buffer.concat([
+        encodeFrontend({ type: 'Parse', name, sql: `INSERT INTO memory_entries (namespace, key, embedding) VALUES ('segments-ns', '${key}', array_fill(0.1, ARRAY[384])::real[]::vector)`, parameterTypes: [] }),
+        encodeFrontend({ type: 'Bind', portal: '', statement: name, parameterFormats: [], parameters: [], resultFormats: [] }),
+        encodeFrontend({ type: 'Execute', portal: '', maxRows: 0 }),
+      ]);
+    // The first write, then a pause: its Sync is not there when it runs.
+    client.socket.write(Buffer.concat([insert('first', 'k1'), encodeFrontend({ type: 'Flush' })]));
+    await client.next('CommandComplete');
+    await new Promise((r) => setTimeout(r, 300));
+    // The second write fails (the same key: a unique violation), then Sync.
+    client.socket.write(Buffer.concat([insert('second', 'k1'), encodeFrontend({ type: 'Sync' })]));
+    const error = await client.next('ErrorResponse');
+    assert.equal(error?.type === 'ErrorResponse' && error.fields.code, '23505');
+    const ready = await client.next('ReadyForQuery');
+    assert.equal(ready?.type === 'ReadyForQuery' && ready.status, 'I');
+  } finally {
+    client.close();
+  }
+  const rows = await inSession(async (c) => (await c.query("SELECT count(*)::int AS n FROM memory_entries WHERE namespace = 'segments-ns'")).rows[0].n);
+  assert.equal(rows, 0, 'the first write was rolled back with the failed batch, as PostgreSQL does');
+  // One write and its Sync together still commit on their own (no block is needed).
+  await inSession(async (c) => c.query("INSERT INTO memory_entries (namespace, key, embedding) VALUES ('segments-ns', 'k2', array_fill(0.1, ARRAY[384])::real[]::vector)"));
+  assert.equal(await inSession(async (c) => (await c.query("SELECT count(*)::int AS n FROM memory_entries WHERE namespace = 'segments-ns'")).rows[0].n), 1);
+});
+
 test('the cluster is consistent after these writes: dpg check', async () => {
   await assertConsistent(cluster);
 });
