@@ -109,7 +109,7 @@ export class SessionExecutor {
 
   async simpleQuery(sql: string): Promise<void> {
     try {
-      const planned = this.plan(sql);
+      const planned = await this.plan(sql);
       if (planned.length === 0) this.output.write(EMPTY_QUERY_RESPONSE);
       for (const statement of planned) {
         // COPY FROM STDIN: the client now sends the data; ReadyForQuery comes after CopyDone.
@@ -125,8 +125,8 @@ export class SessionExecutor {
     this.output.flush();
   }
 
-  private plan(sql: string): PlannedStatement[] {
-    return this.coordinator.plans.plan(sql, this.coordinator.snapshot);
+  private plan(sql: string): Promise<PlannedStatement[]> {
+    return this.coordinator.plans.planAsync(sql, this.coordinator.snapshot);
   }
 
   /**
@@ -462,7 +462,7 @@ export class SessionExecutor {
     if (this.skipUntilSync) return;
     try {
       if (name !== '' && this.statements.has(name)) throw new ClientError('42P05', `prepared statement "${name}" already exists`);
-      const planned = this.plan(sql);
+      const planned = await this.plan(sql);
       if (planned.length > 1) throw new ClientError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
       this.statements.set(name, { sql, planned: planned[0] ?? null, paramTypes: parameterTypes });
       this.output.write(PARSE_COMPLETE);

@@ -1,7 +1,8 @@
 import type { CatalogSnapshot } from '../catalog/snapshot.ts';
-import { parseSql, type ParsedStatement } from './sql-ast.ts';
+import { OFF_THREAD_PARSE_CHARS, parseSql, parseSqlOffThread, type ParsedStatement } from './sql-ast.ts';
 import { planStatement } from './planner.ts';
 import type { Plan } from './plan.ts';
+import { isStackOverflow, stackDepthExceeded } from '../server/client-error.ts';
 
 export interface PlannedStatement {
   statement: ParsedStatement;
@@ -18,7 +19,29 @@ export class PlanCache {
   hits = 0;
   misses = 0;
 
+  /** Characters of statement text held by the entries. */
+  private chars = 0;
+  private static readonly MAX_ENTRY_CHARS = 1024 * 1024;
+  private static readonly MAX_CHARS = 32 * 1024 * 1024;
+
   constructor(private readonly capacity = 5000) {}
+
+  /**
+   * plan() for a session: a long statement not planned yet is parsed on a worker thread
+   * (parseSqlOffThread), so other sessions are not kept waiting while it is.
+   */
+  async planAsync(sql: string, snapshot: CatalogSnapshot): Promise<PlannedStatement[]> {
+    const cached = this.entries.get(sql);
+    if (sql.length < OFF_THREAD_PARSE_CHARS || (cached && cached.version === snapshot.version)) return this.plan(sql, snapshot);
+    this.misses++;
+    let statements: ParsedStatement[];
+    try {
+      statements = await parseSqlOffThread(sql);
+    } catch (error) {
+      throw isStackOverflow(error) ? stackDepthExceeded() : error;
+    }
+    return this.store(sql, snapshot, () => statements.map((statement) => ({ statement, plan: planStatement(statement, snapshot) })));
+  }
 
   plan(sql: string, snapshot: CatalogSnapshot): PlannedStatement[] {
     const cached = this.entries.get(sql);
@@ -30,10 +53,31 @@ export class PlanCache {
       return cached.planned;
     }
     this.misses++;
-    const planned = parseSql(sql).map((statement) => ({ statement, plan: planStatement(statement, snapshot) }));
-    this.entries.delete(sql);
+    return this.store(sql, snapshot, () => parseSql(sql).map((statement) => ({ statement, plan: planStatement(statement, snapshot) })));
+  }
+
+  private store(sql: string, snapshot: CatalogSnapshot, make: () => PlannedStatement[]): PlannedStatement[] {
+    let planned: PlannedStatement[];
+    try {
+      planned = make();
+    } catch (error) {
+      throw isStackOverflow(error) ? stackDepthExceeded() : error;
+    }
+    const old = this.entries.get(sql);
+    if (old) {
+      this.entries.delete(sql);
+      this.chars -= sql.length;
+    }
+    // A statement this long is seldom sent twice: keeping it would let a few of them fill the cache.
+    if (sql.length > PlanCache.MAX_ENTRY_CHARS) return planned;
     this.entries.set(sql, { version: snapshot.version, planned });
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.chars += sql.length;
+    // Bounded by entries and by the text they hold (their parse trees grow with it), least recently used out.
+    while (this.entries.size > this.capacity || this.chars > PlanCache.MAX_CHARS) {
+      const oldest = this.entries.keys().next().value!;
+      this.entries.delete(oldest);
+      this.chars -= oldest.length;
+    }
     return planned;
   }
 }

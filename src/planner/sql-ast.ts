@@ -11,6 +11,7 @@
  * `text`, so later stages can slice and rewrite the text directly.
  */
 import { loadModule, parseSync } from 'libpg-query';
+import { Worker } from 'node:worker_threads';
 
 export interface ParsedStatement {
   /** The statement's node, e.g. `{ SelectStmt: {...} }`; every `location` in it is an index into `text`. */
@@ -80,14 +81,24 @@ export function parseSql(sql: string): ParsedStatement[] {
   if (!parserLoaded) throw new Error('parseSql called before initParser() completed');
   // libpg-query refuses a blank string instead of returning no statements.
   if (sql.trim() === '') return [];
-  let result: { stmts?: { stmt: any; stmt_location?: number; stmt_len?: number }[] };
+  let result: ParseResult;
   try {
     result = parseSync(sql);
   } catch (error) {
-    const details = (error as { sqlDetails?: { message: string; cursorPosition: number } }).sqlDetails;
-    if (details) throw new SqlSyntaxError(details.message, errorPosition(details.message, details.cursorPosition));
-    throw error;
+    throw parserError(error);
   }
+  return statementsOf(sql, result);
+}
+
+type ParseResult = { stmts?: { stmt: any; stmt_location?: number; stmt_len?: number }[] };
+
+function parserError(error: unknown): unknown {
+  const details = (error as { sqlDetails?: { message: string; cursorPosition: number } }).sqlDetails;
+  return details ? new SqlSyntaxError(details.message, errorPosition(details.message, details.cursorPosition)) : error;
+}
+
+/** The statements of libpg-query's result for `sql`, with locations as indexes into their own text. */
+function statementsOf(sql: string, result: ParseResult): ParsedStatement[] {
   const offsets = new ByteOffsets(sql);
   const statements: ParsedStatement[] = [];
   for (const raw of result.stmts ?? []) {
@@ -103,6 +114,57 @@ export function parseSql(sql: string): ParsedStatement[] {
     statements.push({ node, kind: nodeType(node), text: sql.slice(start, end), location: start });
   }
   return statements;
+}
+
+/** Statements at least this long are parsed on a worker thread (parseSqlOffThread). */
+export const OFF_THREAD_PARSE_CHARS = 64 * 1024;
+
+let parseWorker: { worker: Worker; waiting: Map<number, { resolve: (r: ParseResult) => void; reject: (e: unknown) => void }>; nextId: number } | null = null;
+
+function startParseWorker(): NonNullable<typeof parseWorker> {
+  const worker = new Worker(new URL('./parse-worker.mjs', import.meta.url));
+  const state = { worker, waiting: new Map<number, { resolve: (r: ParseResult) => void; reject: (e: unknown) => void }>(), nextId: 1 };
+  worker.unref();
+  worker.on('message', (message: { id?: number; result?: ParseResult; error?: { name: string; message: string; sqlDetails: unknown } }) => {
+    if (message.id === undefined) return;
+    const waiter = state.waiting.get(message.id);
+    state.waiting.delete(message.id);
+    if (!waiter) return;
+    if (message.error) {
+      // A stack overflow in the parser thread stays a RangeError (54001 for the client).
+      const error = message.error.name === 'RangeError' ? new RangeError(message.error.message) : new Error(message.error.message);
+      waiter.reject(parserError(Object.assign(error, { sqlDetails: message.error.sqlDetails ?? undefined })));
+    }
+    else waiter.resolve(message.result!);
+  });
+  const failAll = (error: unknown) => {
+    if (parseWorker === state) parseWorker = null;
+    for (const waiter of state.waiting.values()) waiter.reject(error);
+    state.waiting.clear();
+  };
+  worker.on('error', failAll);
+  worker.on('exit', (code) => failAll(new Error(`the parser thread exited (${code})`)));
+  return state;
+}
+
+/**
+ * parseSql on a worker thread: the same statements, while the event loop goes on
+ * serving other sessions (a 50 MB statement takes PostgreSQL's parser over a second).
+ * Only what comes back is turned into statements here.
+ */
+export async function parseSqlOffThread(sql: string): Promise<ParsedStatement[]> {
+  if (sql.trim() === '') return [];
+  parseWorker ??= startParseWorker();
+  const state = parseWorker;
+  const id = state.nextId++;
+  const result = await new Promise<ParseResult>((resolve, reject) => {
+    state.waiting.set(id, { resolve, reject });
+    if (state.waiting.size === 1) state.worker.ref();
+    state.worker.postMessage({ id, sql });
+  }).finally(() => {
+    if (state.waiting.size === 0) state.worker.unref();
+  });
+  return statementsOf(sql, result);
 }
 
 /**

@@ -38,11 +38,27 @@ export const SqlState = {
   invalidSqlStatementName: '26000',
   invalidCursorName: '34000',
   transactionResolutionUnknown: '08007',
+  stackDepthLimitExceeded: '54001',
 } as const;
+
+/**
+ * JavaScript's stack overflow (a statement nested or chained too deep for the
+ * coordinator's recursive stages) as PostgreSQL reports its own: 54001.
+ */
+export function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack size/i.test(error.message);
+}
+
+export function stackDepthExceeded(): ClientError {
+  return new ClientError(SqlState.stackDepthLimitExceeded, 'stack depth limit exceeded', {
+    hint: 'The statement is nested or chained too deeply for the coordinator to plan (as PostgreSQL\'s max_stack_depth limits the server): simplify it, e.g. pass long lists as an array parameter.',
+  });
+}
 
 /** Turns anything thrown while serving a client into ErrorResponse fields. */
 export function errorFields(error: unknown): NoticeFields {
   if (error instanceof ClientError) return error.toFields();
+  if (isStackOverflow(error)) return stackDepthExceeded().toFields();
   const withFields = error as { fields?: NoticeFields; sqlstate?: string; message?: string; position?: number };
   if (withFields && typeof withFields === 'object' && withFields.fields && withFields.fields.code) return withFields.fields;
   if (withFields && typeof withFields.sqlstate === 'string') {

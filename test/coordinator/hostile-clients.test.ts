@@ -603,6 +603,55 @@ test('everything before Sync is one implicit transaction, however TCP cuts the m
   assert.equal(await inSession(async (c) => (await c.query("SELECT count(*)::int AS n FROM memory_entries WHERE namespace = 'segments-ns'")).rows[0].n), 1);
 });
 
+/** Runs `work` while another session sends SELECT 1 in a loop; returns the slowest SELECT 1 (ms). */
+async function slowestSelectOneDuring(work: () => Promise<void>): Promise<number> {
+  const probe = new pg.Client(cluster.url);
+  await probe.connect();
+  let slowest = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      await probe.query('SELECT 1');
+      slowest = Math.max(slowest, performance.now() - started);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  try {
+    await work();
+  } finally {
+    running = false;
+    await loop;
+    await probe.end();
+  }
+  return slowest;
+}
+
+test('huge and deep statements: a 50 MB statement is parsed off the event loop, 100,000 chained terms get 54001 as in PostgreSQL, = ANY of 100,000 values is routed', async () => {
+  const figures: string[] = [];
+  await inSession(async (client) => {
+    const big = `SELECT length('${'x'.repeat(50 * 1024 * 1024)}') AS n`;
+    const slowest = await slowestSelectOneDuring(async () => {
+      assert.equal((await client.query(big)).rows[0].n, 50 * 1024 * 1024);
+    });
+    figures.push(`50 MB statement: slowest SELECT 1 of another session meanwhile ${slowest.toFixed(1)} ms`);
+    assert.ok(slowest < 1000, `another session waited ${slowest.toFixed(0)} ms`);
+    const chained = `SELECT ${Array(100_000).fill('1').join(' + ')}`;
+    assert.equal(await sqlstateOf(client, chained), '54001');
+    const values = Array.from({ length: 100_000 }, (_, i) => `any-ns-${i}`);
+    values.push('lexing-ns');
+    let rows = 0;
+    const slowestAny = await slowestSelectOneDuring(async () => {
+      rows = (await client.query('SELECT count(*)::int AS n FROM memory_entries WHERE namespace = ANY($1)', [values])).rows[0].n;
+    });
+    assert.equal(rows, 1);
+    figures.push(`= ANY($1) of 100,001 values: slowest SELECT 1 meanwhile ${slowestAny.toFixed(1)} ms`);
+    assert.ok(slowestAny < 1000, `another session waited ${slowestAny.toFixed(0)} ms while 100,001 values were routed`);
+    assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1, 'the session goes on');
+  });
+  console.log(figures.join('; '));
+});
+
 test('the cluster is consistent after these writes: dpg check', async () => {
   await assertConsistent(cluster);
 });
