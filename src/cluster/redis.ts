@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout } from './layout.ts';
+import type { ClusterSecrets } from './secrets.ts';
 import { startDetached, readProcessRecord, isAlive, waitFor, portIsFree } from './processes.ts';
 
 /**
@@ -17,10 +18,14 @@ export function redisDir(layout: ClusterLayout): string {
   return join(layout.dataDir, 'redis');
 }
 
-/** The Redis URL the coordinators use, or null when the cache is off. */
-export function cacheUrl(config: DpgConfig, layout: ClusterLayout): string | null {
+/**
+ * The Redis URL the coordinators use, or null when the cache is off. dpg's own Redis
+ * asks for a password (requirepass, from the cluster's secrets); a cache.url of your own
+ * carries its credentials itself.
+ */
+export function cacheUrl(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets): string | null {
   if (!config.cache.enabled) return null;
-  return config.cache.url ?? `redis://${layout.host}:${layout.redisPort}`;
+  return config.cache.url ?? `redis://:${encodeURIComponent(secrets.redisPassword)}@${layout.host}:${layout.redisPort}`;
 }
 
 export function redisRunning(layout: ClusterLayout): boolean {
@@ -29,19 +34,23 @@ export function redisRunning(layout: ClusterLayout): boolean {
 }
 
 /** Starts dpg's Redis unless it runs; resolves once it accepts connections. */
-export async function ensureRedis(layout: ClusterLayout): Promise<boolean> {
+export async function ensureRedis(layout: ClusterLayout, secrets: ClusterSecrets): Promise<boolean> {
   if (redisRunning(layout)) return false;
   if (!(await portIsFree(layout.redisPort, layout.host))) {
     throw new Error(`port ${layout.redisPort} (Redis of the result cache, ports.base + 12) is in use by another process; free it or set cache.url`);
   }
   const dir = redisDir(layout);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // The password goes in a file of mode 0600, never on the command line (ps shows that).
+  const configFile = join(dir, 'redis.conf');
+  writeFileSync(configFile, `requirepass "${secrets.redisPassword}"\n`, { mode: 0o600 });
+  chmodSync(configFile, 0o600);
   startDetached(layout.runDir, {
     name: REDIS_PROCESS,
     command: REDIS_BINARY,
     // set-proc-title no: Redis would otherwise rewrite its command line, which holds the
     // marker dpg finds its process by.
-    args: ['--bind', layout.host, '--port', String(layout.redisPort), '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--set-proc-title', 'no'],
+    args: [configFile, '--bind', layout.host, '--port', String(layout.redisPort), '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--set-proc-title', 'no'],
     logFile: join(layout.dataDir, 'logs', 'redis.log'),
     marker: dir,
   });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 /** Passwords generated once per cluster and kept in the data folder (mode 0600). */
@@ -8,19 +8,25 @@ export interface ClusterSecrets {
   /** The seed's application role, `dpg_cluster`. */
   appUser: string;
   appPassword: string;
+  /** Redis of the result cache (requirepass); added to older clusters' secrets on their next load. */
+  redisPassword: string;
 }
 
 const generate = () => randomBytes(18).toString('base64url');
 
 export function loadOrCreateSecrets(file: string): ClusterSecrets {
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ClusterSecrets;
+  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<ClusterSecrets>) : null;
   const secrets: ClusterSecrets = {
-    superuserPassword: generate(),
-    replicationPassword: generate(),
-    appUser: 'dpg_cluster',
-    appPassword: generate(),
+    superuserPassword: existing?.superuserPassword ?? generate(),
+    replicationPassword: existing?.replicationPassword ?? generate(),
+    appUser: existing?.appUser ?? 'dpg_cluster',
+    appPassword: existing?.appPassword ?? generate(),
+    redisPassword: existing?.redisPassword ?? generate(),
   };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  if (!existing || Object.keys(secrets).some((key) => !(key in existing))) {
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
   return secrets;
 }
 

@@ -152,7 +152,7 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   } else {
     await upgradeCatalog(layout, secrets, config.cluster.database);
   }
-  if (cacheUrl(config, layout) !== null && config.cache.url === null && (await ensureRedis(layout))) {
+  if (cacheUrl(config, layout, secrets) !== null && config.cache.url === null && (await ensureRedis(layout, secrets))) {
     started.push(REDIS_PROCESS);
     log(`Redis (result cache) on ${layout.host}:${layout.redisPort}`);
   }

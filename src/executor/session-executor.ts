@@ -50,6 +50,8 @@ interface Portal {
 
 const SIMPLE: Bindings = { extended: false, params: [], paramFormats: [], paramTypes: [], resultFormats: [] };
 
+const IDLE_IN_TRANSACTION_TIMEOUT = 'idle_in_transaction_session_timeout';
+
 const STARTUP_KEYS_NOT_SETTINGS = new Set(['user', 'database', 'client_encoding', 'replication', 'options']);
 
 /**
@@ -103,6 +105,26 @@ export class SessionExecutor {
       if (lexing) throw lexing;
       this.transaction.recordSetting(key, `SET ${quoteIdent(key)} = '${value.replace(/'/g, "''")}'`, false);
     }
+    if (settings.some(([name]) => name.toLowerCase() === IDLE_IN_TRANSACTION_TIMEOUT)) {
+      try {
+        await this.refreshIdleInTransactionTimeout();
+      } finally {
+        this.transaction.endStatement();
+      }
+    }
+  }
+
+  /**
+   * idle_in_transaction_session_timeout as the session has it now, in ms (0: off). The
+   * coordinator enforces it itself (ClientSession): a node only sees its own connection
+   * idle, not the client. Read from the control group, which parses the units.
+   */
+  idleInTransactionTimeoutMs = 0;
+
+  private async refreshIdleInTransactionTimeout(): Promise<void> {
+    const connection = await this.transaction.connection(0);
+    const { rows } = await connection.simpleQuery(`SELECT setting FROM pg_catalog.pg_settings WHERE name = '${IDLE_IN_TRANSACTION_TIMEOUT}'`);
+    this.idleInTransactionTimeoutMs = Number(rows[0]?.[0] ?? 0);
   }
 
   // ---- simple query protocol -------------------------------------------------
@@ -421,6 +443,7 @@ export class SessionExecutor {
     SessionTransaction.settingsChanged(connection);
     await connection.simpleQuery(plan.sql);
     t.recordSetting(plan.name?.toLowerCase() ?? null, plan.sql, plan.reset);
+    if (plan.name === null || plan.name.toLowerCase() === IDLE_IN_TRANSACTION_TIMEOUT) await this.refreshIdleInTransactionTimeout();
     if (t.inBlock) {
       t.heldSettingsChanged();
       await t.onEveryBegunGroup(plan.sql);
@@ -453,6 +476,7 @@ export class SessionExecutor {
       t.recordSetting(name, sql, false);
       for (const connection of t.connections()) SessionTransaction.settingsChanged(connection);
       if (t.inBlock) await t.onEveryBegunGroup(sql);
+      if (name === IDLE_IN_TRANSACTION_TIMEOUT) await this.refreshIdleInTransactionTimeout();
     }
   }
 

@@ -104,6 +104,10 @@ export class ClientSession {
 
   private receive(chunk: Buffer): void {
     if (this.state === SessionState.Closed) return;
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
     try {
       this.pending.push(...this.reader.push(chunk));
     } catch (error) {
@@ -139,6 +143,25 @@ export class ClientSession {
     } finally {
       this.working = false;
     }
+    if (this.pending.length === 0) this.armIdleInTransactionTimer();
+  }
+
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * PostgreSQL's idle_in_transaction_session_timeout, at the coordinator: a session left
+   * idle inside a transaction block (waiting for its client) that long is terminated
+   * with FATAL 25P03, and its block rolled back.
+   */
+  private armIdleInTransactionTimer(): void {
+    const executor = this.executor;
+    if (!executor || this.state !== SessionState.Ready || !executor.transaction.inBlock || executor.idleInTransactionTimeoutMs <= 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.working || this.pending.length > 0 || !executor.transaction.inBlock) return;
+      this.fatal(new ClientError('25P03', 'terminating connection due to idle-in-transaction timeout'));
+    }, executor.idleInTransactionTimeoutMs);
+    this.idleTimer.unref();
   }
 
   private async handle(frame: Frame): Promise<void> {
@@ -333,6 +356,7 @@ export class ClientSession {
     this.state = SessionState.Closed;
     this.pending = [];
     if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.coordinator.sessionClosed(this, this.authenticated);
     const executor = this.executor;
     if (executor) void executor.close().finally(() => this.coordinator.sessionReleased(this.processId));

@@ -67,7 +67,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       indexBuildMemory: config.vector.index_build_memory,
       profiles: config.hnsw.profiles,
     },
-    cache: config.cache.enabled ? { url: cacheUrl(config, layout)!, ttlSeconds: config.cache.ttl_seconds } : undefined,
+    cache: config.cache.enabled ? { url: cacheUrl(config, layout, secrets)!, ttlSeconds: config.cache.ttl_seconds } : undefined,
     durability: Object.fromEntries(
       (['critical', 'audit', 'ephemeral'] as const).flatMap((cls) => config.replication.tables[cls].map((t) => [t, cls] as const)),
     ),

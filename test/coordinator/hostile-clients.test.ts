@@ -24,7 +24,7 @@ const POOL_WAIT_SECONDS = 2;
 
 before(async () => {
   cluster = await startTestCluster({
-    basePort: 33432,
+    basePort: 10432,
     workerGroups: 1,
     shardCount: 2,
     extraConfig: [
@@ -650,6 +650,44 @@ test('huge and deep statements: a 50 MB statement is parsed off the event loop, 
     assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1, 'the session goes on');
   });
   console.log(figures.join('; '));
+});
+
+test('idle_in_transaction_session_timeout: a session idle in a block that long is ended with FATAL 25P03 and its block rolled back; active or idle outside a block, it stays', async () => {
+  const query = async (client: RawClient, sql: string) => {
+    client.socket.write(encodeFrontend({ type: 'Query', sql }));
+    return client.next('ReadyForQuery');
+  };
+  const idle = new RawClient();
+  try {
+    await idle.authenticate();
+    await query(idle, "SET idle_in_transaction_session_timeout = '1s'");
+    // Idle outside a block: nothing happens.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(idle.closed, false);
+    // Busy inside a block, a statement every 400 ms: nothing happens either.
+    await query(idle, 'BEGIN');
+    for (let i = 0; i < 5; i++) {
+      await query(idle, "INSERT INTO memory_entries (namespace, key, embedding) VALUES ('idle-ns', 'k' || " + i + ", array_fill(0.1, ARRAY[384])::real[]::vector)");
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    assert.equal(idle.closed, false);
+    const error = await idle.next('ErrorResponse', 5000);
+    assert.equal(error?.type === 'ErrorResponse' && error.fields.code, '25P03');
+    assert.equal(error?.type === 'ErrorResponse' && error.fields.severity, 'FATAL');
+    await idle.closedAt;
+  } finally {
+    idle.close();
+  }
+  assert.equal(await inSession(async (c) => (await c.query("SELECT count(*)::int AS n FROM memory_entries WHERE namespace = 'idle-ns'")).rows[0].n), 0, 'the block was rolled back');
+  // The same from a startup option.
+  const url = new URL(cluster.url);
+  url.searchParams.set('options', '-c idle_in_transaction_session_timeout=1s');
+  const client = new pg.Client(url.toString());
+  const gone = new Promise<string | undefined>((resolve) => client.on('error', (e: Error) => resolve((e as { code?: string }).code)));
+  await client.connect();
+  await client.query('BEGIN');
+  assert.equal(await Promise.race([gone, new Promise((r) => setTimeout(() => r('not ended'), 5000))]), '25P03');
+  await client.end().catch(() => {});
 });
 
 test('the cluster is consistent after these writes: dpg check', async () => {

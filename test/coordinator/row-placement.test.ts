@@ -13,7 +13,7 @@ let client: pg.Client;
 const DATABASE = 'distributed_postgres_cluster';
 
 before(async () => {
-  cluster = await startTestCluster({ basePort: 34432, workerGroups: 2, shardCount: 4, extraConfig: ['cache: { enabled: true, ttl_seconds: 300 }'] });
+  cluster = await startTestCluster({ basePort: 9432, workerGroups: 2, shardCount: 4, extraConfig: ['cache: { enabled: true, ttl_seconds: 300 }'] });
   client = new pg.Client(cluster.url);
   await client.connect();
   await client.query('CREATE TABLE placed (namespace text NOT NULL, id int NOT NULL, note text, PRIMARY KEY (namespace, id))');

@@ -14,7 +14,7 @@ let cluster: TestCluster;
 let verifiedUrl: string;
 
 before(async () => {
-  cluster = await startTestCluster({ basePort: 36432, workerGroups: 1, shardCount: 2, extraConfig: ['tls: { required: true }'] });
+  cluster = await startTestCluster({ basePort: 8432, workerGroups: 1, shardCount: 2, extraConfig: ['tls: { required: true }'] });
   const url = await runDpg(['url', '--config', cluster.configFile], { cwd: cluster.dir });
   assert.equal(url.code, 0, url.stderr);
   verifiedUrl = url.stdout.trim();

@@ -15,7 +15,7 @@ let metricsUrl: string;
 
 before(async () => {
   cluster = await startTestCluster({
-    basePort: 32432,
+    basePort: 7432,
     replicationFactor: 2,
     extraConfig: [`metrics: { namespace_label_limit: ${LABEL_LIMIT}, collect_interval_seconds: 1 }`],
   });

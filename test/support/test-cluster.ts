@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { runDpg } from './dpg-cli.ts';
-import { loadConfig } from '../../src/config/config.ts';
+import { loadConfig, PORT_SPAN } from '../../src/config/config.ts';
 import { buildLayout, type ClusterLayout, type NodeLayout } from '../../src/cluster/layout.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { readClusterState, workerGroupIdsOf } from '../../src/cluster/state.ts';
@@ -28,6 +28,9 @@ export interface TestCluster {
  * unless a test needs standbys.
  */
 export async function startTestCluster(options: { basePort: number; shardCount?: number; workerGroups?: number; replicationFactor?: number; controlNodes?: number; faultProxies?: boolean; extraConfig?: string[]; /** More keys of `distribution:` (flow YAML). */ distribution?: string }): Promise<TestCluster> {
+  // Below Linux's ephemeral range (32768-60999): a port there may be taken at any moment
+  // by another test's scratch server (freePort) or an outgoing connection.
+  assert.ok(options.basePort >= 1024 && options.basePort + PORT_SPAN <= 32768, `test cluster ports ${options.basePort}..${options.basePort + PORT_SPAN} must lie below the ephemeral range (32768)`);
   const dir = mkdtempSync(join(tmpdir(), 'dpg-test-'));
   chmodSync(dir, 0o755);
   const configFile = join(dir, 'dpg.yaml');

@@ -4,7 +4,10 @@ import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
 import { readProcessRecord, isAlive } from '../../src/cluster/processes.ts';
-import { REDIS_PROCESS } from '../../src/cluster/redis.ts';
+import { REDIS_PROCESS, redisDir } from '../../src/cluster/redis.ts';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { seededGaussian, normalize, vectorLiteral } from '../../src/util/vectors.ts';
 
 // The seed's result cache in Redis (dpg starts its own): a repeated read is answered
@@ -149,4 +152,27 @@ test('Redis killed and restarted empty: no query fails, no stale result', async 
     assert.ok((await keys('cache/b')).includes('cache/b-while-down'));
     await new Promise((r) => setTimeout(r, 100));
   }
+});
+
+test("dpg's Redis asks for a password: a client without it gets NOAUTH; the password is in files of mode 0600, not on any command line", async () => {
+  const pid = redisPid();
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(cluster.layout.redisPort, '127.0.0.1', () => socket.write('*2\r\n$3\r\nGET\r\n$1\r\nx\r\n'));
+    socket.once('data', (data) => {
+      resolve(data.toString());
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+  assert.match(answer, /^-NOAUTH/);
+  const password = cluster.secrets.redisPassword;
+  assert.ok(password.length >= 16);
+  for (const file of [cluster.layout.secretsFile, join(redisDir(cluster.layout), 'redis.conf')]) assert.equal(statSync(file).mode & 0o777, 0o600, file);
+  const commandLines = [pid, readProcessRecord(cluster.layout.runDir, 'coordinator-1')!.pid].map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8'));
+  for (const line of commandLines) assert.ok(!line.includes(password), `the password is not on the command line ${line.replace(/\0/g, ' ')}`);
+  // The coordinator still reads and writes through the cache with it.
+  const hits = await cacheCount('hit');
+  await keys('cache/b');
+  await keys('cache/b');
+  assert.ok((await cacheCount('hit')) > hits, 'the coordinator authenticates to Redis');
 });
