@@ -63,7 +63,8 @@ export class GroupPool {
    */
   async acquire(owner = INTERNAL_OWNER): Promise<BackendConnection> {
     const connection = await this.take();
-    if (connection.owner !== owner && connection.owner !== FRESH_CONNECTION) connection.discardPending = true;
+    // The coordinator's own work leaves no session state behind: only a client session's is reset.
+    if (connection.owner !== owner && connection.owner !== FRESH_CONNECTION && connection.owner !== INTERNAL_OWNER) connection.discardPending = true;
     connection.owner = owner;
     if (connection.discardPending && owner === INTERNAL_OWNER) {
       try {

@@ -1,5 +1,5 @@
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { constantValue, unwrapNode, walk } from './sql-ast.ts';
+import { constantValue, unwrapNode, walkBuiltinCalls } from './sql-ast.ts';
 
 /**
  * Settings that change how PostgreSQL lexes SQL text. dpg parses every statement with
@@ -41,16 +41,16 @@ export function checkSetStatement(body: any): ClientError | null {
 
 /**
  * set_config(name, value, is_local) anywhere in a statement: refused when it sets a lexing
- * setting to another value, or when its name is not a constant (it could be one).
+ * setting to another value, or when its name is neither a constant nor a parameter.
  */
 export function checkSetConfigCalls(node: unknown): ClientError | null {
   let error: ClientError | null = null;
-  walk(node, (key, value) => {
-    if (error) return false;
-    if (key !== 'FuncCall') return undefined;
-    const names = (value.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval as string);
-    if (names.at(-1) !== 'set_config' || (names.length > 1 && names[0] !== 'pg_catalog')) return undefined;
-    const args = (value.args as any[]) ?? [];
+  walkBuiltinCalls(node, (function_, call) => {
+    if (function_ !== 'set_config') return undefined;
+    const args = (call.args as any[]) ?? [];
+    // A parameter is known only at execution: a lexing setting set through it is caught
+    // then, from the node's ParameterStatus (the statement fails, nothing is kept).
+    if (args[0] !== undefined && unwrapNode(args[0])[0] === 'ParamRef') return undefined;
     const name = args[0] === undefined ? undefined : constantValue(args[0]);
     if (typeof name !== 'string') {
       error = new ClientError(SqlState.featureNotSupported, 'set_config() with a setting name that is not a constant is not supported by dpg: it could change how the nodes read SQL (standard_conforming_strings, client_encoding)');

@@ -1,5 +1,5 @@
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { constantValue, unwrapNode, walk } from './sql-ast.ts';
+import { constantValue, walkBuiltinCalls } from './sql-ast.ts';
 
 /**
  * Statements and functions that would let a client change what the coordinator's own
@@ -80,15 +80,10 @@ export function checkPrivileged(kind: string | null, body: any, node: unknown): 
     return denied(`${kind.replace(/Stmt$/, '').toUpperCase()} on dpg's channel ${body.conditionname}`);
   }
   let error: ClientError | null = null;
-  walk(node, (key, value) => {
-    if (error) return false;
-    if (key !== 'FuncCall') return undefined;
-    const names = (value.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval as string);
-    if (names.length > 1 && names[0] !== 'pg_catalog') return undefined;
-    const name = names.at(-1)!;
+  walkBuiltinCalls(node, (name, call) => {
     if (PRIVILEGED_FUNCTIONS.has(name)) error = denied(`${name}()`);
     else if (name === 'pg_notify') {
-      const channel = value.args?.[0] === undefined ? undefined : (constantValue(value.args[0]) ?? undefined);
+      const channel = call.args?.[0] === undefined ? undefined : (constantValue(call.args[0]) ?? undefined);
       if (channel === undefined || channel.startsWith(DPG_CHANNEL_PREFIX)) error = denied(channel === undefined ? 'pg_notify() on a channel that is not a constant' : `pg_notify() on dpg's channel ${channel}`);
     }
     return error ? false : undefined;

@@ -1,5 +1,5 @@
 import { ClientError, SqlState } from '../server/client-error.ts';
-import { constantValue, unwrapNode, walk } from './sql-ast.ts';
+import { constantValue, unwrapNode, walk, walkBuiltinCalls } from './sql-ast.ts';
 import type { Plan, SessionConfigCall } from './plan.ts';
 
 /**
@@ -102,27 +102,22 @@ export function sessionConfigCalls(kind: string | null, body: any, node: unknown
   const calls: SessionConfigCall[] = [];
   let error: ClientError | null = null;
   const targets = kind === 'SelectStmt' && !body.fromClause && !body.whereClause && !body.withClause && (!body.op || body.op === 'SETOP_NONE') ? new Set((body.targetList ?? []).map((t: any) => unwrapNode(unwrapNode(t)[1].val)[1])) : new Set();
-  walk(node, (key, value) => {
-    if (error) return false;
-    if (key !== 'FuncCall') return undefined;
-    const names = (value.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval as string);
-    if (names.length > 1 && names[0] !== 'pg_catalog') return undefined;
-    const name = names.at(-1)!;
+  walkBuiltinCalls(node, (name, call) => {
     if (SESSION_ADVISORY_LOCKS.has(name)) {
       error = notSupported(`the session-level advisory lock function ${name}() (pg_advisory_xact_lock() and its siblings, held until the transaction ends, work)`);
       return false;
     }
     if (name !== 'set_config') return undefined;
-    const args = (value.args as any[]) ?? [];
+    const args = (call.args as any[]) ?? [];
     const setting = args[0] && argumentRef(args[0]);
     const settingValue = args[1] && argumentRef(args[1]);
     const local = args[2] === undefined ? null : isLocalArgument(args[2]);
-    if (!targets.has(value) || !setting || !settingValue || local === null) {
+    if (!targets.has(call) || !setting || !settingValue || local === null) {
       error = notSupported('set_config() other than as a column of SELECT without FROM, with constant or parameter arguments,');
       return false;
     }
     calls.push({ name: setting, value: settingValue, local });
-    return false;
+    return undefined;
   });
   return error ?? calls;
 }

@@ -216,6 +216,23 @@ export function constantValue(node: any): string | null | undefined {
   return undefined;
 }
 
+/**
+ * Calls `visit` for every function call in `node` that names a built-in function:
+ * unqualified or qualified with pg_catalog (a function of another schema is the user's),
+ * with the call's name and its FuncCall body; `visit` returns false to stop the walk.
+ */
+export function walkBuiltinCalls(node: unknown, visit: (name: string, call: any) => boolean | void): void {
+  let stopped = false;
+  walk(node, (key, value) => {
+    if (stopped) return false;
+    if (key !== 'FuncCall') return undefined;
+    const names = (value.funcname as any[]).map((n) => unwrapNode(n)[1]?.sval as string);
+    if (names.length > 1 && names[0] !== 'pg_catalog') return undefined;
+    if (visit(names.at(-1)!, value) === false) stopped = true;
+    return stopped ? false : undefined;
+  });
+}
+
 export function walk(
   node: any,
   visit: (key: string, value: any, parent: any, path: string[]) => boolean | void,

@@ -346,6 +346,10 @@ test('standard_conforming_strings and client_encoding stay as dpg parses: SET, s
     const hidden = "query_to_xml('SELECT set_config(''standard_conforming_strings'', ''off'', false)', false, false, '')";
     assert.equal(await sqlstateOf(client, `SELECT ${hidden}`), '0A000', 'on the control group');
     assert.equal(await sqlstateOf(client, `SELECT ${hidden} FROM memory_entries WHERE namespace = 'lexing-ns'`), '0A000', 'on a worker shard');
+    // A setting name given as a parameter is known at execution only: caught there too.
+    await assert.rejects(client.query('SELECT set_config($1, $2, false)', ['standard_conforming_strings', 'off']), (error: { code?: string }) => error.code === '0A000');
+    await client.query('SELECT set_config($1, $2, false)', ['app.by_parameter', 'kept']);
+    assert.equal((await client.query("SELECT current_setting('app.by_parameter') AS v")).rows[0].v, 'kept');
     // Every later statement is read by the nodes as the planner read it: 'a\' is the two characters a and \.
     for (let i = 0; i < 3; i++) {
       const pinned = await client.query("SELECT 'a\\' AS v, key FROM memory_entries WHERE namespace = 'lexing-ns'");
