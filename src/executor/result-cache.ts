@@ -76,6 +76,8 @@ export class ResultCache {
   /** A bump failed: no lookups or stores until the epoch has been bumped. */
   private suspect = false;
   private recovering: Promise<void> | null = null;
+  /** Fault injection (invalidate's failForTest): Redis counts as unreachable from here until then. */
+  private unreachableUntil = 0;
 
   constructor(
     url: string,
@@ -137,26 +139,44 @@ export class ResultCache {
   }
 
   /** Called after a write committed and before its client is told: what it changed is looked up under new keys. */
-  async invalidate(what: Invalidation[]): Promise<void> {
-    if (what.length === 0) return;
+  /**
+   * Bumps the generations of what a write changed. False when Redis could not be told:
+   * this coordinator then bypasses the cache until it has bumped the epoch, and the
+   * caller must make the other coordinators do the same (markSuspect) before the write
+   * is acknowledged, or they could serve results from before it until their TTL.
+   */
+  async invalidate(what: Invalidation[], options: { failForTest?: boolean } = {}): Promise<boolean> {
+    if (what.length === 0) return true;
     const keys = what.includes('everything')
       ? [EPOCH_KEY, EPOCH_KEY]
       : [EPOCH_KEY, ...new Set((what as CacheScope[]).flatMap((scope) => generationKeys(scope, true)))];
     try {
       if (this.suspect) throw new Error('the cache is recovering');
+      if (options.failForTest) {
+        // As if this coordinator could not reach Redis for a while (the others can).
+        this.unreachableUntil = Date.now() + 3000;
+        throw new Error('fault injection');
+      }
       await withTimeout(this.redis.eval(BUMP_SCRIPT, keys.length, ...keys, this.initialEpoch()), INVALIDATE_TIMEOUT_MS);
+      return true;
     } catch (error) {
-      if (!this.suspect) this.log(`result cache: invalidation failed (${(error as Error).message}); the cache is bypassed until its epoch is bumped`);
-      this.suspect = true;
-      void this.recover();
+      this.markSuspect(`invalidation failed (${(error as Error).message})`);
+      return false;
     }
+  }
+
+  /** No lookups or stores here until the epoch has been bumped (which invalidates every entry). */
+  markSuspect(why: string): void {
+    if (!this.suspect) this.log(`result cache: ${why}; the cache is bypassed until its epoch is bumped`);
+    this.suspect = true;
+    void this.recover();
   }
 
   private recover(): Promise<void> {
     this.recovering ??= (async () => {
       while (this.suspect) {
         try {
-          if (this.redis.status === 'ready') {
+          if (this.redis.status === 'ready' && Date.now() >= this.unreachableUntil) {
             await this.redis.incr(EPOCH_KEY);
             this.suspect = false;
             this.log('result cache: epoch bumped; the cache is in use again');

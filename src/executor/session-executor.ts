@@ -176,7 +176,8 @@ export class SessionExecutor {
       try {
         stream = await this.openFollowingFailover(plan, bindings, portal?.statement);
       } catch (error) {
-        await this.wrote(invalidation);
+        // (The statement's own error is what the client hears, not a cache failure after it.)
+        await this.wrote(invalidation).catch(() => {});
         this.afterError(error);
         throw this.failoverError(plan, error);
       }
@@ -217,7 +218,7 @@ export class SessionExecutor {
       await stream.close().catch(() => {});
       if (portal) portal.stream = null;
       // Whatever part of it happened (a multi-group write whose outcome is unknown) leaves the cache too.
-      await this.wrote(invalidation);
+      await this.wrote(invalidation).catch(() => {});
       this.afterError(error);
       throw this.failoverError(plan, error);
     }
@@ -292,10 +293,17 @@ export class SessionExecutor {
    * result cache forgets what they touched at once; inside one, at COMMIT.
    */
   private async wrote(invalidation: Invalidation | null): Promise<void> {
-    const cache = this.coordinator.resultCache;
-    if (!cache || !invalidation) return;
+    if (!this.coordinator.resultCache || !invalidation) return;
     if (this.transaction.inBlock) this.pendingInvalidations.push(invalidation);
-    else await cache.invalidate([invalidation]);
+    else await this.invalidate([invalidation]);
+  }
+
+  /** Invalidates, or has every coordinator bypass the cache, before the write is acknowledged. */
+  private async invalidate(what: Invalidation[]): Promise<void> {
+    const cache = this.coordinator.resultCache;
+    if (!cache) return;
+    if (await cache.invalidate(what, { failForTest: this.transaction.faultPoint('cache-invalidate') })) return;
+    await this.coordinator.cacheInvalidationFailed(this.transaction.faultPoint('cache-notify'));
   }
 
   private pendingInvalidations: Invalidation[] = [];
@@ -304,7 +312,7 @@ export class SessionExecutor {
   private async blockEnded(committed: boolean): Promise<void> {
     const pending = this.pendingInvalidations;
     this.pendingInvalidations = [];
-    if (committed && pending.length > 0) await this.coordinator.resultCache?.invalidate(pending);
+    if (committed && pending.length > 0) await this.invalidate(pending);
   }
 
   /** An error inside a transaction block fails the block, as in PostgreSQL. */
@@ -402,7 +410,7 @@ export class SessionExecutor {
           return tag;
         } catch (error) {
           // The outcome may be unknown: what the block wrote leaves the cache all the same.
-          await this.blockEnded(true);
+          await this.blockEnded(true).catch(() => {});
           throw error;
         }
       case 'rollback':

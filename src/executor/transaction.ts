@@ -348,6 +348,16 @@ export class SessionTransaction {
     if ((this.settings.get('dpg.fault_injection') ?? '').includes(`'${point}'`)) await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
+  /**
+   * Fault injection for the result-cache tests: with DPG_FAULT_INJECTION=1, true when the
+   * session set `dpg.fault_injection` to a list naming `point` ('a b' or 'a,b').
+   */
+  faultPoint(point: string): boolean {
+    if (process.env.DPG_FAULT_INJECTION !== '1') return false;
+    const value = /'([^']*)'/.exec(this.settings.get('dpg.fault_injection') ?? '')?.[1] ?? '';
+    return value.split(/[\s,]+/).includes(point);
+  }
+
   private injectFault(point: string): void {
     if (process.env.DPG_FAULT_INJECTION !== '1') return;
     const setting = this.settings.get('dpg.fault_injection') ?? '';

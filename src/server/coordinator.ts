@@ -9,6 +9,9 @@ import { makeScramVerifier, mockScramVerifier, scramSaltFor, type ScramVerifier 
 import { randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { readCatalogSnapshot, CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
+
+/** The coordinators' channel for "a write could not invalidate the result cache" (see cacheInvalidationFailed). */
+const CACHE_SUSPECT_CHANNEL = 'dpg_cache_suspect';
 import type { CatalogSnapshot, Durability, NodeInfo, TableInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
 import { findGroupLeader, LeaderWatcher } from '../executor/leaders.ts';
@@ -351,8 +354,11 @@ export class Coordinator {
     client.on('end', () => lost('closed by the server'));
     try {
       await client.connect();
-      client.on('notification', () => void this.reloadCatalog(client));
-      await client.query(`LISTEN ${CATALOG_CHANNEL}`);
+      client.on('notification', (message) => {
+        if (message.channel === CACHE_SUSPECT_CHANNEL) this.resultCache?.markSuspect('another coordinator could not invalidate a write');
+        else void this.reloadCatalog(client);
+      });
+      await client.query(`LISTEN ${CATALOG_CHANNEL}; LISTEN ${CACHE_SUSPECT_CHANNEL}`);
       const settings = await client.query<{ name: string; setting: string }>(
         `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'server_encoding', 'DateStyle', 'IntervalStyle', 'integer_datetimes', 'TimeZone', 'standard_conforming_strings')`,
       );
@@ -406,6 +412,26 @@ export class Coordinator {
    * others (NOTIFY on the control group). The NOTIFY is sent on its own, after the
    * change committed: PostgreSQL cannot PREPARE a transaction that ran NOTIFY.
    */
+  /**
+   * A write's result-cache invalidation did not reach Redis: every coordinator is told,
+   * through the control group (NOTIFY on dpg's own channel), to bypass its cache until
+   * the epoch is bumped. Throws when that fails too: the write must not be acknowledged
+   * as if every coordinator would see it.
+   */
+  async cacheInvalidationFailed(failForTest = false): Promise<void> {
+    const listener = this.catalogListener;
+    try {
+      if (failForTest) throw new Error('fault injection');
+      if (!listener) throw new Error('no connection to the control group');
+      await listener.query(`NOTIFY ${CACHE_SUSPECT_CHANNEL}`);
+    } catch (error) {
+      throw new ClientError(
+        '58000',
+        `the write was committed, but the result cache could not be invalidated (Redis: unreachable; control group: ${(error as Error).message}): other coordinators may answer reads of it from before the write for up to cache.ttl_seconds`,
+      );
+    }
+  }
+
   async catalogChanged(): Promise<void> {
     await this.catalogListener?.query(`NOTIFY ${CATALOG_CHANNEL}`).catch((error) => this.log(`catalog NOTIFY failed: ${(error as Error).message}`));
     await this.reloadCatalog();
