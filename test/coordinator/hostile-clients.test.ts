@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import pg from 'pg';
-import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertConsistent, assertClientSlotsFull, type TestCluster } from '../support/test-cluster.ts';
 import { FrameReader } from '../../src/protocol/frames.ts';
 import { decodeBackend, type BackendMessage } from '../../src/protocol/backend.ts';
 import { encodeFrontend, encodeSASLInitialResponse, encodeSASLResponse } from '../../src/protocol/frontend.ts';
@@ -224,18 +224,7 @@ test(`sockets that never authenticate do not take the ${MAX_CLIENTS} client slot
     for (let i = 0; i < 5; i++) latencies.push(await selectOneMs());
     console.log(`SELECT 1 through a new connection beside 120 unauthenticated sockets: ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`);
     // Every slot can still be taken by authenticated clients; one more gets 53300.
-    const clients: pg.Client[] = [];
-    try {
-      for (let i = 0; i < MAX_CLIENTS; i++) {
-        const client = new pg.Client(cluster.url);
-        await client.connect();
-        clients.push(client);
-      }
-      const extra = new pg.Client(cluster.url);
-      await assert.rejects(extra.connect(), (error: { code?: string }) => error.code === '53300');
-    } finally {
-      await Promise.all(clients.map((c) => c.end()));
-    }
+    await assertClientSlotsFull(cluster.url, MAX_CLIENTS);
   } finally {
     for (const client of idle) client.close();
   }

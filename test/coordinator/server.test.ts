@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
+import { startTestCluster, assertClientSlotsFull, type TestCluster } from '../support/test-cluster.ts';
 import { seededRandom } from '../support/random.ts';
 import { FrameReader } from '../../src/protocol/frames.ts';
 import { decodeBackend, type BackendMessage } from '../../src/protocol/backend.ts';
@@ -135,18 +135,7 @@ test('authentication: a wrong password and an unknown user both get 28P01; an un
 });
 
 test(`beyond ${MAX_CLIENTS} clients a new one gets 53300`, async () => {
-  const clients: pg.Client[] = [];
-  try {
-    for (let i = 0; i < MAX_CLIENTS; i++) {
-      const client = new pg.Client(cluster.url);
-      await client.connect();
-      clients.push(client);
-    }
-    const extra = new pg.Client(cluster.url);
-    await assert.rejects(extra.connect(), (error: { code?: string }) => error.code === '53300');
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
+  await assertClientSlotsFull(cluster.url, MAX_CLIENTS);
   await coordinatorServes();
 });
 

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,4 +94,23 @@ export async function assertConsistent(cluster: TestCluster): Promise<void> {
   const result = await runDpg(['check', '--config', cluster.configFile], { cwd: cluster.dir });
   assert.equal(result.code, 0, `dpg check found problems:\n${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /: consistent$/m);
+}
+
+/**
+ * Takes every one of a coordinator's `maxClients` client slots with real clients, checks
+ * that one more connection gets 53300, and lets them all go again.
+ */
+export async function assertClientSlotsFull(url: string, maxClients: number): Promise<void> {
+  const clients: pg.Client[] = [];
+  try {
+    for (let i = 0; i < maxClients; i++) {
+      const client = new pg.Client(url);
+      await client.connect();
+      clients.push(client);
+    }
+    const extra = new pg.Client(url);
+    await assert.rejects(extra.connect(), (error: { code?: string }) => error.code === '53300');
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
 }
