@@ -3,7 +3,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config/config.ts';
 import { buildLayout } from '../src/cluster/layout.ts';
 import { readClusterState, workerGroupIdsOf } from '../src/cluster/state.ts';
-import { readSecrets, clientUrl } from '../src/cluster/secrets.ts';
+import { readSecrets, userUrl } from '../src/cluster/secrets.ts';
 import { onPrimary, type AdminContext } from '../src/rebalance/admin.ts';
 import { createMove } from '../src/rebalance/move-catalog.ts';
 import { runMove } from '../src/rebalance/shard-move.ts';
@@ -36,7 +36,7 @@ const state = readClusterState(join(loaded.dataDir, 'cluster.json'));
 if (!state) throw new Error(`no cluster in ${loaded.dataDir}`);
 const layout = buildLayout(loaded.config, loaded.dataDir, state.nodesRoot, state.coordinators, workerGroupIdsOf(state));
 const secrets = readSecrets(layout.secretsFile)!;
-const url = clientUrl(secrets, layout.host, layout.clientPort, loaded.config.cluster.database);
+const url = userUrl(loaded.config.users, secrets, undefined, layout.host, layout.clientPort, loaded.config.cluster.database);
 const admin: AdminContext = { layout, secrets, database: loaded.config.cluster.database, indexBuildMemory: loaded.config.vector.index_build_memory, threshold: 0.2, log: (line) => console.log(`  ${line}`) };
 
 const client = new pg.Client(url);

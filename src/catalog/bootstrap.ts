@@ -1,12 +1,13 @@
 import pg from 'pg';
 import { hnswProfileFor, type DpgConfig } from '../config/config.ts';
 import { coordinatorPort, type ClusterLayout, type GroupLayout, type NodeLayout } from '../cluster/layout.ts';
-import type { ClusterSecrets } from '../cluster/secrets.ts';
+import { CLIENTS_ROLE, INTERNAL_ROLE, nodePassword, type ClientUser, type ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
 import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS } from './catalog-schema.ts';
 import { SEED_COLUMNS, SEED_TABLES, tableDDL } from './seed-schema.ts';
 import { namespaceShardIdSql } from './shard-ranges.ts';
+import { syncNamespaceIsolation } from './namespace-isolation.ts';
 import { hyperbolicShardIdSql } from './hyperbolic.ts';
 
 export class BootstrapError extends Error {}
@@ -25,21 +26,80 @@ export async function groupLeaders(layout: ClusterLayout): Promise<Map<number, N
   return leaders;
 }
 
-/** The application role and database on a group's primary, with the vector extensions (idempotent). */
-export async function prepareGroupDatabase(leader: NodeLayout, secrets: ClusterSecrets, database: string): Promise<void> {
+/**
+ * The roles and the database on a group's primary, with the vector extensions
+ * (idempotent; every `dpg up` runs it, so a changed users: list takes effect):
+ * - INTERNAL_ROLE, the coordinator's own: owns the database, bypasses row-level
+ *   security (the namespace allow-lists are for clients), member of every client
+ *   role (owner's rights on their shards for index builds and maintenance);
+ * - one role per configured user, in the group role dpg_clients (pg_hba), with a node
+ *   password derived from the cluster's node secret: no superuser, database ownership,
+ *   CREATEROLE or replication, CREATE on schema public only. A role dropped from the
+ *   config keeps its objects but can no longer log in.
+ */
+export async function prepareGroupDatabase(leader: NodeLayout, secrets: ClusterSecrets, database: string, users: ClientUser[]): Promise<void> {
   await withClient(await connectNode(leader, secrets), async (admin) => {
-    const role = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [secrets.appUser]);
-    if (role.rowCount === 0) {
-      await admin.query(`CREATE ROLE ${quoteIdent(secrets.appUser)} LOGIN PASSWORD ${quoteLiteral(secrets.appPassword)}`);
+    const exists = async (role: string) => ((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 0) > 0;
+    if (!(await exists(CLIENTS_ROLE))) await admin.query(`CREATE ROLE ${quoteIdent(CLIENTS_ROLE)} NOLOGIN`);
+    if (!(await exists(INTERNAL_ROLE))) await admin.query(`CREATE ROLE ${quoteIdent(INTERNAL_ROLE)} LOGIN`);
+    await admin.query(`ALTER ROLE ${quoteIdent(INTERNAL_ROLE)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS PASSWORD ${quoteLiteral(nodePassword(secrets, INTERNAL_ROLE))}`);
+    // Settings a role carries would reach every connection the coordinator makes as it.
+    await admin.query(`ALTER ROLE ${quoteIdent(INTERNAL_ROLE)} RESET ALL`);
+    for (const user of users) {
+      if (!(await exists(user.name))) await admin.query(`CREATE ROLE ${quoteIdent(user.name)} LOGIN`);
+      await admin.query(`ALTER ROLE ${quoteIdent(user.name)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${quoteLiteral(nodePassword(secrets, user.name))}`);
+      await admin.query(`GRANT ${quoteIdent(CLIENTS_ROLE)} TO ${quoteIdent(user.name)}`);
+      await admin.query(`GRANT ${quoteIdent(user.name)} TO ${quoteIdent(INTERNAL_ROLE)}`);
     }
+    const former = await admin.query<{ rolname: string }>(
+      `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = $1 AND r.rolcanlogin AND NOT r.rolname = ANY ($2)`,
+      [CLIENTS_ROLE, users.map((u) => u.name)],
+    );
+    for (const { rolname } of former.rows) await admin.query(`ALTER ROLE ${quoteIdent(rolname)} NOLOGIN`);
     const db = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (db.rowCount === 0) await admin.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(secrets.appUser)}`);
+    if (db.rowCount === 0) await admin.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(INTERNAL_ROLE)}`);
+    // Clusters made before the roles were split: the seed's application role owned the database.
+    else await admin.query(`ALTER DATABASE ${quoteIdent(database)} OWNER TO ${quoteIdent(INTERNAL_ROLE)}`);
+    await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(CLIENTS_ROLE)}`);
   });
   await withClient(await connectNode(leader, secrets, database), async (db) => {
     await db.query('CREATE EXTENSION IF NOT EXISTS vector');
     await db.query('CREATE EXTENSION IF NOT EXISTS ruvector');
     await db.query(namespaceShardIdSql());
+    // PostgreSQL 15's public schema belongs to the database owner; clients create their tables in it.
+    await db.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${quoteIdent(CLIENTS_ROLE)}`);
   });
+}
+
+/**
+ * Every `dpg up`, once the catalog exists: each node's allow-lists (config
+ * users[].namespaces) and dpg's row-level security policy on (or off) every shard of the
+ * distributed tables hashed by a text column (see namespace-isolation.ts).
+ */
+export async function isolateNamespaces(layout: ClusterLayout, secrets: ClusterSecrets, database: string, users: ClientUser[]): Promise<void> {
+  const leaders = await groupLeaders(layout);
+  const shards = await withClient(await connectNode(leaders.get(0)!, secrets, database), async (control) =>
+    (
+      await control.query<{ group_id: number; shard: string; column: string }>(
+        `SELECT p.group_id, t.table_name || '_' || s.shardid AS shard, t.distribution_column AS column
+         FROM dpg_catalog.tables t JOIN dpg_catalog.shards s ON s.table_name = t.table_name JOIN dpg_catalog.placements p ON p.shardid = s.shardid
+         WHERE t.kind = 'distributed' AND t.distribution_method = 'hash'`,
+      )
+    ).rows,
+  );
+  await Promise.all(
+    layout.groups.map(async (group) =>
+      withClient(await connectNode(leaders.get(group.id)!, secrets, database), (db) =>
+        syncNamespaceIsolation(db, users, new Map(shards.filter((s) => s.group_id === group.id).map((s) => [s.shard, s.column])), CLIENTS_ROLE),
+      ),
+    ),
+  );
+}
+
+/** Every `dpg up`: the roles and database on each group (prepareGroupDatabase). */
+export async function prepareGroups(layout: ClusterLayout, secrets: ClusterSecrets, database: string, users: ClientUser[]): Promise<void> {
+  const leaders = await groupLeaders(layout);
+  await Promise.all(layout.groups.map((group) => prepareGroupDatabase(leaders.get(group.id)!, secrets, database, users)));
 }
 
 /**
@@ -50,7 +110,6 @@ export async function prepareGroupDatabase(leader: NodeLayout, secrets: ClusterS
 export async function bootstrapCluster(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, log: (line: string) => void): Promise<void> {
   const database = config.cluster.database;
   const leaders = await groupLeaders(layout);
-  await Promise.all(layout.groups.map((group) => prepareGroupDatabase(leaders.get(group.id)!, secrets, database)));
   log(`database ${database} with pgvector and ruvector on every group`);
 
   await withClient(await connectNode(leaders.get(0)!, secrets, database), async (control) => {
@@ -100,6 +159,30 @@ export async function createSeedSchema(config: DpgConfig, url: string, log: (lin
   log(`seed schema: ${distributed} distributed tables x ${config.distribution.shard_count} shards, ${SEED_TABLES.length - distributed} reference tables`);
 }
 
+/**
+ * Every `dpg up`: each configured user may read and write the seed's tables (through the
+ * coordinator, as their owner, so the GRANTs reach every shard). A user's own tables stay
+ * theirs to GRANT.
+ */
+export async function grantSeedTables(url: string, users: ClientUser[]): Promise<void> {
+  const client = new pg.Client({ connectionString: url, application_name: 'dpg-bootstrap' });
+  await client.connect();
+  try {
+    const tables = await client.query<{ name: string; owner: string }>(
+      `SELECT c.relname AS name, pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relname = ANY ($1) AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)`,
+      [SEED_TABLES.map((t) => t.name)],
+    );
+    const others = users.filter((u) => !tables.rows.some((t) => t.owner === u.name));
+    if (tables.rows.length === 0 || others.length === 0) return;
+    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${tables.rows.map((t) => quoteIdent(t.name)).join(', ')} TO ${others.map((u) => quoteIdent(u.name)).join(', ')}`);
+    await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${others.map((u) => quoteIdent(u.name)).join(', ')}`);
+  } catch (error) {
+    throw new BootstrapError(`granting the seed's tables to the configured users failed: ${String(error)}`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** Every `dpg up` of a cluster with the seed schema: adds the seed columns it lacks (SEED_COLUMNS), through the coordinator. */
 export async function upgradeSeedSchema(url: string, log: (line: string) => void): Promise<void> {
   const client = new pg.Client({ connectionString: url, application_name: 'dpg-bootstrap' });
@@ -126,13 +209,24 @@ export async function upgradeSeedSchema(url: string, log: (line: string) => void
 async function upgradeCatalogIn(control: pg.Client, secrets: ClusterSecrets): Promise<void> {
   await control.query(CATALOG_UPGRADE_SQL);
   await control.query(hyperbolicShardIdSql());
-  await control.query(`GRANT USAGE ON SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
-  // The coordinator runs clients' statements as the application role, not as a superuser;
-  // it changes the catalog (create_distributed_table, 2PC records) as that role too.
-  // Clients cannot write the catalog: the planner refuses statements that would.
-  await control.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
-  await control.query(`GRANT SELECT ON ${CATALOG_VIEWS.map((v) => `public.${v}`).join(', ')} TO ${quoteIdent(secrets.appUser)}`);
-  await control.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA dpg_catalog TO ${quoteIdent(secrets.appUser)}`);
+  const internal = quoteIdent(INTERNAL_ROLE);
+  const clients = quoteIdent(CLIENTS_ROLE);
+  // Only the coordinator's own role writes the catalog; clients read it (pg_dist_* views,
+  // dpg's functions) and PostgreSQL refuses their writes, whatever SQL path they take.
+  const owned = await control.query<{ kind: string; name: string }>(
+    `SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, c.relname AS name FROM pg_class c
+     WHERE c.relnamespace = 'dpg_catalog'::regnamespace AND c.relkind IN ('r', 'S', 'v') AND c.relowner <> 'postgres'::regrole`,
+  );
+  for (const { kind, name } of owned.rows) await control.query(`ALTER ${kind} dpg_catalog.${quoteIdent(name)} OWNER TO postgres`);
+  await control.query(`GRANT USAGE ON SCHEMA dpg_catalog TO ${internal}, ${clients}`);
+  await control.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dpg_catalog TO ${internal}`);
+  await control.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA dpg_catalog TO ${internal}`);
+  // Clusters made before the roles were split granted the seed's application role writes.
+  const legacy = (await control.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [secrets.appUser])).rowCount ? `, ${quoteIdent(secrets.appUser)}` : '';
+  await control.query(`REVOKE ALL ON ALL TABLES IN SCHEMA dpg_catalog FROM PUBLIC, ${clients}${legacy}`);
+  await control.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA dpg_catalog FROM PUBLIC, ${clients}${legacy}`);
+  await control.query(`GRANT SELECT ON ALL TABLES IN SCHEMA dpg_catalog TO ${clients}`);
+  await control.query(`GRANT SELECT ON ${CATALOG_VIEWS.map((v) => `public.${v}`).join(', ')} TO ${internal}, ${clients}`);
 }
 
 /** Every `dpg up` of an existing cluster: brings its catalog up to date. */

@@ -11,7 +11,7 @@ import { FaultProxy } from '../chaos/fault-proxy.ts';
 import { planShards, formatShardPlan } from './plan-shards.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError, workerGroupIdsOf } from '../cluster/state.ts';
-import { readSecrets, clientUrl as clientUrlOf } from '../cluster/secrets.ts';
+import { readSecrets, userUrl, UnknownUserError } from '../cluster/secrets.ts';
 import { setup, SetupError } from '../cluster/setup.ts';
 import { upCluster, ClusterStartError } from '../cluster/up.ts';
 import { stopCluster } from '../cluster/down.ts';
@@ -31,7 +31,7 @@ commands:
   up                 start the local cluster (creates it on first run); reuses a running one
   down               stop every process of the local cluster
   status [--json]    every node and process: group, role, state, lag, ports, PIDs
-  url                the client connection URL (with TLS on: sslmode=verify-full and the cluster's CA)
+  url                the client connection URL (with TLS on: sslmode=verify-full and the cluster's CA); --user NAME for a user of the config's users
   shards [--json]    the shard map (citus_shards): table, shard, node, size
   check [--json]     consistency: every placement exists, every row hashes into its shard's range,
                      co-located shards share a group (exit 1 on a problem)
@@ -88,6 +88,7 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
       strict: true,
       options: {
         config: { type: 'string' },
+        user: { type: 'string' },
         'data-dir': { type: 'string' },
         'base-port': { type: 'string' },
         reset: { type: 'boolean' },
@@ -154,10 +155,10 @@ function existingLayout(loaded: LoadedConfig): ClusterLayout {
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
-function plainUrl(loaded: LoadedConfig, layout: ClusterLayout): string {
+function plainUrl(loaded: LoadedConfig, layout: ClusterLayout, user?: string): string {
   const secrets = readSecrets(layout.secretsFile);
   if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
-  return clientUrlOf(secrets, layout.host, layout.clientPort, loaded.config.cluster.database);
+  return userUrl(loaded.config.users, secrets, layout.secretsFile, layout.host, layout.clientPort, loaded.config.cluster.database, user);
 }
 
 /** The URL dpg's own tools use (demo, bench, chaos): see toolUrl. */
@@ -166,8 +167,8 @@ async function clientUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<s
 }
 
 /** The URL to give people: with TLS on, verify-full against the cluster's CA (see withTls). */
-async function verifiedUrl(loaded: LoadedConfig, layout: ClusterLayout): Promise<string> {
-  return withTls(plainUrl(loaded, layout), loaded.config, layout);
+async function verifiedUrl(loaded: LoadedConfig, layout: ClusterLayout, user?: string): Promise<string> {
+  return withTls(plainUrl(loaded, layout, user), loaded.config, layout);
 }
 
 async function shardMap(loaded: LoadedConfig, layout: ClusterLayout): Promise<Record<string, unknown>[]> {
@@ -286,7 +287,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'url': {
       const loaded = load(options);
-      out(await verifiedUrl(loaded, existingLayout(loaded)));
+      out(await verifiedUrl(loaded, existingLayout(loaded), typeof options.user === 'string' ? options.user : undefined));
       return 0;
     }
     case 'fault-proxy': {
@@ -417,7 +418,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const expected = [ClientError, BenchConfigError, DemoError, BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError];
+const expected = [ClientError, BenchConfigError, DemoError, BootstrapError, ConfigFileError, UsageError, ConfigError, DataFolderError, ClusterStartError, SetupError, MissingSystemUserError, UnknownUserError];
 
 main(process.argv.slice(2)).then(
   // -1: a server command that keeps running until signalled.

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync, chownSync, existsSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout, GroupLayout, NodeLayout } from './layout.ts';
-import type { ClusterSecrets } from './secrets.ts';
+import { CLIENTS_ROLE, INTERNAL_ROLE, type ClusterSecrets } from './secrets.ts';
 import type { SystemUser } from './system-user.ts';
 import { postgresBinDir } from './postgres-binaries.ts';
 import { startDetached, type ProcessRecord } from './processes.ts';
@@ -76,10 +76,14 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
         log_min_messages: 'warning',
         password_encryption: 'scram-sha-256',
       },
+      // Per role: the superuser (Patroni, dpg's tools), the coordinator's own role, and the
+      // client roles (group dpg_clients), whose node passwords only coordinators know.
+      // Anything else is refused (no line matches).
       pg_hba: [
         'local all all peer',
         `host replication replicator 127.0.0.1/32 scram-sha-256`,
-        `host all all 127.0.0.1/32 scram-sha-256`,
+        `host all postgres,${INTERNAL_ROLE} 127.0.0.1/32 scram-sha-256`,
+        `host all +${CLIENTS_ROLE} 127.0.0.1/32 scram-sha-256`,
       ],
     },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },

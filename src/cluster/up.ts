@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import type { DpgConfig } from '../config/config.ts';
 import { buildLayout, allNodes, listeningPorts, type ClusterLayout, type GroupLayout, type NodeLayout } from './layout.ts';
 import { openClusterState, fallbackNodesRoot, writeClusterState, readClusterState, workerGroupIdsOf, type ClusterState } from './state.ts';
-import { loadOrCreateSecrets, clientUrl, type ClusterSecrets } from './secrets.ts';
+import { clientUsers, loadOrCreateSecrets, userUrl, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
 import { enableLogicalDecoding, patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
-import { bootstrapCluster, createSeedSchema, upgradeCatalog, upgradeSeedSchema } from '../catalog/bootstrap.ts';
+import { bootstrapCluster, grantSeedTables, isolateNamespaces, prepareGroups, createSeedSchema, upgradeCatalog, upgradeSeedSchema } from '../catalog/bootstrap.ts';
 import { cacheUrl, ensureRedis, REDIS_PROCESS } from './redis.ts';
 import { startCoordinator, waitForCoordinator, writeCoordinatorConfig } from './coordinator-process.ts';
 import { HAPROXY_PROCESS, startHaproxy, haproxyInstalled } from './haproxy.ts';
@@ -145,6 +145,8 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     await Promise.all(layout.groups.map((group) => waitForGroupReady(group, config.replication.synchronous_mode, remaining())));
   }
 
+  const users = clientUsers(config.users, secrets, layout.secretsFile);
+  await prepareGroups(layout, secrets, config.cluster.database, users);
   if (!state.catalogCreated && !state.bootstrapped) {
     await bootstrapCluster(config, layout, secrets, log);
     state.catalogCreated = true;
@@ -152,6 +154,7 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   } else {
     await upgradeCatalog(layout, secrets, config.cluster.database);
   }
+  await isolateNamespaces(layout, secrets, config.cluster.database, users);
   if (cacheUrl(config, layout, secrets) !== null && config.cache.url === null && (await ensureRedis(layout, secrets))) {
     started.push(REDIS_PROCESS);
     log(`Redis (result cache) on ${layout.host}:${layout.redisPort}`);
@@ -172,12 +175,13 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   }
   await waitForCoordinator(layout, remaining());
   if (!state.bootstrapped) {
-    await createSeedSchema(config, toolUrl(clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), config, layout), log);
+    await createSeedSchema(config, toolUrl(userUrl(config.users, secrets, layout.secretsFile, layout.host, layout.clientPort, config.cluster.database), config, layout), log);
     state.bootstrapped = true;
     writeClusterState(layout.stateFile, state);
   } else {
-    await upgradeSeedSchema(toolUrl(clientUrl(secrets, layout.host, layout.clientPort, config.cluster.database), config, layout), log);
+    await upgradeSeedSchema(toolUrl(userUrl(config.users, secrets, layout.secretsFile, layout.host, layout.clientPort, config.cluster.database), config, layout), log);
   }
+  await grantSeedTables(toolUrl(userUrl(config.users, secrets, layout.secretsFile, layout.host, layout.clientPort, config.cluster.database), config, layout), users);
   if (options.monitoring) {
     const monitoring = startMonitoring(layout, secrets, config.cluster.database, toStart);
     started.push(...monitoring.map((r) => r.name));

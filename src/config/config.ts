@@ -140,6 +140,16 @@ export interface DpgConfig {
     /** The CA that signed cert_file, for the URL dpg url prints (sslrootcert); null with generated certificates. */
     ca_file: string | null;
   };
+  /**
+   * The roles clients log in to the coordinator as. Each is a role on every node with
+   * only the privileges its tables need; the coordinator runs a client's statements as
+   * its role, so PostgreSQL enforces GRANTs and row-level security. `password` null: one
+   * is generated and kept in the secrets file (`dpg url --user NAME` prints it).
+   * `namespaces`: the only distribution-column values the user may read or write (row
+   * level security on every shard); null: all. `admin`: may run the rebalancer's and
+   * moves' functions.
+   */
+  users: { name: string; password: string | null; namespaces: string[] | null; admin: boolean }[];
   metrics: {
     /** The namespace label of vector search metrics names at most this many namespaces (0: no namespace label). */
     namespace_label_limit: number;
@@ -233,6 +243,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
   cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
   tls: { enabled: true, required: false, cert_file: null, key_file: null, ca_file: null },
+  users: [{ name: 'dpg_cluster', password: null, namespaces: null, admin: true }],
   metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
 };
 
@@ -429,8 +440,27 @@ const schema = object({
     key_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
     ca_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
   }),
+  users: listOf(
+    withDefaults(
+      object(
+        {
+          name: string(/^(?!pg_)(?!(?:postgres|replicator|dpg_coordinator)$)[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier that is not postgres, replicator, dpg_coordinator or pg_*'),
+          password: (value, key) => (value === null ? null : nonEmpty(value, key)),
+          namespaces: (value, key) => (value === null ? null : listOf(string(/^[^\u0000]{1,1000}$/u, 'a namespace (1 to 1000 characters)'))(value, key)),
+          admin: boolean,
+        },
+        ['name'],
+      ),
+      { password: null, namespaces: null, admin: false },
+    ),
+  ),
   metrics: object({ namespace_label_limit: integer(0, 1000), collect_interval_seconds: integer(1, 3600) }),
 });
+
+/** List items are not merged with DEFAULT_CONFIG: their optional keys get these. */
+function withDefaults(check: Check, defaults: Record<string, unknown>): Check {
+  return (value, key) => ({ ...defaults, ...(check(value, key) as Record<string, unknown>) });
+}
 
 function mergeDefaults(defaults: unknown, given: unknown): unknown {
   if (isPlainObject(defaults) && isPlainObject(given)) {
@@ -447,6 +477,10 @@ function checkConsistency(config: DpgConfig): void {
     throw new ConfigError(config.tls.cert_file === null ? 'tls.cert_file' : 'tls.key_file', null, 'set together with ' + (config.tls.cert_file === null ? 'tls.key_file' : 'tls.cert_file') + ' (both, or neither for certificates dpg up makes)');
   }
   if (config.tls.required && !config.tls.enabled) throw new ConfigError('tls.required', true, 'false while tls.enabled is false');
+  if (config.users.length === 0) throw new ConfigError('users', [], 'at least one user');
+  config.users.forEach((user, i) => {
+    if (config.users.findIndex((u) => u.name === user.name) !== i) throw new ConfigError(`users[${i}].name`, user.name, 'a name no other user has');
+  });
   for (const pool of ['coordinator_pool', 'worker_pool_per_shard'] as const) {
     const p = config.pools[pool];
     if (p.min_size > p.max_size) {
@@ -487,8 +521,8 @@ function checkConsistency(config: DpgConfig): void {
 export function validateConfig(document: unknown, source?: string): DpgConfig {
   try {
     if (document === null || document === undefined) document = {};
-    schema(document, '');
-    const config = mergeDefaults(DEFAULT_CONFIG, document) as DpgConfig;
+    // The checked document: list items carry their own defaults (withDefaults).
+    const config = mergeDefaults(DEFAULT_CONFIG, schema(document, '')) as DpgConfig;
     checkConsistency(config);
     return config;
   } catch (error) {

@@ -7,8 +7,10 @@ import { ClientError, SqlState } from '../server/client-error.ts';
 import type { BackendConnection } from './backend-connection.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, type ExecutionContext } from './run-plan.ts';
+import { CATALOG_PARTICIPANT } from './transaction.ts';
+import { namespacePolicySql } from '../catalog/namespace-isolation.ts';
 import { runStatementsOnGroups } from './run-ddl.ts';
-import { runRebalanceFunction } from './rebalance-functions.ts';
+import { requireAdminUser, runRebalanceFunction } from './rebalance-functions.ts';
 import { voidResult } from './function-results.ts';
 import { changeShardCount } from '../rebalance/shard-count.ts';
 import { runMove } from '../rebalance/shard-move.ts';
@@ -32,18 +34,27 @@ interface ShellTable {
   columns: { name: string; type: string; notNull: boolean; default: string | null; identity: string; generated: string; localType: boolean }[];
   constraints: { name: string; type: string; definition: string }[];
   indexes: string[];
+  /** GRANTs on the shell (grantee, privilege, grantable): each shard gets them too, so PostgreSQL checks the same privileges there. */
+  grants: { grantee: string; privilege: string; grantable: boolean }[];
 }
 
 /** Everything needed to create a copy of a shell table, read from the control group's catalog. */
 async function readShellTable(control: BackendConnection, qualifiedName: string): Promise<ShellTable> {
   const relation = await control.simpleQuery(
-    `SELECT n.nspname, c.relname, c.relpersistence, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(${literal(qualifiedName)})`,
+    `SELECT n.nspname, c.relname, c.relpersistence, c.relkind, c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(${literal(qualifiedName)})`,
   );
   const row = relation.rows[0];
   if (!row) throw new ClientError(SqlState.undefinedTable, `relation "${qualifiedName}" does not exist`);
   if (row[3] !== 'r') throw new ClientError(SqlState.featureNotSupported, `${qualifiedName} is not a plain table; only tables can be distributed`);
   if (row[0] !== 'public') throw new ClientError(SqlState.featureNotSupported, `only tables in schema public can be distributed for now (${qualifiedName} is in ${row[0]})`);
+  if (row[4] === 't') {
+    throw new ClientError(SqlState.featureNotSupported, `${qualifiedName} has row-level security: distribute it first, then ENABLE ROW LEVEL SECURITY and CREATE POLICY (they reach every shard)`);
+  }
   const oid = `to_regclass(${literal(qualifiedName)})`;
+  const grants = await control.simpleQuery(
+    `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable
+     FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a WHERE c.oid = ${oid} AND a.grantee <> c.relowner`,
+  );
   const columns = await control.simpleQuery(
     // localType: a user-defined type (or array of one) that no extension brings, so the workers lack it.
     `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
@@ -65,11 +76,12 @@ async function readShellTable(control: BackendConnection, qualifiedName: string)
     columns: columns.rows.map((c) => ({ name: c[0]!, type: c[1]!, notNull: c[2] === 't', default: c[3] ?? null, identity: c[4] ?? '', generated: c[5] ?? '', localType: c[6] === 't' })),
     constraints: constraints.rows.map((c) => ({ name: c[0]!, type: c[1]!, definition: c[2]! })),
     indexes: indexes.rows.map((i) => i[0]!),
+    grants: grants.rows.map((g) => ({ grantee: g[0]!, privilege: g[1]!, grantable: g[2] === 't' })),
   };
 }
 
 /** CREATE TABLE and CREATE INDEX statements for one shard of a shell table. */
-function shardDdl(shell: ShellTable, shardId: string): string[] {
+function shardDdl(shell: ShellTable, shardId: string, namespaceColumn: string | null = null): string[] {
   const suffix = `_${shardId}`;
   const columns = shell.columns.map((c) => {
     let definition = `${ident(c.name)} ${c.type}`;
@@ -91,7 +103,11 @@ function shardDdl(shell: ShellTable, shardId: string): string[] {
     index.relation.relname = `${index.relation.relname}${suffix}`;
     return deparseSync(tree);
   });
-  return [create, ...indexes];
+  const table = `${ident(shell.schema)}.${ident(`${shell.name}${suffix}`)}`;
+  const grants = shell.grants.map((g) => `GRANT ${g.privilege} ON ${table} TO ${g.grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`);
+  // Tenant isolation (config users[].namespaces): PostgreSQL filters the shard's rows by the user's allow-list.
+  const isolation = namespaceColumn === null ? [] : namespacePolicySql(`${shell.name}${suffix}`, namespaceColumn);
+  return [create, ...indexes, ...grants, ...isolation];
 }
 
 function checkShell(shell: ShellTable, distributionColumn: string | null): void {
@@ -187,9 +203,12 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
   const shardShell = durability === 'ephemeral' ? { ...shell, unlogged: true } : shell;
   const byGroup = new Map<number, string[]>();
   const catalog: string[] = [];
+  // The client's role reads dpg_catalog but cannot write it (nor take shard ids): the coordinator's own connection does, in the same transaction.
+  const catalogConnection = await ctx.transaction.connection(CATALOG_PARTICIPANT, { write: true });
+  const nextShardId = async () => (await catalogConnection.simpleQuery(`SELECT nextval('dpg_catalog.shard_id_seq')`)).rows[0]![0]!;
   if (reference) {
     catalog.push(`INSERT INTO dpg_catalog.tables (table_name, kind, shard_count, durability) VALUES (${literal(shell.name)}, 'reference', 1, ${literal(durability)})`);
-    const shardId = (await control.simpleQuery(`SELECT nextval('dpg_catalog.shard_id_seq')`)).rows[0]![0]!;
+    const shardId = await nextShardId();
     catalog.push(`INSERT INTO dpg_catalog.shards (shardid, table_name, shard_index) VALUES (${shardId}, ${literal(shell.name)}, 0)`);
     for (const group of workers) {
       catalog.push(`INSERT INTO dpg_catalog.placements (shardid, group_id) VALUES (${shardId}, ${group})`);
@@ -206,16 +225,16 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
     // A hyperbolic table's shard i holds radius level i (catalog/hyperbolic.ts): no hash range.
     const ranges = method === 'hash' ? (colocatedRanges ?? shardRanges(shardCount)) : Array.from({ length: shardCount }, (_, index) => ({ index, min: 'NULL', max: 'NULL' }));
     for (const range of ranges) {
-      const shardId = (await control.simpleQuery(`SELECT nextval('dpg_catalog.shard_id_seq')`)).rows[0]![0]!;
+      const shardId = await nextShardId();
       const group = groupsByIndex[range.index]!;
       catalog.push(
         `INSERT INTO dpg_catalog.shards (shardid, table_name, shard_index, hash_min, hash_max) VALUES (${shardId}, ${literal(shell.name)}, ${range.index}, ${range.min}, ${range.max})`,
         `INSERT INTO dpg_catalog.placements (shardid, group_id) VALUES (${shardId}, ${group})`,
       );
-      byGroup.set(group, [...(byGroup.get(group) ?? []), ...shardDdl(shardShell, shardId)]);
+      byGroup.set(group, [...(byGroup.get(group) ?? []), ...shardDdl(shardShell, shardId, method === 'hash' && coordinator.namespaceIsolation ? distributionColumn : null)]);
     }
   }
-  byGroup.set(0, catalog);
+  byGroup.set(CATALOG_PARTICIPANT, catalog);
   await atomically(ctx, byGroup.size, async () => {
     await runStatementsOnGroups(ctx, byGroup, true);
     return new LocalResultStream('SELECT 1');
@@ -274,6 +293,7 @@ async function alterDistributedTable(ctx: ExecutionContext, plan: DistributionFu
   if (!table || table.kind !== 'distributed') throw new ClientError(SqlState.invalidParameterValue, `table "${name}" is not a distributed table`);
   const shardCount = plan.named.shard_count;
   if (shardCount != null && (Number(shardCount) !== table.shardCount || table.uniformRanges === false)) {
+    requireAdminUser(ctx, 'alter_distributed_table(shard_count := ...)');
     const admin = ctx.coordinator.admin;
     if (!admin) throw new ClientError(SqlState.featureNotSupported, 'changing a shard count needs the coordinator to run with the cluster\'s admin credentials (as dpg up starts it)');
     if (ctx.transaction.inBlock) throw new ClientError('25001', 'alter_distributed_table(shard_count := ...) cannot run inside a transaction block');

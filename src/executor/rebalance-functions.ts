@@ -26,7 +26,16 @@ import { functionResult, voidResult } from './function-results.ts';
  * Moves and rebalances block the calling session until done, as Citus' do.
  */
 
+/** Moves and the rebalancer do a superuser's work on every group: only a user the config makes admin may start them (42501). */
+export function requireAdminUser(ctx: ExecutionContext, name: string): void {
+  const role = ctx.transaction.role;
+  if (role !== undefined && !ctx.coordinator.isAdmin(role)) {
+    throw new ClientError(SqlState.insufficientPrivilege, `permission denied for function ${name}: user "${role}" is not an admin of this cluster (config users[].admin)`);
+  }
+}
+
 function adminOf(ctx: ExecutionContext, name: string): AdminContext {
+  requireAdminUser(ctx, name);
   const admin = ctx.coordinator.admin;
   if (!admin) throw new ClientError(SqlState.featureNotSupported, `${name} needs the coordinator to run with the cluster's admin credentials (as dpg up starts it)`);
   if (ctx.transaction.inBlock) throw new ClientError('25001', `${name} cannot run inside a transaction block`);

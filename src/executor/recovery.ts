@@ -3,7 +3,7 @@ import type { BackendConnection } from './backend-connection.ts';
 import { MOVE_GID, MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
 
 /** A part of a distributed transaction: `<transaction gid>_g<group>` (see SessionTransaction). */
-const PART = /^(dpg_[a-z0-9]+_[0-9a-f]+)_g(\d+)$/;
+const PART = /^(dpg_[a-z0-9]+_[0-9a-f]+)_g(\d+|c)$/;
 
 
 /**
@@ -26,9 +26,9 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
       const connection = await pool.acquire();
       try {
         const parts = await connection.simpleQuery(
-          `SELECT gid, extract(epoch FROM now() - prepared)::float8 FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE 'dpg\\_%'`,
+          `SELECT gid, extract(epoch FROM now() - prepared)::float8, owner FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE 'dpg\\_%'`,
         );
-        for (const [gid, age] of parts.rows) {
+        for (const [gid, age, owner] of parts.rows) {
           const match = PART.exec(gid!);
           if (!match) {
             const move = MOVE_GID.exec(gid!);
@@ -47,7 +47,9 @@ export async function recoverPreparedTransactions(coordinator: Coordinator, grac
             await decisions.simpleQuery(`INSERT INTO dpg_catalog.commit_records (gid, committed) VALUES ('${base}', false) ON CONFLICT (gid) DO NOTHING`);
             decision = (await decisions.simpleQuery(`SELECT committed FROM dpg_catalog.commit_records WHERE gid = '${base}'`)).rows[0]?.[0] ?? null;
           }
-          const finish = (sql: string) => finishPrepared(connection, sql);
+          // Only its owner (or a superuser) may finish a prepared transaction: a client role's
+          // part is finished over a connection as that role.
+          const finish = (sql: string) => (owner === connection.target.user ? finishPrepared(connection, sql) : finishAs(coordinator, groupId, owner!, sql));
           if (decision === 't') {
             if (await finish(`COMMIT PREPARED '${gid}'`)) committed++;
           } else if (decision === 'f') {
@@ -92,6 +94,14 @@ async function resolveMoveCutover(control: BackendConnection, worker: BackendCon
   } finally {
     await control.simpleQuery(`SELECT pg_advisory_unlock(${MOVE_LOCK_CLASS}, ${moveId})`);
   }
+}
+
+async function finishAs(coordinator: Coordinator, groupId: number, role: string, sql: string): Promise<boolean> {
+  if (coordinator.nodePasswordOf(role) === null) {
+    coordinator.log(`recovery: ${sql} needs role ${role}, which is no longer a configured user; finish it as a superuser`);
+    return false;
+  }
+  return coordinator.pool(groupId, role).withConnection((connection) => finishPrepared(connection, sql));
 }
 
 /**

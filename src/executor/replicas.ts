@@ -11,7 +11,8 @@ export interface ReplicaHost {
   /** The group's primary as last known (null during a failover). */
   leaderName(groupId: number): string | null;
   primaryPool(groupId: number): GroupPool;
-  target(node: NodeInfo): BackendTarget;
+  /** Credentials of `role` (a client's), or the coordinator's own without one. */
+  target(node: NodeInfo, role?: string): BackendTarget;
   log(line: string): void;
 }
 
@@ -67,7 +68,7 @@ export class ReplicaRouter {
     return [...this.pools.values()];
   }
 
-  pick(groupId: number, since: number): { node: string; pool: GroupPool } | null {
+  pick(groupId: number, since: number, role?: string): { node: string; pool: GroupPool } | null {
     if (this.readFrom === 'primary') return null;
     const group = this.host.workerGroups().find((g) => g.groupId === groupId);
     if (!group) return null;
@@ -77,7 +78,7 @@ export class ReplicaRouter {
     const choices = this.readFrom === 'any' ? [null, ...standbys] : standbys;
     if (choices.length === 0) return null;
     const node = choices[this.turn++ % choices.length];
-    return node ? { node: node.name, pool: this.poolFor(node) } : null;
+    return node ? { node: node.name, pool: this.poolFor(node, role) } : null;
   }
 
   /** A standby that refused or dropped a connection is not read from until it has caught up again. */
@@ -85,11 +86,12 @@ export class ReplicaRouter {
     this.caughtUp.delete(node);
   }
 
-  private poolFor(node: NodeInfo): GroupPool {
-    let pool = this.pools.get(node.name);
+  private poolFor(node: NodeInfo, role?: string): GroupPool {
+    const key = role === undefined ? node.name : `${node.name}\u0000${role}`;
+    let pool = this.pools.get(key);
     if (!pool) {
-      pool = new GroupPool(node.groupId, async () => this.host.target(node), this.poolOptions);
-      this.pools.set(node.name, pool);
+      pool = new GroupPool(node.groupId, async () => this.host.target(node, role), this.poolOptions);
+      this.pools.set(key, pool);
     }
     return pool;
   }

@@ -1,8 +1,9 @@
 import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { DdlPlan, DropIndexPlan } from '../planner/plan.ts';
 import type { TableInfo } from '../catalog/snapshot.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../server/client-error.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
+import { CATALOG_PARTICIPANT } from './transaction.ts';
 import { atomically, drain, runOnGroup, type ExecutionContext } from './run-plan.ts';
 
 /** DDL as plain text statements: no parameters, whatever protocol the client used. */
@@ -29,6 +30,12 @@ export async function runDdl(ctx: ExecutionContext, plan: DdlPlan): Promise<Resu
   if (!plan.transactional && ctx.transaction.inBlock) {
     throw new ClientError('25001', `${plan.tag}${plan.tag === 'CREATE INDEX' ? ' CONCURRENTLY' : ''} cannot run inside a transaction block`);
   }
+  if (plan.rowSecurity && ctx.coordinator.namespaceIsolation && plan.tables.some((t) => t.kind === 'distributed')) {
+    throw new ClientError(
+      SqlState.featureNotSupported,
+      `${plan.tag} on a distributed table is refused while tenant isolation is on (a user of the config has namespaces:): dpg's own row-level security policy on every shard enforces the allow-lists, and a policy of yours would widen or undo it`,
+    );
+  }
   await refuseDuringMoves(ctx, plan.tables);
   const byGroup = new Map<number, string[]>([[0, [plan.shellSql]]]);
   for (const table of plan.tables) {
@@ -38,7 +45,8 @@ export async function runDdl(ctx: ExecutionContext, plan: DdlPlan): Promise<Resu
   }
   if (plan.dropsTables.length > 0) {
     const names = plan.dropsTables.map((n) => `'${n.replace(/'/g, "''")}'`).join(', ');
-    byGroup.get(0)!.push(`DELETE FROM dpg_catalog.tables WHERE table_name IN (${names})`);
+    // The coordinator's own connection changes dpg_catalog (the client's role cannot), in the same transaction.
+    byGroup.set(CATALOG_PARTICIPANT, [`DELETE FROM dpg_catalog.tables WHERE table_name IN (${names})`]);
   }
   if (plan.transactional) {
     await atomically(ctx, byGroup.size, async () => {

@@ -7,7 +7,7 @@ import { fillShard, type DistributedPlan, type InsertPlan, type ReferenceWritePl
 import { resolveKeyValues, type KeyValue } from '../planner/shard-key.ts';
 import { LIMIT_PLACEHOLDER } from '../planner/merge-select.ts';
 import { unwrapNode, walk } from '../planner/sql-ast.ts';
-import type { SessionTransaction } from './transaction.ts';
+import { participantGroup, type SessionTransaction } from './transaction.ts';
 import { WorkerResultStream, LocalResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';
 import { MergedResultStream } from './merge.ts';
 import { runAggregate } from './combine.ts';
@@ -120,7 +120,7 @@ export async function runOnGroup(
 ): Promise<WorkerResultStream> {
   const connection = await ctx.transaction.connection(groupId, { write });
   if (efSearch !== null) await ctx.transaction.useEfSearch(connection, efSearch);
-  const typeMap = ctx.coordinator.typeMaps.get(groupId)!;
+  const typeMap = ctx.coordinator.typeMaps.get(participantGroup(groupId))!;
   const started = performance.now();
   const forgetUnparsed = writeRequests(connection, requests, ctx.bindings.extended, typeMap);
   ctx.transaction.busy.add(connection);

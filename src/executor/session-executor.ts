@@ -72,7 +72,7 @@ export class SessionExecutor {
     private readonly coordinator: Coordinator,
     private readonly session: ClientSession,
   ) {
-    this.transaction = new SessionTransaction(coordinator, session.processId);
+    this.transaction = new SessionTransaction(coordinator, session.processId, session.user);
   }
 
   private get output() {
@@ -377,6 +377,8 @@ export class SessionExecutor {
         bindings.paramTypes,
         bindings.resultFormats,
         this.transaction.settingsFingerprint,
+        // Each role sees what its privileges and row-level security let it see: no result crosses roles.
+        this.transaction.role ?? '',
       ]);
       const found = await cache.lookup(base, readScope(plan, bindings));
       if ('hit' in found) return found.hit;

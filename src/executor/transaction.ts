@@ -14,6 +14,25 @@ function synchronousCommitFor(durability: Durability): 'on' | 'local' {
 }
 
 /**
+ * The coordinator's own connection to the control group as a participant of a client's
+ * transaction: dpg_catalog changes of DDL (create_distributed_table, DROP TABLE) commit
+ * with the client's statements (two-phase commit), yet the client's role has no write on
+ * dpg_catalog. It never takes the session's settings (a search_path of the client's
+ * choosing must not resolve the coordinator's SQL to the client's functions).
+ */
+export const CATALOG_PARTICIPANT = -1;
+
+/** The group a participant's connection goes to. */
+export function participantGroup(participant: number): number {
+  return participant === CATALOG_PARTICIPANT ? 0 : participant;
+}
+
+/** A prepared part's gid: `<transaction gid>_g<group>`, `_gc` for the catalog participant (recovery.ts reads it). */
+function partGid(base: string, participant: number): string {
+  return `${base}_g${participant === CATALOG_PARTICIPANT ? 'c' : participant}`;
+}
+
+/**
  * The worker connections one client session uses, and its transaction across them.
  *
  * Outside a transaction block each statement takes connections from the pools and
@@ -61,11 +80,20 @@ export class SessionTransaction {
   /** In a block: the strongest durability class written on each group (its COMMIT waits accordingly). */
   private readonly groupDurability = new Map<number, Durability>();
 
-  /** `sessionId`: the client session's id (its process id), the owner of the pool connections it takes. */
+  /**
+   * `sessionId`: the client session's id (its process id), the owner of the pool
+   * connections it takes; `role`: the client's role, which its statements run as on the
+   * nodes (undefined: the coordinator's own role, for tools and tests).
+   */
   constructor(
     private readonly coordinator: Coordinator,
     private readonly sessionId = 1,
+    readonly role?: string,
   ) {}
+
+  private poolOf(participant: number): GroupPool {
+    return participant === CATALOG_PARTICIPANT ? this.coordinator.pool(0) : this.coordinator.pool(participant, this.role);
+  }
 
   /** The session's settings, as part of a cached result's key (DateStyle, TimeZone, ... shape results). */
   get settingsFingerprint(): string {
@@ -80,16 +108,20 @@ export class SessionTransaction {
   async connection(groupId: number, options: { write?: boolean; durability?: Durability } = {}): Promise<BackendConnection> {
     // A read outside a block may go to a standby (config query_router), one that has
     // replayed this session's last write to the group.
-    const replica = !options.write && !this.inBlock && this.statementReplicaOk && !this.forcePrimary ? this.coordinator.replicas?.pick(groupId, this.lastWriteAt.get(groupId) ?? 0) ?? null : null;
-    const pool = replica?.pool ?? this.coordinator.pool(groupId);
+    const catalog = groupId === CATALOG_PARTICIPANT;
+    const replica =
+      !catalog && !options.write && !this.inBlock && this.statementReplicaOk && !this.forcePrimary ? this.coordinator.replicas?.pick(groupId, this.lastWriteAt.get(groupId) ?? 0, this.role) ?? null : null;
+    const pool = replica?.pool ?? this.poolOf(groupId);
     // A statement connection of this group (and pool) that finished its work is reused: a
     // pipelined batch of statements takes one connection per group, not one per statement.
-    let connection = this.held.get(groupId) ?? this.statementConnections.find((s) => s.groupId === groupId && s.pool === pool && !this.busy.has(s.connection))?.connection;
+    // In a block only a connection that began it is used: one taken by the statement before it
+    // turned into a block (atomically) would run the rest outside the transaction.
+    let connection = this.held.get(groupId) ?? (this.inBlock ? undefined : this.statementConnections.find((s) => s.groupId === groupId && s.pool === pool && !this.busy.has(s.connection))?.connection);
     // An earlier statement's stream may have been abandoned mid-answer (an error on another shard).
     if (connection) await connection.settle();
     if (!connection) {
       try {
-        connection = await pool.acquire(this.sessionId);
+        connection = await pool.acquire(catalog ? undefined : this.sessionId);
       } catch (error) {
         if (!replica) throw error;
         // A standby that cannot be reached: the primary answers, and the standby waits until it has caught up again.
@@ -97,8 +129,11 @@ export class SessionTransaction {
         return this.connection(groupId, options);
       }
       try {
-        await this.applySettings(connection);
-        if (this.inBlock) {
+        if (catalog) {
+          if (this.inBlock) await connection.simpleQuery('BEGIN');
+          if (this.inBlock) this.begun.add(groupId);
+        } else await this.applySettings(connection);
+        if (this.inBlock && !catalog) {
           // A block commits with the server's synchronous_commit unless it wrote only audit or
           // ephemeral tables (commitSql): undo what an earlier autocommit write set here.
           const reset = connection.synchronousCommit === 'local' ? ['SET synchronous_commit = on'] : [];
@@ -120,7 +155,7 @@ export class SessionTransaction {
         // A critical write anywhere in the block makes the group's COMMIT wait for its standby.
         const before = this.groupDurability.get(groupId);
         this.groupDurability.set(groupId, before === 'critical' || durability === 'critical' ? 'critical' : durability);
-      } else {
+      } else if (!catalog) {
         this.statementWrites.add(groupId);
         await this.useSynchronousCommit(connection, synchronousCommitFor(durability));
       }
@@ -277,7 +312,7 @@ export class SessionTransaction {
     const readers = groups.filter((g) => !writers.includes(g));
     await Promise.all(readers.map((g) => this.held.get(g)!.simpleQuery('COMMIT').catch(() => {})));
     const base = `dpg_${Date.now().toString(36)}_${randomBytes(6).toString('hex')}`;
-    const gids = new Map(writers.map((g) => [g, `${base}_g${g}`]));
+    const gids = new Map(writers.map((g) => [g, partGid(base, g)]));
     const prepared: number[] = [];
     this.injectFault('crash-before-prepare');
     try {
@@ -382,7 +417,7 @@ export class SessionTransaction {
     for (const groupId of this.written) this.lastWriteAt.set(groupId, Date.now());
     for (const [groupId, connection] of this.held) {
       connection.localEfSearch = null;
-      this.coordinator.pool(groupId).release(connection);
+      this.poolOf(groupId).release(connection);
     }
     this.held.clear();
     this.begun.clear();

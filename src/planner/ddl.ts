@@ -17,11 +17,24 @@ const TAGS: Record<string, string> = {
   VacuumStmt: 'VACUUM',
   RenameStmt: 'ALTER TABLE',
   ReindexStmt: 'REINDEX',
+  GrantStmt: 'GRANT',
+  CreatePolicyStmt: 'CREATE POLICY',
+  AlterPolicyStmt: 'ALTER POLICY',
 };
 
 export function planDdl(kind: string, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan | null {
   const node = unwrapNode(statement.node)[1];
   if (kind === 'DropStmt') return planDrop(node, statement, snapshot);
+  // PostgreSQL checks privileges and row-level security on the shards: they must hold what the table does.
+  if (kind === 'GrantStmt' && node.targtype === 'ACL_TARGET_ALL_IN_SCHEMA' && node.objtype === 'OBJECT_TABLE') {
+    const schemas = (node.objects as any[]).map((o) => unwrapNode(o)[1].sval as string);
+    // dpg's tables all live in schema public.
+    const inSchema = schemas.includes('public') ? [...snapshot.tables.values()] : [];
+    if (inSchema.length > 0) return notSupported(`GRANT/REVOKE ... ON ALL TABLES IN SCHEMA does not reach the shards of distributed and reference tables (${inSchema.map((t) => t.name).join(', ')}): name the tables`);
+  }
+  if (kind === 'AlterDefaultPrivilegesStmt') {
+    return notSupported('ALTER DEFAULT PRIVILEGES would not reach the shards dpg creates on the worker groups: GRANT on each table after create_distributed_table instead');
+  }
   const { relations } = collectRelations(statement.node);
   const managed = relations.filter((r) => snapshot.table(r.name, r.schema));
   if (managed.length === 0) {
@@ -46,15 +59,20 @@ export function planDdl(kind: string, statement: ParsedStatement, snapshot: Cata
   const { shellNode, notices } = withoutEfSearch(kind, statement.node);
   const locations = new Map(managed.map((r) => [r.location, snapshot.table(r.name, r.schema)!]));
   const tables = [...new Set(locations.values())];
+  const ROW_SECURITY = ['AT_EnableRowSecurity', 'AT_DisableRowSecurity', 'AT_ForceRowSecurity', 'AT_NoForceRowSecurity'];
+  const rowSecurity =
+    kind === 'CreatePolicyStmt' || kind === 'AlterPolicyStmt' || (kind === 'AlterTableStmt' && (node.cmds as any[]).some((c) => ROW_SECURITY.includes(unwrapNode(c)[1].subtype)));
   const concurrent = (kind === 'IndexStmt' && node.concurrent) || kind === 'VacuumStmt' || (kind === 'ReindexStmt' && node.concurrent);
   return {
     kind: 'ddl',
     shellSql: shellNode === statement.node ? statement.text : deparseSync(shellNode),
     tables,
-    render: (_table, shardIndex) => renderForShard(shellNode, locations, shardIndex),
+    // A GRANT on several tables reaches each table's shards with that table alone (their shards live on different groups).
+    render: kind === 'GrantStmt' ? (table, shardIndex) => renderForShard(grantOn(shellNode, locations, table), locations, shardIndex) : (_table, shardIndex) => renderForShard(shellNode, locations, shardIndex),
     transactional: !concurrent,
     dropsTables: [],
-    tag: kind === 'VacuumStmt' && !node.is_vacuumcmd ? 'ANALYZE' : TAGS[kind]!,
+    rowSecurity,
+    tag: kind === 'VacuumStmt' && !node.is_vacuumcmd ? 'ANALYZE' : kind === 'GrantStmt' && !node.is_grant ? 'REVOKE' : TAGS[kind]!,
     notices,
   } satisfies DdlPlan;
 }
@@ -76,6 +94,14 @@ function shardSuffix(table: TableInfo, shardIndex: number): string {
   return `_${(table.kind === 'reference' ? table.shards[0]! : table.shards[shardIndex]!).shardId}`;
 }
 
+/** The GRANT/REVOKE with `table` as its only object. */
+function grantOn(statementNode: any, locations: Map<number, TableInfo>, table: TableInfo): any {
+  const tree = structuredClone(statementNode);
+  const grant = unwrapNode(tree)[1];
+  grant.objects = (grant.objects as any[]).filter((o) => locations.get(unwrapNode(o)[1].location) === table);
+  return tree;
+}
+
 function renderForShard(statementNode: any, locations: Map<number, TableInfo>, shardIndex: number): string {
   const tree = structuredClone(statementNode);
   const first = [...locations.values()][0]!;
@@ -92,6 +118,7 @@ function renderForShard(statementNode: any, locations: Map<number, TableInfo>, s
 }
 
 function planDrop(node: any, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan | null {
+  if (node.removeType === 'OBJECT_POLICY') return planDropPolicy(node, statement, snapshot);
   if (node.removeType !== 'OBJECT_TABLE') {
     if (node.removeType === 'OBJECT_INDEX') {
       const indexes = (node.objects as any[]).map((o) => (unwrapNode(o)[1].items as any[]).map((i) => unwrapNode(i)[1].sval as string).join('.'));
@@ -116,3 +143,27 @@ function planDrop(node: any, statement: ParsedStatement, snapshot: CatalogSnapsh
   } satisfies DdlPlan;
 }
 
+
+/** DROP POLICY name ON table: on the shell and on every shard of a distributed or reference table. */
+function planDropPolicy(node: any, statement: ParsedStatement, snapshot: CatalogSnapshot): Plan | null {
+  const names = (node.objects as any[]).map((o) => (unwrapNode(o)[1].items as any[]).map((i) => unwrapNode(i)[1].sval as string));
+  const [parts] = names;
+  if (!parts || names.length !== 1) return null;
+  const policy = parts.at(-1)!;
+  const table = snapshot.table(parts.at(-2)!, parts.length > 2 ? parts[0]! : null);
+  if (!table) return null;
+  const ifExists = node.missing_ok ? ' IF EXISTS' : '';
+  const cascade = node.behavior === 'DROP_CASCADE' ? ' CASCADE' : '';
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  return {
+    kind: 'ddl',
+    shellSql: statement.text,
+    tables: [table],
+    render: (t: TableInfo, shardIndex: number) => `DROP POLICY${ifExists} ${quote(policy)} ON ${quote(`${t.name}${shardSuffix(t, shardIndex)}`)}${cascade}`,
+    transactional: true,
+    dropsTables: [],
+    rowSecurity: true,
+    tag: 'DROP POLICY',
+    notices: [],
+  } satisfies DdlPlan;
+}

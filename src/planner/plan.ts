@@ -74,6 +74,8 @@ export interface DdlPlan {
   transactional: boolean;
   /** DROP TABLE: the catalog entries go too. */
   dropsTables: string[];
+  /** Changes row-level security (policies, ENABLE/DISABLE/FORCE): dpg's tenant isolation owns it while on. */
+  rowSecurity?: boolean;
   tag: string;
   /** Notices to send (e.g. an option dpg translated). */
   notices: string[];

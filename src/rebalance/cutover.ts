@@ -7,6 +7,7 @@ import { indexNames, readShardTable, retireTablesSql, type ShardTableDefinition 
 import { preparedExists } from './replication-objects.ts';
 import { copyTableRows } from './copy-rows.ts';
 import { crashPoint, sleep, type MoveOptions } from './move-options.ts';
+import { INTERNAL_ROLE } from '../cluster/secrets.ts';
 
 export class CutoverRetry extends Error {}
 
@@ -123,8 +124,9 @@ async function switchCatalog(admin: AdminContext, control: pg.Client, move: Move
 
 /**
  * The cutover's first step: a transaction on the source primary that locks the shards
- * against writes (EXCLUSIVE: reads go on). It runs as the application role, so that the
- * transaction it prepares can be finished by a coordinator's recovery loop.
+ * against writes (EXCLUSIVE: reads go on). It runs as the coordinator's own role (a
+ * member of every client role, so it may lock their shards), so that the transaction it
+ * prepares can be finished by a coordinator's recovery loop.
  */
 export async function lockAgainstWrites(admin: AdminContext, source: pg.Client, tables: string[], options: MoveOptions): Promise<void> {
   await source.query('BEGIN');
@@ -132,7 +134,7 @@ export async function lockAgainstWrites(admin: AdminContext, source: pg.Client, 
   // A reader holding one shard while it waits for another this transaction holds is a
   // deadlock; the cutover is the one to give way (and try again), soon.
   await source.query('SET LOCAL deadlock_timeout = 100');
-  await source.query(`SET LOCAL ROLE ${quoteIdent(admin.secrets.appUser)}`);
+  await source.query(`SET LOCAL ROLE ${quoteIdent(INTERNAL_ROLE)}`);
   await source.query(`LOCK TABLE ${tables.map((t) => `public.${quoteIdent(t)}`).join(', ')} IN EXCLUSIVE MODE`);
 }
 

@@ -53,10 +53,11 @@ export async function setup(admin: AdminContext, control: pg.Client, move: MoveR
         `SELECT ${definitions.map((d) => `(SELECT count(*) FROM public.${quoteIdent(d.name)})`).join(' + ')} AS rows,
                 ${definitions.map((d) => `pg_total_relation_size(${quoteLiteral(`public.${quoteIdent(d.name)}`)})`).join(' + ')} AS bytes`,
       );
-      // Tables are created as the application role, which owns every shard.
-      await target.query(`SET ROLE ${quoteIdent(admin.secrets.appUser)}`);
-      for (const definition of definitions) await target.query(definition.createTable);
-      await target.query('RESET ROLE');
+      // Owned, granted and row-secured as the source's shard is.
+      for (const definition of definitions) {
+        await target.query(definition.createTable);
+        for (const sql of definition.access) await target.query(sql);
+      }
       const logged = definitions.filter((d) => !d.unlogged);
       for (const definition of logged.filter((d) => !d.hasReplicaIdentity)) {
         // Without a key, logical replication can only apply UPDATE and DELETE by the whole row.

@@ -156,9 +156,13 @@ export async function reshardSetup(admin: AdminContext, control: pg.Client, move
   await onPrimary(admin, move.sourceGroup, async (source) => {
     const list = await members(control, source, move);
     await dropReshardObjects(source, move, list);
-    await source.query(`SET ROLE ${quoteIdent(admin.secrets.appUser)}`);
     await source.query('SET lock_timeout = 5000');
-    for (const { piece, maker } of piecesOf(list)) await source.query(renamed(maker.definition.createTable, idOf(maker), piece.shardId));
+    for (const { piece, maker } of piecesOf(list)) {
+      await source.query(renamed(maker.definition.createTable, idOf(maker), piece.shardId));
+      for (const sql of maker.definition.access) await source.query(renamed(sql, idOf(maker), piece.shardId));
+    }
+    // The triggers' functions run with their owner's rights: the shards' owner's, not the superuser's.
+    await source.query(`SET ROLE ${quoteIdent(list[0]!.definition.owner)}`);
     for (const member of list) {
       await source.query(triggerFunctionSql(move.id, member));
       const relation = `public.${quoteIdent(member.shard)}`;

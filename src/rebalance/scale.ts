@@ -10,6 +10,7 @@ import { patroniNamespace, patroniProcessName } from '../cluster/patroni.ts';
 import { forgetProcess, isAlive, listProcessRecords, postmasterPid, stopPid } from '../cluster/processes.ts';
 import { buildLayout, type ClusterLayout, type GroupLayout } from '../cluster/layout.ts';
 import { prepareGroupDatabase, refreshNodeRoles, registerGroup } from '../catalog/bootstrap.ts';
+import { clientUsers } from '../cluster/secrets.ts';
 import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import { ClientError } from '../server/client-error.ts';
 import { connectPrimary, onPrimary, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
@@ -65,7 +66,7 @@ export async function addGroup(config: DpgConfig, dataDir: string, options: Omit
   const group = up.layout.groups.find((g) => g.id === id)!;
   const leader = await groupLeader(group);
   if (!leader) throw new ClientError('08006', `the new group ${group.name} has no primary; see 'npx dpg status'`);
-  await prepareGroupDatabase(leader, up.secrets, config.cluster.database);
+  await prepareGroupDatabase(leader, up.secrets, config.cluster.database, clientUsers(config.users, up.secrets));
   const admin = options.admin(up.layout);
   const copied = await registerWithReferenceTables(admin, group);
   options.log(`group ${group.name} registered with ${copied.tables} reference tables (${copied.rows} rows; reference writes paused ${copied.pauseMs.toFixed(0)} ms)`);
@@ -129,13 +130,15 @@ async function registerWithReferenceTables(admin: AdminContext, group: GroupLayo
       if (!definition) throw new ClientError('XX000', `reference table shard ${reference.shard_table} is missing on group ${oldGroups[0]}`);
       definitions.push(definition);
     }
-    await target.query(`SET ROLE ${quoteIdent(admin.secrets.appUser)}`);
     for (const definition of definitions) {
       await target.query(definition.createTable);
+      for (const sql of definition.access) await target.query(sql);
+      // Rows are copied as the table's owner (what a trigger or default it runs may do is its owner's).
+      await target.query(`SET ROLE ${quoteIdent(definition.owner)}`);
       rows += await copyTableRows(source!, target, definition);
       for (const index of definition.indexes.values()) await target.query(index);
+      await target.query('RESET ROLE');
     }
-    await target.query('RESET ROLE');
     // Durable on the new group's synchronous standby before the catalog points there.
     await target.query(`BEGIN; SET LOCAL synchronous_commit = remote_apply; SELECT pg_logical_emit_message(true, 'dpg_add_group', ${quoteLiteral(group.name)}); COMMIT`);
     await control.query('BEGIN');

@@ -19,11 +19,18 @@ export interface ShardTableDefinition {
   createTable: string;
   /** Secondary indexes (those no constraint owns), by name; only valid ones. */
   indexes: Map<string, string>;
+  /** The shard's owner (the logical table's, a client role): a copy is owned by it too. */
+  owner: string;
+  /**
+   * After createTable, run as a superuser: the owner, the GRANTs and the row-level
+   * security (ENABLE/FORCE and each policy) of the shard, so a copy enforces what it did.
+   */
+  access: string[];
 }
 
 export async function readShardTable(client: pg.Client, name: string): Promise<ShardTableDefinition | null> {
-  const relation = await client.query<{ oid: string; relpersistence: string; relreplident: string; identity_index: boolean }>(
-    `SELECT c.oid, c.relpersistence, c.relreplident,
+  const relation = await client.query<{ oid: string; relpersistence: string; relreplident: string; identity_index: boolean; owner: string; rls: boolean; force_rls: boolean }>(
+    `SELECT c.oid, c.relpersistence, c.relreplident, pg_get_userbyid(c.relowner) AS owner, c.relrowsecurity AS rls, c.relforcerowsecurity AS force_rls,
             EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND (x.indisprimary OR x.indisreplident)) AS identity_index
      FROM pg_class c WHERE c.oid = to_regclass($1)`,
     [`public.${quoteIdent(name)}`],
@@ -61,7 +68,29 @@ export async function readShardTable(client: pg.Client, name: string): Promise<S
   });
   for (const constraint of constraints.rows) definitions.push(`CONSTRAINT ${quoteIdent(constraint.conname)} ${constraint.def}`);
   const unlogged = row.relpersistence === 'u';
+  const table = `public.${quoteIdent(name)}`;
+  const grants = await client.query<{ grantee: string; privilege_type: string; is_grantable: boolean }>(
+    `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee, a.privilege_type, a.is_grantable
+     FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a WHERE c.oid = $1 AND a.grantee <> c.relowner ORDER BY 1, 2`,
+    [row.oid],
+  );
+  const policies = await client.query<{ name: string; permissive: string; roles: string[]; cmd: string; qual: string | null; with_check: string | null }>(
+    `SELECT policyname AS name, permissive, roles::text[] AS roles, cmd, qual, with_check FROM pg_policies WHERE schemaname = 'public' AND tablename = $1 ORDER BY policyname`,
+    [name],
+  );
+  const access = [`ALTER TABLE ${table} OWNER TO ${quoteIdent(row.owner)}`];
+  for (const g of grants.rows) access.push(`GRANT ${g.privilege_type} ON ${table} TO ${g.grantee}${g.is_grantable ? ' WITH GRANT OPTION' : ''}`);
+  if (row.rls) access.push(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+  if (row.force_rls) access.push(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+  for (const p of policies.rows) {
+    const roles = p.roles.map((r) => (r === 'public' ? 'PUBLIC' : quoteIdent(r))).join(', ');
+    access.push(
+      `CREATE POLICY ${quoteIdent(p.name)} ON ${table} AS ${p.permissive} FOR ${p.cmd} TO ${roles}${p.qual !== null ? ` USING (${p.qual})` : ''}${p.with_check !== null ? ` WITH CHECK (${p.with_check})` : ''}`,
+    );
+  }
   return {
+    owner: row.owner,
+    access,
     name,
     unlogged,
     primaryKey: primaryKey.rows.map((r) => r.attname),

@@ -36,11 +36,15 @@ export interface CoordinatorOptions {
   host: string;
   port: number;
   database: string;
-  /** Client users and their passwords (stored only as SCRAM verifiers). */
-  users: { name: string; password: string }[];
+  /**
+   * Client users: the password they give the coordinator (kept only as a SCRAM verifier)
+   * and the one their role logs in to the nodes with (nodePassword: the coordinator runs
+   * each client's statements as its own role).
+   */
+  users: { name: string; password: string; nodePassword: string; admin?: boolean; namespaces?: string[] | null }[];
   /** Where the catalog lives: the control group's current primary (a function: it moves on failover). */
   control: { nodes: { host: string; port: number; patroniPort: number; name: string }[] };
-  /** Credentials the coordinator uses on every worker and on the control group. */
+  /** The coordinator's own role on every node (catalog, recovery, maintenance), never a client's. */
   backendUser: string;
   backendPassword: string;
   maxClients: number;
@@ -109,7 +113,12 @@ export class Coordinator {
   private readonly unauthenticated = new Set<ClientSession>();
   private authenticatedCount = 0;
   readonly plans = new PlanCache();
+  /** The coordinator's own connections to each group (options.backendUser). */
   readonly pools = new Map<number, GroupPool>();
+  /** Connections as client roles: role -> group -> pool (made at a role's first statement on a group). */
+  private readonly clientPools = new Map<string, Map<number, GroupPool>>();
+  private readonly targets = new Map<number, () => Promise<BackendTarget>>();
+  private readonly clientUsers = new Map<string, CoordinatorOptions['users'][number]>();
   readonly typeMaps = new Map<number, TypeMap>();
   snapshot!: CatalogSnapshot;
   /** Rows per shard id, as the collector last counted them (HNSW profiles of shared indexes go by them). */
@@ -137,7 +146,25 @@ export class Coordinator {
     this.tlsContext = options.tls ? createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }) : null;
     this.tlsRequired = options.tls?.required ?? false;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
-    for (const user of options.users) this.verifiers.set(user.name, makeScramVerifier(user.password, { salt: scramSaltFor(user.name, this.scramSecret) }));
+    for (const user of options.users) {
+      this.verifiers.set(user.name, makeScramVerifier(user.password, { salt: scramSaltFor(user.name, this.scramSecret) }));
+      this.clientUsers.set(user.name, user);
+    }
+  }
+
+  /** Some configured user has a namespaces: allow-list: new shards get dpg's row-level security policy. */
+  get namespaceIsolation(): boolean {
+    return [...this.clientUsers.values()].some((u) => u.namespaces != null);
+  }
+
+  /** May `user` run the rebalancer's and moves' functions (config users[].admin)? */
+  isAdmin(user: string): boolean {
+    return this.clientUsers.get(user)?.admin === true;
+  }
+
+  /** The node password of a client role; null for a role the config does not name. */
+  nodePasswordOf(role: string): string | null {
+    return this.clientUsers.get(role)?.nodePassword ?? null;
   }
 
   get vectorSearch(): VectorSearchOptions {
@@ -204,7 +231,7 @@ export class Coordinator {
           workerGroups: () => this.snapshot.workerGroupIds().map((groupId) => ({ groupId, nodes: this.snapshot.nodes.filter((n) => n.groupId === groupId) })),
           leaderName: (groupId) => this.leaderName(groupId),
           primaryPool: (groupId) => this.pool(groupId),
-          target: (node) => ({ host: node.host, port: node.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database }),
+          target: (node, role) => ({ host: node.host, port: node.port, ...this.credentials(role), database: this.database }),
           log: (line) => this.log(line),
         },
         this.options.replicaReads.readFrom,
@@ -330,7 +357,7 @@ export class Coordinator {
     const previous = groupId === undefined ? undefined : this.knownLeaders.get(groupId)?.name;
     if (groupId !== undefined && previous !== undefined && previous !== leader) {
       this.log(`group ${scope}: ${leader ? `primary is now ${leader}` : 'has no primary (failover under way)'}, was ${previous}`);
-      this.pools.get(groupId)?.retarget();
+      for (const pool of this.groupPools(groupId)) pool.retarget();
       if (leader) metrics()?.failovers.inc({ group: scope });
       if (leader) void this.recordLeader(scope, leader);
       // The catalog listener follows the control group's primary (NOTIFY is sent there).
@@ -470,6 +497,7 @@ export class Coordinator {
     for (const group of snapshot.groups.values()) {
       if (this.pools.has(group.id)) continue;
       const target = group.id === 0 ? () => this.controlTarget() : () => this.workerTarget(group.id, group.name);
+      this.targets.set(group.id, target);
       this.pools.set(group.id, new GroupPool(group.id, target, this.options.workerPool));
       // At start the type maps are read all at once (refreshTypeMaps); a group added later is read here.
       if (this.controlTypes && group.id !== 0) {
@@ -551,11 +579,13 @@ export class Coordinator {
     let planMisses = 0;
     const beforeScrape = () => {
       m.clientConnections.set(this.authenticatedCount);
-      for (const [groupId, pool] of this.pools) {
+      for (const groupId of this.pools.keys()) {
         const group = this.snapshot.groups.get(groupId)?.name ?? String(groupId);
-        m.poolConnections.set({ group, state: 'in_use' }, pool.inUse);
-        m.poolConnections.set({ group, state: 'idle' }, pool.idleCount);
-        m.poolConnections.set({ group, state: 'waiting' }, pool.waiting);
+        const pools = this.groupPools(groupId);
+        const sum = (count: (pool: GroupPool) => number) => pools.reduce((total, pool) => total + count(pool), 0);
+        m.poolConnections.set({ group, state: 'in_use' }, sum((p) => p.inUse));
+        m.poolConnections.set({ group, state: 'idle' }, sum((p) => p.idleCount));
+        m.poolConnections.set({ group, state: 'waiting' }, sum((p) => p.waiting));
       }
       m.planCacheHits.inc(this.plans.hits - planHits);
       m.planCacheMisses.inc(this.plans.misses - planMisses);
@@ -617,10 +647,44 @@ export class Coordinator {
     return name;
   }
 
-  pool(groupId: number): GroupPool {
-    const pool = this.pools.get(groupId);
-    if (!pool) throw new Error(`no pool for group ${groupId}`);
+  /**
+   * Connections to a group: the coordinator's own (no role), or as a client role, whose
+   * privileges PostgreSQL then checks (GRANTs, row-level security). A client cannot undo
+   * that from SQL: the connection logged in as its role (RESET ROLE goes back to it).
+   */
+  pool(groupId: number, role?: string): GroupPool {
+    const internal = this.pools.get(groupId);
+    if (!internal) throw new Error(`no pool for group ${groupId}`);
+    if (role === undefined || role === this.options.backendUser) return internal;
+    let byGroup = this.clientPools.get(role);
+    if (!byGroup) this.clientPools.set(role, (byGroup = new Map()));
+    let pool = byGroup.get(groupId);
+    if (!pool) {
+      const target = this.targets.get(groupId)!;
+      const credentials = this.credentials(role);
+      pool = new GroupPool(groupId, async () => ({ ...(await target()), ...credentials }), this.options.workerPool);
+      byGroup.set(groupId, pool);
+    }
     return pool;
+  }
+
+  private allPools(): GroupPool[] {
+    return [...this.pools.keys()].flatMap((groupId) => this.groupPools(groupId));
+  }
+
+  /** Every pool of a group: the coordinator's own and each client role's. */
+  groupPools(groupId: number): GroupPool[] {
+    const pools = [...this.clientPools.values()].map((byGroup) => byGroup.get(groupId)).filter((p): p is GroupPool => !!p);
+    const internal = this.pools.get(groupId);
+    return internal ? [internal, ...pools] : pools;
+  }
+
+  /** What a connection as `role` logs in with (no role: the coordinator's own). */
+  private credentials(role?: string): { user: string; password: string } {
+    if (role === undefined || role === this.options.backendUser) return { user: this.options.backendUser, password: this.options.backendPassword };
+    const password = this.nodePasswordOf(role);
+    if (password === null) throw new ClientError('28000', `role "${role}" is not a user of this cluster (config users)`);
+    return { user: role, password };
   }
 
   parameterStatus(startup: Record<string, string>): [string, string][] {
@@ -669,7 +733,7 @@ export class Coordinator {
 
   /** A closed session gave its node connections back: what it left on them is reset now. */
   sessionReleased(processId: number): void {
-    for (const pool of [...this.pools.values(), ...(this.replicas?.allPools() ?? [])]) pool.sessionEnded(processId);
+    for (const pool of [...this.allPools(), ...(this.replicas?.allPools() ?? [])]) pool.sessionEnded(processId);
   }
 
   cancel(processId: number, secretKey: number): void {
@@ -722,7 +786,7 @@ export class Coordinator {
     this.metricsServer?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const session of this.sessions.values()) session.close();
-    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    await Promise.all(this.allPools().map((p) => p.close()));
     const listener = this.catalogListener;
     this.catalogListener = null;
     await listener?.end().catch(() => {});

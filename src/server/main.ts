@@ -1,7 +1,7 @@
 import { Coordinator } from './coordinator.ts';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout, CoordinatorLayout } from '../cluster/layout.ts';
-import type { ClusterSecrets } from '../cluster/secrets.ts';
+import { clientUsers, INTERNAL_ROLE, nodePassword, type ClusterSecrets } from '../cluster/secrets.ts';
 import { cacheUrl } from '../cluster/redis.ts';
 import { readClusterState } from '../cluster/state.ts';
 import { patroniNamespace } from '../cluster/patroni.ts';
@@ -18,11 +18,11 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     host: layout.host,
     port: instance.port,
     database: config.cluster.database,
-    users: [{ name: secrets.appUser, password: secrets.appPassword }],
+    users: clientUsers(config.users, secrets).map((user) => ({ ...user, nodePassword: nodePassword(secrets, user.name) })),
     control: { nodes: layout.groups[0]!.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort, patroniPort: n.restPort })) },
-    // Not the superuser: a client must not be able to read server files or change settings through dpg.
-    backendUser: secrets.appUser,
-    backendPassword: secrets.appPassword,
+    // Not the superuser, and not a client's role: it alone writes dpg_catalog.
+    backendUser: INTERNAL_ROLE,
+    backendPassword: nodePassword(secrets, INTERNAL_ROLE),
     maxClients: config.coordinator.max_client_connections,
     tls: tlsOptions(config, layout),
     authenticationTimeoutMs: config.coordinator.authentication_timeout_seconds * 1000,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestCluster } from '../support/test-cluster.ts';
+import { nodePassword } from '../../src/cluster/secrets.ts';
 import { EMBEDDING_DIMENSIONS } from '../../src/catalog/seed-schema.ts';
 
 /** Helpers shared by the client-compatibility suites (test/clients/*.test.ts). */
@@ -121,9 +122,9 @@ export async function workerClient(cluster: TestCluster, groupId: number, option
   const client = new pg.Client({
     host: node.host,
     port: node.pgPort,
-    // The coordinator connects as the superuser; only it sees those sessions' query text.
+    // As the client role's node login (only coordinators know it), or as the superuser.
     user: options.superuser ? 'postgres' : cluster.secrets.appUser,
-    password: options.superuser ? cluster.secrets.superuserPassword : cluster.secrets.appPassword,
+    password: options.superuser ? cluster.secrets.superuserPassword : nodePassword(cluster.secrets, cluster.secrets.appUser),
     database: new URL(cluster.url).pathname.slice(1),
   });
   await client.connect();

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestCluster, standbyWalReceiver, type TestCluster } from '../support/test-cluster.ts';
+import { nodePassword } from '../../src/cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { sleep, waitFor } from '../../src/cluster/processes.ts';
 import { ReplicaRouter } from '../../src/executor/replicas.ts';
@@ -94,7 +95,7 @@ test("read_from any: reads alternate between the primary and a caught-up standby
   const group = cluster.layout.groups[1]!;
   const leader = (await groupLeader(group))!;
   const nodes = group.nodes.map((n) => ({ name: n.name, groupId: 1, host: n.host, port: n.pgPort, patroniPort: n.restPort }));
-  const target = (node: { host: string; port: number }) => ({ host: node.host, port: node.port, user: cluster.secrets.appUser, password: cluster.secrets.appPassword, database: 'distributed_postgres_cluster' });
+  const target = (node: { host: string; port: number }) => ({ host: node.host, port: node.port, user: cluster.secrets.appUser, password: nodePassword(cluster.secrets, cluster.secrets.appUser), database: 'distributed_postgres_cluster' });
   const poolOptions = { minSize: 0, maxSize: 2, maxQueries: 1000, maxIdleSeconds: 60, acquireTimeoutMs: 5000 };
   const primaryPool = new GroupPool(1, async () => target(nodes.find((n) => n.name === leader.name)!), poolOptions);
   const routers = (['any', 'replica'] as const).map(

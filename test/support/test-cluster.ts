@@ -8,7 +8,7 @@ import { loadConfig, PORT_SPAN } from '../../src/config/config.ts';
 import { buildLayout, type ClusterLayout, type NodeLayout } from '../../src/cluster/layout.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { readClusterState, workerGroupIdsOf } from '../../src/cluster/state.ts';
-import { readSecrets, clientUrl, type ClusterSecrets } from '../../src/cluster/secrets.ts';
+import { readSecrets, userUrl, type ClusterSecrets } from '../../src/cluster/secrets.ts';
 import { pidsWithMarker } from '../../src/cluster/processes.ts';
 import { coordinatorConfigFile } from '../../src/cluster/coordinator-process.ts';
 import { redisDir } from '../../src/cluster/redis.ts';
@@ -20,6 +20,8 @@ export interface TestCluster {
   layout: ClusterLayout;
   secrets: ClusterSecrets;
   configFile: string;
+  /** The URL of a configured user (config users) by name. */
+  urlOf(user: string): string;
   stop(): Promise<void>;
 }
 
@@ -62,13 +64,14 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     assert.fail(`dpg up failed:\n${up.stdout}\n${up.stderr}`);
   }
   const secrets = readSecrets(layout.secretsFile)!;
-  const url = clientUrl(secrets, '127.0.0.1', options.basePort, loaded.config.cluster.database);
+  const url = userUrl(loaded.config.users, secrets, layout.secretsFile, '127.0.0.1', options.basePort, loaded.config.cluster.database);
   return {
     dir,
     url,
     layout,
     secrets,
     configFile,
+    urlOf: (user) => userUrl(loaded.config.users, readSecrets(layout.secretsFile)!, undefined, '127.0.0.1', options.basePort, loaded.config.cluster.database, user),
     stop: cleanUp,
   };
 }
