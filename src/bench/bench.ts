@@ -12,7 +12,7 @@ import { runOpenLoop, type ArrivalProcess, type OpenLoopResult } from './open-lo
 import { createPlainHnswIndex, createPlainSchema, startPlainPostgres, type PlainPostgres } from './plain-postgres.ts';
 import { DEFAULT_ROWS, QUICK_ROWS, readScenarioFile, resolveScenarios, BenchConfigError, parseDuration, type ScenarioConfig, type ScenarioOverrides } from './scenarios.ts';
 import { histogram, summarize } from './stats.ts';
-import { openPool, shardLocations, sqlTarget, workerTarget, workerTuning, type SearchTarget, type ShardLocation } from './targets.ts';
+import { openPool, shardLocations, sqlTarget, workerTarget, workerTuning, type SearchTarget, type ShardLocation, type WorkerLogin } from './targets.ts';
 import { clearInserted, insertBatch, searchQueries, updateKeys, UPDATE_SQL } from './workload.ts';
 import { SEED_TARGETS, type BenchReport, type Ratios, type ScenarioResult, type TargetCheck, type TargetResult } from './report-types.ts';
 import { formatReport } from './report-text.ts';
@@ -26,6 +26,8 @@ export type { BenchReport } from './report-types.ts';
 export interface BenchOptions {
   /** The coordinator's client URL (as `dpg url` prints it). */
   url: string;
+  /** How the worker-direct baseline logs in to the nodes (the node password of the URL's role, from the cluster's secrets). */
+  workerLogin?: WorkerLogin;
   /** Small data, 3 s scenarios: under 3 minutes. */
   quick?: boolean;
   /** Data set size; default 100,000 (5,000 with quick). */
@@ -174,7 +176,7 @@ async function runSearchScenario(ctx: Context, scenario: ScenarioConfig, index: 
   if (ctx.plain) {
     const plainUrl = ctx.plain.url;
     openers.push(() => sqlTarget('plain', plainUrl, 'vector', scenario.concurrency, ['SET hnsw.iterative_scan = relaxed_order']));
-    openers.push(() => workerTarget(ctx.options.url, ctx.shards, scenario.concurrency));
+    openers.push(() => workerTarget(ctx.options.url, ctx.shards, scenario.concurrency, ctx.options.workerLogin));
   }
   const results: TargetResult[] = [];
   for (const open of openers) {
@@ -254,7 +256,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   let plainInfo: BenchReport['baseline']['plain'] = null;
   try {
     if (options.baselines !== false) {
-      const tuning = await workerTuning(options.url, shards[0]!);
+      const tuning = await workerTuning(options.url, shards[0]!, options.workerLogin);
       out(`starting the plain PostgreSQL + pgvector baseline (HNSW m=${tuning.m}, ef_construction=${tuning.efConstruction}, ${Object.entries(tuning.settings).map(([k, v]) => `${k}=${v}`).join(', ')})`);
       plain = await startPlainPostgres(tuning.settings);
       const loadStarted = performance.now();

@@ -99,15 +99,28 @@ export function shardForNamespace(shards: readonly ShardLocation[], namespace: s
 }
 
 /** Straight to the workers: each namespace's shard table, merged by distance when a query spans shards. */
-export async function workerTarget(coordinatorUrl: string, shards: readonly ShardLocation[], concurrency: number): Promise<SearchTarget> {
+/**
+ * A node login for the worker-direct baseline: client roles log in to nodes with a node
+ * password only the cluster's secrets hold (not the coordinator's); absent: the URL's.
+ */
+export interface WorkerLogin {
+  user: string;
+  password: string;
+}
+
+function loginOf(coordinatorUrl: string, login?: WorkerLogin): { user: string; password: string; database: string } {
   const url = new URL(coordinatorUrl);
+  return { user: login?.user ?? decodeURIComponent(url.username), password: login?.password ?? decodeURIComponent(url.password), database: url.pathname.slice(1) };
+}
+
+export async function workerTarget(coordinatorUrl: string, shards: readonly ShardLocation[], concurrency: number, login?: WorkerLogin): Promise<SearchTarget> {
   const size = Math.min(concurrency, WORKER_CONNECTION_CAP);
   const pools = new Map<string, pg.Pool>();
   for (const shard of shards) {
     const endpoint = `${shard.host}:${shard.port}`;
     if (pools.has(endpoint)) continue;
     pools.set(endpoint, await openPool({
-      host: shard.host, port: shard.port, user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: url.pathname.slice(1),
+      host: shard.host, port: shard.port, ...loginOf(coordinatorUrl, login),
     }, size));
   }
   return {
@@ -162,9 +175,8 @@ export interface WorkerTuning {
 const COPIED_SETTINGS = ['shared_buffers', 'work_mem', 'maintenance_work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'hnsw.ef_search'];
 
 /** The worker's memory settings, hnsw.ef_search and the HNSW build parameters of a shard's index, so the baseline is tuned the same. */
-export async function workerTuning(coordinatorUrl: string, shard: ShardLocation): Promise<WorkerTuning> {
-  const url = new URL(coordinatorUrl);
-  const client = new pg.Client({ host: shard.host, port: shard.port, user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: url.pathname.slice(1) });
+export async function workerTuning(coordinatorUrl: string, shard: ShardLocation, login?: WorkerLogin): Promise<WorkerTuning> {
+  const client = new pg.Client({ host: shard.host, port: shard.port, ...loginOf(coordinatorUrl, login) });
   await client.connect();
   try {
     const settings: Record<string, string> = {};

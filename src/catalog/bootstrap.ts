@@ -4,7 +4,7 @@ import { coordinatorPort, type ClusterLayout, type GroupLayout, type NodeLayout 
 import { CLIENTS_ROLE, INTERNAL_ROLE, nodePassword, type ClientUser, type ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
-import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS } from './catalog-schema.ts';
+import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS, SHELL_TRIGGER, shellTriggerSql } from './catalog-schema.ts';
 import { SEED_COLUMNS, SEED_TABLES, tableDDL } from './seed-schema.ts';
 import { namespaceShardIdSql } from './shard-ranges.ts';
 import { syncNamespaceIsolation } from './namespace-isolation.ts';
@@ -226,6 +226,13 @@ async function upgradeCatalogIn(control: pg.Client, secrets: ClusterSecrets): Pr
   await control.query(`REVOKE ALL ON ALL TABLES IN SCHEMA dpg_catalog FROM PUBLIC, ${clients}${legacy}`);
   await control.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA dpg_catalog FROM PUBLIC, ${clients}${legacy}`);
   await control.query(`GRANT SELECT ON ALL TABLES IN SCHEMA dpg_catalog TO ${clients}`);
+  // Tables distributed before shells were guarded.
+  const unguarded = await control.query<{ table_name: string }>(
+    `SELECT t.table_name FROM dpg_catalog.tables t WHERE to_regclass(format('public.%I', t.table_name)) IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = to_regclass(format('public.%I', t.table_name)) AND g.tgname = $1)`,
+    [SHELL_TRIGGER],
+  );
+  for (const { table_name } of unguarded.rows) await control.query(shellTriggerSql(table_name));
   await control.query(`GRANT SELECT ON ${CATALOG_VIEWS.map((v) => `public.${v}`).join(', ')} TO ${internal}, ${clients}`);
 }
 

@@ -244,6 +244,17 @@ CREATE TABLE IF NOT EXISTS dpg_catalog.reference_epoch (
 );
 INSERT INTO dpg_catalog.reference_epoch (epoch) VALUES (1) ON CONFLICT DO NOTHING;
 
+-- The shell of a distributed or reference table on the control group holds no rows (they
+-- live on the worker groups). A statement the coordinator does not route (SQL inside a
+-- function or DO block runs where it is called, the control group for a SELECT f()) would
+-- insert into the shell, where no read looks: refused instead (SHELL_TRIGGER).
+CREATE OR REPLACE FUNCTION dpg_catalog.refuse_shell_write() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+    MESSAGE = format('%I is a distributed or reference table: its rows live on the worker groups, but this INSERT ran on the control group, unrouted (inside a function or DO block); run it through the coordinator as a statement of its own', TG_TABLE_NAME);
+END
+$fn$;
+
 
 
 CREATE OR REPLACE VIEW public.dpg_maintenance AS
@@ -255,3 +266,11 @@ CREATE OR REPLACE VIEW public.dpg_namespaces AS
          v.counted_at, v.tier_changed_at
   FROM dpg_catalog.vector_namespaces v;
 `;
+
+/** The trigger on a shell table that refuses rows (see dpg_catalog.refuse_shell_write). */
+export const SHELL_TRIGGER = 'dpg_shell_rows';
+
+export function shellTriggerSql(table: string): string {
+  const ident = `public."${table.replace(/"/g, '""')}"`;
+  return `CREATE OR REPLACE TRIGGER ${SHELL_TRIGGER} BEFORE INSERT ON ${ident} FOR EACH ROW EXECUTE FUNCTION dpg_catalog.refuse_shell_write()`;
+}

@@ -11,7 +11,7 @@ import { FaultProxy } from '../chaos/fault-proxy.ts';
 import { planShards, formatShardPlan } from './plan-shards.ts';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, DataFolderError, workerGroupIdsOf } from '../cluster/state.ts';
-import { readSecrets, userUrl, UnknownUserError } from '../cluster/secrets.ts';
+import { nodePassword, readSecrets, userUrl, UnknownUserError } from '../cluster/secrets.ts';
 import { setup, SetupError } from '../cluster/setup.ts';
 import { upCluster, ClusterStartError } from '../cluster/up.ts';
 import { stopCluster } from '../cluster/down.ts';
@@ -159,6 +159,14 @@ function plainUrl(loaded: LoadedConfig, layout: ClusterLayout, user?: string): s
   const secrets = readSecrets(layout.secretsFile);
   if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
   return userUrl(loaded.config.users, secrets, layout.secretsFile, layout.host, layout.clientPort, loaded.config.cluster.database, user);
+}
+
+/** The node login of a client URL's role (the worker-direct baseline of dpg bench). */
+function workerLoginFor(layout: ClusterLayout, url: string): { user: string; password: string } {
+  const secrets = readSecrets(layout.secretsFile);
+  if (!secrets) throw new ClusterStartError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
+  const user = decodeURIComponent(new URL(url).username);
+  return { user, password: nodePassword(secrets, user) };
 }
 
 /** The URL dpg's own tools use (demo, bench, chaos): see toolUrl. */
@@ -368,7 +376,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'bench': {
       const loaded = load(options);
       const benchOptions = parseBenchFlags(options);
-      await runBench({ url: await clientUrl(loaded, existingLayout(loaded)), ...benchOptions, out, progress: true });
+      const url = await clientUrl(loaded, existingLayout(loaded));
+      await runBench({ url, workerLogin: workerLoginFor(existingLayout(loaded), url), ...benchOptions, out, progress: true });
       return 0;
     }
     case 'move-shard': {

@@ -9,6 +9,7 @@ import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, type ExecutionContext } from './run-plan.ts';
 import { CATALOG_PARTICIPANT } from './transaction.ts';
 import { namespacePolicySql } from '../catalog/namespace-isolation.ts';
+import { shellTriggerSql } from '../catalog/catalog-schema.ts';
 import { runStatementsOnGroups } from './run-ddl.ts';
 import { requireAdminUser, runRebalanceFunction } from './rebalance-functions.ts';
 import { voidResult } from './function-results.ts';
@@ -234,6 +235,8 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
       byGroup.set(group, [...(byGroup.get(group) ?? []), ...shardDdl(shardShell, shardId, method === 'hash' && coordinator.namespaceIsolation ? distributionColumn : null)]);
     }
   }
+  // The coordinator's own role (a member of the owner's) puts the guard on the shell.
+  catalog.push(shellTriggerSql(shell.name));
   byGroup.set(CATALOG_PARTICIPANT, catalog);
   await atomically(ctx, byGroup.size, async () => {
     await runStatementsOnGroups(ctx, byGroup, true);

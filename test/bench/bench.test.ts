@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { runBench, type BenchReport } from '../../src/bench/bench.ts';
+import { nodePassword } from '../../src/cluster/secrets.ts';
 import { SCENARIO_NAMES } from '../../src/bench/scenarios.ts';
 
 /**
@@ -24,7 +25,7 @@ const lines: string[] = [];
 before(async () => {
   cluster = await startTestCluster({ basePort: BASE_PORT });
   outDir = mkdtempSync(join(tmpdir(), 'dpg-bench-out-'));
-  report = await runBench({ url: cluster.url, quick: true, outDir, out: (line) => lines.push(line) });
+  report = await runBench({ url: cluster.url, workerLogin: { user: cluster.secrets.appUser, password: nodePassword(cluster.secrets, cluster.secrets.appUser) }, quick: true, outDir, out: (line) => lines.push(line) });
 });
 
 after(async () => {

@@ -171,3 +171,10 @@ test("a client's ALTER ROLE reaches neither the coordinator's own connections no
   assert.equal(await sqlstateOf(bob, 'ALTER ROLE dpg_coordinator PASSWORD $$x$$'), '42501');
   await admin.query("INSERT INTO shared_notes (namespace, id) VALUES ('after', 1)");
 });
+
+test('an INSERT into a distributed table inside a function (unrouted, on the control group) is refused, not stored in the shell where no read looks', async () => {
+  await admin.query(`CREATE FUNCTION plant_note(ns text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO shared_notes (namespace, id) VALUES (ns, 99); RETURN 1; END $$`);
+  assert.equal(await sqlstateOf(admin, "SELECT plant_note('planted')"), '0A000');
+  assert.equal(await sqlstateOf(bob, "SELECT plant_note('planted')"), '0A000');
+  assert.equal((await admin.query("SELECT count(*)::int AS n FROM shared_notes WHERE namespace = 'planted'")).rows[0].n, 0);
+});
