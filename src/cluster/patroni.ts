@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync, chownSync, existsSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout, GroupLayout, NodeLayout } from './layout.ts';
-import { CLIENTS_ROLE, INTERNAL_ROLE, type ClusterSecrets } from './secrets.ts';
+import { CLIENTS_ROLE, INTERNAL_ROLE, PATRONI_REST_USER, patroniAuthorization, type ClusterSecrets } from './secrets.ts';
 import type { SystemUser } from './system-user.ts';
 import { postgresBinDir } from './postgres-binaries.ts';
 import { startDetached, type ProcessRecord } from './processes.ts';
@@ -26,7 +26,9 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
     scope: group.name,
     namespace: patroniNamespace(clusterId),
     name: node.name,
-    restapi: { listen: `${node.host}:${node.restPort}`, connect_address: `${node.host}:${node.restPort}` },
+    // Unsafe endpoints (restart, reload, reinitialize, switchover, config changes) ask for a password.
+    restapi: { listen: `${node.host}:${node.restPort}`, connect_address: `${node.host}:${node.restPort}`, authentication: { username: PATRONI_REST_USER, password: secrets.patroniPassword } },
+    ctl: { authentication: { username: PATRONI_REST_USER, password: secrets.patroniPassword } },
     // use_proxies: Patroni talks to the hosts given, not to the members etcd advertises (the fault proxy's port must not be bypassed).
     etcd3: layout.faultProxy ? { hosts, use_proxies: true } : { hosts },
     bootstrap: {
@@ -167,7 +169,7 @@ const LOGICAL_SLOTS_IGNORED = [{ type: 'logical' }];
  * dynamic config and restarts the nodes Patroni then marks pending restart, standbys
  * first. PostgreSQL reads wal_level only at start. Returns the groups changed.
  */
-export async function enableLogicalDecoding(groups: GroupLayout[], log: (line: string) => void, timeoutMs = 120_000): Promise<string[]> {
+export async function enableLogicalDecoding(groups: GroupLayout[], secrets: ClusterSecrets, log: (line: string) => void, timeoutMs = 120_000): Promise<string[]> {
   const changed: string[] = [];
   for (const group of groups) {
     const node = group.nodes[0]!;
@@ -179,7 +181,7 @@ export async function enableLogicalDecoding(groups: GroupLayout[], log: (line: s
     if (current.postgresql?.parameters?.wal_level === 'logical' && current.ignore_slots) continue;
     const patch = await fetch(`${base}/config`, {
       method: 'PATCH',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...patroniAuthorization(secrets) },
       body: JSON.stringify({ postgresql: { parameters: { wal_level: 'logical' } }, ignore_slots: LOGICAL_SLOTS_IGNORED }),
       signal: AbortSignal.timeout(5000),
     });
@@ -199,7 +201,7 @@ export async function enableLogicalDecoding(groups: GroupLayout[], log: (line: s
       }
       const restart = await fetch(`${url}/restart`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...patroniAuthorization(secrets) },
         body: JSON.stringify({ restart_pending: true }),
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -24,6 +24,8 @@ export interface ClusterSecrets {
   coordinatorPassword: string;
   /** Key of the node passwords of client roles (nodePassword): a client knows its coordinator password only. */
   nodeSecret: string;
+  /** Patroni's REST API (restapi.authentication): its unsafe endpoints (restart, reconfigure, switchover) ask for it. */
+  patroniPassword: string;
   /** Coordinator passwords generated for configured users that give none (users[].password: null), by name. */
   userPasswords: Record<string, string>;
 }
@@ -40,6 +42,7 @@ export function loadOrCreateSecrets(file: string): ClusterSecrets {
     redisPassword: existing?.redisPassword ?? generate(),
     coordinatorPassword: existing?.coordinatorPassword ?? generate(),
     nodeSecret: existing?.nodeSecret ?? generate(),
+    patroniPassword: existing?.patroniPassword ?? generate(),
     userPasswords: existing?.userPasswords ?? {},
   };
   if (!existing || Object.keys(secrets).some((key) => !(key in existing))) saveSecrets(file, secrets);
@@ -112,3 +115,11 @@ export function userUrl(users: Parameters<typeof clientUsers>[0], secrets: Clust
 }
 
 export class UnknownUserError extends Error {}
+
+/** The user of Patroni's REST API (restapi.authentication). */
+export const PATRONI_REST_USER = 'dpg';
+
+/** The Authorization header Patroni's unsafe REST endpoints (POST, PATCH, PUT, DELETE) ask for. */
+export function patroniAuthorization(secrets: ClusterSecrets): { authorization: string } {
+  return { authorization: `Basic ${Buffer.from(`${PATRONI_REST_USER}:${secrets.patroniPassword}`).toString('base64')}` };
+}

@@ -141,7 +141,7 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
   const remaining = () => Math.max(10_000, timeoutMs - (Date.now() - startedAt));
   await Promise.all(layout.groups.map((group) => waitForGroupReady(group, config.replication.synchronous_mode, remaining())));
   log(`every group has a leader and streaming replicas (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
-  if ((await enableLogicalDecoding(layout.groups, log, remaining())).length > 0) {
+  if ((await enableLogicalDecoding(layout.groups, secrets, log, remaining())).length > 0) {
     await Promise.all(layout.groups.map((group) => waitForGroupReady(group, config.replication.synchronous_mode, remaining())));
   }
 

@@ -11,6 +11,7 @@ import { LeaderWatcher } from '../../src/executor/leaders.ts';
 import { patroniNamespace } from '../../src/cluster/patroni.ts';
 import { readClusterState } from '../../src/cluster/state.ts';
 import type { GroupLayout } from '../../src/cluster/layout.ts';
+import { patroniAuthorization } from '../../src/cluster/secrets.ts';
 
 // Leader changes under load: the coordinator follows each group's primary through
 // etcd, reads ride through a failover, writes either succeed, or are retried when
@@ -130,6 +131,7 @@ test('the leader watch reports a switchover through etcd, and the coordinator ro
   const requested = performance.now();
   const response = await fetch(`http://127.0.0.1:${group.nodes[0]!.restPort}/switchover`, {
     method: 'POST',
+    headers: patroniAuthorization(cluster.secrets),
     body: JSON.stringify({ leader: before, candidate: candidate.name }),
   });
   assert.equal(response.status, 200, await response.text());

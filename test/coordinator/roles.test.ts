@@ -4,7 +4,7 @@ import pg from 'pg';
 import { spawnSync } from 'node:child_process';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { groupLeader } from '../../src/cluster/connect.ts';
-import { nodePassword } from '../../src/cluster/secrets.ts';
+import { nodePassword, patroniAuthorization } from '../../src/cluster/secrets.ts';
 
 // PostgreSQL's privileges are the boundary: the coordinator runs each client's statements
 // as the client's own role (config users), which owns nothing of dpg's, cannot write
@@ -177,4 +177,18 @@ test('an INSERT into a distributed table inside a function (unrouted, on the con
   assert.equal(await sqlstateOf(admin, "SELECT plant_note('planted')"), '0A000');
   assert.equal(await sqlstateOf(bob, "SELECT plant_note('planted')"), '0A000');
   assert.equal((await admin.query("SELECT count(*)::int AS n FROM shared_notes WHERE namespace = 'planted'")).rows[0].n, 0);
+});
+
+test("Patroni's unsafe REST endpoints ask for the cluster's password (restapi.authentication); reads stay open", async () => {
+  const node = cluster.layout.groups[1]!.nodes[0]!;
+  const base = `http://${node.host}:${node.restPort}`;
+  assert.equal((await fetch(`${base}/cluster`)).status, 200);
+  for (const [path, method] of [['/restart', 'POST'], ['/reload', 'POST'], ['/config', 'PATCH'], ['/switchover', 'POST']] as const) {
+    const anonymous = await fetch(`${base}${path}`, { method, body: '{}' });
+    assert.equal(anonymous.status, 401, `${method} ${path} without credentials`);
+    const wrong = await fetch(`${base}${path}`, { method, body: '{}', headers: { authorization: `Basic ${Buffer.from('dpg:guess').toString('base64')}` } });
+    assert.equal(wrong.status, 401, `${method} ${path} with a wrong password`);
+  }
+  const reload = await fetch(`${base}/reload`, { method: 'POST', headers: patroniAuthorization(cluster.secrets) });
+  assert.equal(reload.status, 202, await reload.text());
 });

@@ -10,6 +10,7 @@ import { runMove } from '../../src/rebalance/shard-move.ts';
 import { moveDebris } from '../../src/rebalance/replication-objects.ts';
 import { existingTables } from '../../src/rebalance/shard-ddl.ts';
 import { connectNode, groupLeader } from '../../src/cluster/connect.ts';
+import { patroniAuthorization } from '../../src/cluster/secrets.ts';
 
 // Online shard moves on a real cluster: 2 worker groups of a primary and a synchronous
 // standby, 4 shards. Besides the seed's tables, `scratch` is UNLOGGED (ephemeral: never
@@ -602,7 +603,7 @@ test('a move whose source group switches over during its copy copies again from 
     });
     assert.equal(crashed.code, null, crashed.stdout + crashed.stderr);
     id = (await client.query('SELECT max(move_id)::int AS id FROM dpg_shard_moves')).rows[0].id;
-    const response = await fetch(`http://127.0.0.1:${before.restPort}/switchover`, { method: 'POST', body: JSON.stringify({ leader: before.name, candidate: candidate.name }) });
+    const response = await fetch(`http://127.0.0.1:${before.restPort}/switchover`, { method: 'POST', headers: patroniAuthorization(cluster.secrets), body: JSON.stringify({ leader: before.name, candidate: candidate.name }) });
     assert.equal(response.status, 200, await response.text());
     for (const deadline = Date.now() + 30_000; (await groupLeader(source))?.name !== candidate.name; await new Promise((r) => setTimeout(r, 250))) {
       assert.ok(Date.now() < deadline, 'the standby became the primary');

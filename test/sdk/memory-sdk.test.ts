@@ -9,6 +9,7 @@ import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { groupLeader } from '../../src/cluster/connect.ts';
 import { runDpg } from '../support/dpg-cli.ts';
+import { patroniAuthorization } from '../../src/cluster/secrets.ts';
 import {
   MemoryClient,
   DualDatabasePools,
@@ -348,7 +349,7 @@ test('a worker group switches over under SDK calls: every call succeeds (the coo
   const running = [1, 2, 3, 4].map(worker);
   try {
     await new Promise((r) => setTimeout(r, 1000));
-    const response = await fetch(`http://127.0.0.1:${before.restPort}/switchover`, { method: 'POST', body: JSON.stringify({ leader: before.name, candidate: candidate.name }) });
+    const response = await fetch(`http://127.0.0.1:${before.restPort}/switchover`, { method: 'POST', headers: patroniAuthorization(cluster.secrets), body: JSON.stringify({ leader: before.name, candidate: candidate.name }) });
     assert.equal(response.status, 200, await response.text());
     for (const deadline = Date.now() + 30_000; (await groupLeader(group))?.name !== candidate.name; await new Promise((r) => setTimeout(r, 250))) assert.ok(Date.now() < deadline);
     await new Promise((r) => setTimeout(r, 2000));
