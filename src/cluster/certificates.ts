@@ -58,15 +58,33 @@ function openssl(args: string[], cwd: string): void {
 export function ensureLocalCertificates(config: DpgConfig, layout: ClusterLayout): TlsFiles | null {
   const files = tlsFiles(config, layout);
   if (!files || config.tls.cert_file) return files;
-  if (existsSync(files.cert) && existsSync(files.key) && files.ca && existsSync(files.ca)) return files;
-  const dir = localTlsDir(layout);
+  makeCertificates(localTlsDir(layout), layout.host, 'dpg local cluster CA');
+  return files;
+}
+
+/** The nodes' own CA and certificate (PostgreSQL's ssl_cert_file): the coordinators verify every node link against it. */
+export function nodeTlsFiles(layout: ClusterLayout): { cert: string; key: string; ca: string } {
+  const dir = join(localTlsDir(layout), 'nodes');
+  return { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') };
+}
+
+/** Made once for every cluster (whatever the client endpoint's tls says): links from coordinators to nodes are always TLS. */
+export function ensureNodeCertificates(layout: ClusterLayout): { cert: string; key: string; ca: string } {
+  makeCertificates(join(localTlsDir(layout), 'nodes'), layout.host, 'dpg cluster nodes CA');
+  return nodeTlsFiles(layout);
+}
+
+/** A CA and a server certificate it signed, in `dir` (once; keys mode 0600), naming localhost, 127.0.0.1 and `host`. */
+function makeCertificates(dir: string, host: string, caName: string): void {
+  const wanted = ['ca.crt', 'ca.key', 'server.crt', 'server.key'];
+  if (wanted.every((name) => existsSync(join(dir, name)))) return;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const work = mkdtempSync(join(tmpdir(), 'dpg-tls-'));
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    openssl(['req', '-x509', '-new', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=dpg local cluster CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], work);
+    openssl(['req', '-x509', '-new', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', `/CN=${caName}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], work);
     openssl(['req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], work);
-    const names = [...new Set(['DNS:localhost', 'IP:127.0.0.1', /^\d+\.\d+\.\d+\.\d+$/.test(layout.host) ? `IP:${layout.host}` : `DNS:${layout.host}`])];
+    const names = [...new Set(['DNS:localhost', 'IP:127.0.0.1', /^\d+\.\d+\.\d+\.\d+$/.test(host) ? `IP:${host}` : `DNS:${host}`])];
     writeFileSync(join(work, 'server.ext'), `subjectAltName=${names.join(',')}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
     openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '825', '-extfile', 'server.ext'], work);
     for (const [name, mode] of [['ca.crt', 0o644], ['ca.key', 0o600], ['server.crt', 0o644], ['server.key', 0o600]] as const) {
@@ -76,5 +94,4 @@ export function ensureLocalCertificates(config: DpgConfig, layout: ClusterLayout
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  return files;
 }

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync, chownSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, chownSync, existsSync, copyFileSync, chmodSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout, GroupLayout, NodeLayout } from './layout.ts';
@@ -77,6 +78,11 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
         log_filename: 'postgresql.log',
         log_min_messages: 'warning',
         password_encryption: 'scram-sha-256',
+        // Coordinators reach nodes over TLS, verified against the cluster's node CA (certificates.ts).
+        ssl: 'on',
+        ssl_cert_file: `${node.dir}/server.crt`,
+        ssl_key_file: `${node.dir}/server.key`,
+        ssl_min_protocol_version: 'TLSv1.2',
       },
       // Per role: the superuser (Patroni, dpg's tools), the coordinator's own role, and the
       // client roles (group dpg_clients), whose node passwords only coordinators know.
@@ -93,9 +99,16 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
 }
 
 /** Writes the node's folder and config, owned by the postgres user (Patroni runs as it). */
-export function writePatroniConfig(file: object, node: NodeLayout, user: SystemUser): void {
+export function writePatroniConfig(file: object, node: NodeLayout, user: SystemUser, certificates: { cert: string; key: string }): void {
   mkdirSync(node.dir, { recursive: true, mode: 0o700 });
   chownSync(node.dir, user.uid, user.gid);
+  // PostgreSQL reads its key only if the postgres user owns it and no one else may read it.
+  for (const [from, name, mode] of [[certificates.cert, 'server.crt', 0o644], [certificates.key, 'server.key', 0o600]] as const) {
+    const to = join(node.dir, name);
+    copyFileSync(from, to);
+    chmodSync(to, mode);
+    chownSync(to, user.uid, user.gid);
+  }
   writeFileSync(node.patroniConfig, toYaml(file), { mode: 0o600 });
   chownSync(node.patroniConfig, user.uid, user.gid);
   if (existsSync(node.logFile)) chownSync(node.logFile, user.uid, user.gid);
@@ -210,4 +223,23 @@ export async function enableLogicalDecoding(groups: GroupLayout[], secrets: Clus
     changed.push(group.name);
   }
   return changed;
+}
+
+/** Whether the node's config file already says what `file` does. */
+export async function patroniConfigCurrent(node: NodeLayout, file: object): Promise<boolean> {
+  try {
+    return readFileSync(node.patroniConfig, 'utf8') === toYaml(file);
+  } catch {
+    return false;
+  }
+}
+
+/** Patroni re-reads its config file (and PostgreSQL its reloadable settings); false when it did not answer. */
+export async function reloadPatroni(node: NodeLayout, secrets: ClusterSecrets): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${node.host}:${node.restPort}/reload`, { method: 'POST', headers: patroniAuthorization(secrets), signal: AbortSignal.timeout(5000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,4 @@
-import { ensureLocalCertificates, toolUrl } from './certificates.ts';
+import { ensureLocalCertificates, ensureNodeCertificates, toolUrl } from './certificates.ts';
 import { existsSync, mkdirSync, rmSync, chownSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { openClusterState, fallbackNodesRoot, writeClusterState, readClusterStat
 import { clientUsers, loadOrCreateSecrets, userUrl, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
-import { enableLogicalDecoding, patroniConfig, writePatroniConfig, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
+import { enableLogicalDecoding, patroniConfig, writePatroniConfig, patroniConfigCurrent, reloadPatroni, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
@@ -126,16 +126,27 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     await waitFor('the fault proxy', 15_000, async () => !(await portIsFree(layout.faultProxy!.controlPort, layout.host)), 100);
   }
 
+  const nodeCertificates = ensureNodeCertificates(layout);
+  const reloaded: string[] = [];
   for (const group of layout.groups) {
     for (const node of group.nodes) {
       const name = patroniProcessName(node);
-      if (!toStart.has(name)) continue;
+      const file = patroniConfig(config, layout, group, node, state.clusterId, secrets);
+      if (!toStart.has(name)) {
+        // A node of a cluster made by an earlier dpg: the same config (TLS, REST API password), taken by a reload.
+        if (!(await patroniConfigCurrent(node, file))) {
+          writePatroniConfig(file, node, user, nodeCertificates);
+          if (await reloadPatroni(node, secrets)) reloaded.push(name);
+        }
+        continue;
+      }
       await stopOrphanedPostgres(node, log);
-      writePatroniConfig(patroniConfig(config, layout, group, node, state.clusterId, secrets), node, user);
+      writePatroniConfig(file, node, user, nodeCertificates);
       startPatroni(layout.runDir, node, user);
       started.push(name);
     }
   }
+  if (reloaded.length > 0) log(`reloaded ${reloaded.join(', ')} with the current node config`);
   if (started.length > 0) log(`started ${started.join(', ')}`);
 
   const remaining = () => Math.max(10_000, timeoutMs - (Date.now() - startedAt));

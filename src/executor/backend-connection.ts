@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { FrameReader, type Frame } from '../protocol/frames.ts';
 import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend, dataRowValues, type NoticeFields } from '../protocol/backend.ts';
@@ -16,6 +17,54 @@ export interface BackendTarget {
   connectTimeoutMs?: number;
   /** Refuse a server in recovery (in_hot_standby on): a standby Patroni is still promoting, or a demoted primary. */
   primaryOnly?: boolean;
+  /**
+   * TLS to the node, its certificate verified against `ca` for the target's host (a node
+   * that answers SSLRequest with 'N' is not connected to: the link was meant to be encrypted).
+   */
+  tls?: { ca: Buffer };
+}
+
+/** node-postgres' ssl option for a target (the coordinator's catalog listener, the tier manager). */
+export function pgSslOption(target: BackendTarget): { ssl?: { ca: Buffer; checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined } } {
+  return target.tls ? { ssl: { ca: target.tls.ca, checkServerIdentity: (_host, cert) => checkServerIdentity(target.host, cert) } } : {};
+}
+
+/** The SSLRequest message (protocol page "SSL Session Encryption"): length 8, code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+/** SSLRequest on a fresh socket, then a TLS session over it verified against the node CA. */
+async function startTls(socket: Socket, target: BackendTarget, ca: Buffer): Promise<TLSSocket> {
+  const answer = await new Promise<Buffer>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      cleanup();
+      resolve(chunk);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(new ConnectFailedError(`TLS to ${target.host}:${target.port}: ${error.message}`));
+    };
+    const onClose = () => onError(new Error('closed before answering SSLRequest'));
+    const cleanup = () => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    socket.on('data', onData);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    socket.write(SSL_REQUEST);
+  });
+  // One byte and nothing more: anything after 'S' before the handshake could be injected by a man in the middle (CVE-2021-23214).
+  if (answer.length !== 1 || answer[0] !== 0x53) {
+    socket.destroy();
+    throw new ConnectFailedError(`${target.host}:${target.port} does not offer TLS (answered ${JSON.stringify(answer.subarray(0, 1).toString('latin1'))}); the coordinator's links to nodes are encrypted`);
+  }
+  const secure = tlsConnect({ socket, ca, checkServerIdentity: (_host, cert) => checkServerIdentity(target.host, cert), minVersion: 'TLSv1.2' });
+  await new Promise<void>((resolve, reject) => {
+    secure.once('secureConnect', () => resolve());
+    secure.once('error', (error) => reject(new ConnectFailedError(`TLS to ${target.host}:${target.port}: ${error.message}`)));
+  });
+  return secure;
 }
 
 /**
@@ -231,7 +280,16 @@ export class BackendConnection {
         reject(new ConnectFailedError(`cannot connect to ${target.host}:${target.port}: ${error.message}`));
       });
     });
-    const connection = new BackendConnection(socket, target);
+    let stream: Socket = socket;
+    if (target.tls) {
+      try {
+        stream = await startTls(socket, target, target.tls.ca);
+      } catch (error) {
+        socket.destroy();
+        throw error;
+      }
+    }
+    const connection = new BackendConnection(stream, target);
     // A dead peer (a node cut off without a reset) is noticed by TCP keepalive, not never.
     socket.setKeepAlive(true, 5000);
     try {
@@ -284,8 +342,9 @@ export class BackendConnection {
             this.socket.write(encodeSASLResponse(scram.handleServerFirst(message.data)));
           } else if (message.code === 12 && scram) {
             scram.verifyServerFinal(message.data);
-          } else if (message.code === 3) {
-            this.socket.write(encodeFrontend({ type: 'Password', data: Buffer.from(`${this.target.password}\0`) }));
+          } else if (message.code === 3 || message.code === 5) {
+            // A node asking for the password itself (cleartext) or an MD5 of it is not what dpg's nodes do (SCRAM): whoever asks does not get it.
+            throw new ConnectFailedError(`${this.describe()} asks for the password ${message.code === 3 ? 'in cleartext' : 'as MD5'}; the coordinator authenticates to nodes only by SCRAM-SHA-256 and does not send it`);
           } else {
             throw new ConnectionLostError(`${this.describe()} asks for an unsupported authentication method (${message.code})`);
           }

@@ -15,7 +15,7 @@ const CACHE_SUSPECT_CHANNEL = 'dpg_cache_suspect';
 import type { CatalogSnapshot, Durability, NodeInfo, TableInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
 import { findGroupLeader, LeaderWatcher } from '../executor/leaders.ts';
-import { ConnectFailedError, type BackendTarget } from '../executor/backend-connection.ts';
+import { ConnectFailedError, pgSslOption, type BackendTarget } from '../executor/backend-connection.ts';
 import { TypeMap } from '../executor/type-map.ts';
 import { PlanCache } from '../planner/plan-cache.ts';
 import { initParser } from '../planner/sql-ast.ts';
@@ -46,6 +46,8 @@ export interface CoordinatorOptions {
   control: { nodes: { host: string; port: number; patroniPort: number; name: string }[] };
   /** The coordinator's own role on every node (catalog, recovery, maintenance), never a client's. */
   backendUser: string;
+  /** The CA of the nodes' certificates: every link to a node is TLS, verified (absent: cleartext). */
+  nodeTls?: { ca: Buffer };
   backendPassword: string;
   maxClients: number;
   /** A connection not authenticated this long after it opened is closed (PostgreSQL's authentication_timeout; default 60 s). */
@@ -231,7 +233,7 @@ export class Coordinator {
           workerGroups: () => this.snapshot.workerGroupIds().map((groupId) => ({ groupId, nodes: this.snapshot.nodes.filter((n) => n.groupId === groupId) })),
           leaderName: (groupId) => this.leaderName(groupId),
           primaryPool: (groupId) => this.pool(groupId),
-          target: (node, role) => ({ host: node.host, port: node.port, ...this.credentials(role), database: this.database }),
+          target: (node, role) => ({ host: node.host, port: node.port, ...this.credentials(role), database: this.database, tls: this.options.nodeTls }),
           log: (line) => this.log(line),
         },
         this.options.replicaReads.readFrom,
@@ -278,7 +280,7 @@ export class Coordinator {
   private async controlTarget(): Promise<BackendTarget> {
     const nodes = this.options.control.nodes.map((n) => ({ ...n, groupId: 0 }));
     const leader = await this.leaderOf(0, 'control', nodes);
-    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database, primaryOnly: true };
+    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database, primaryOnly: true, tls: this.options.nodeTls };
   }
 
   private leaderWatcher: LeaderWatcher | null = null;
@@ -369,7 +371,7 @@ export class Coordinator {
   /** The catalog snapshot, kept current through LISTEN on the control group. */
   private async connectCatalog(): Promise<void> {
     const target = await this.controlTarget();
-    const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, application_name: 'dpg-coordinator-catalog' });
+    const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, application_name: 'dpg-coordinator-catalog', ...pgSslOption(target) });
     const lost = (why: string) => {
       if (this.catalogListener !== client) return;
       this.log(`catalog connection lost: ${why}; reconnecting`);
@@ -513,7 +515,7 @@ export class Coordinator {
   private async workerTarget(groupId: number, scope: string): Promise<BackendTarget> {
     const nodes = this.latestNodes.filter((n) => n.groupId === groupId);
     const leader = await this.leaderOf(groupId, scope, nodes);
-    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database, primaryOnly: true };
+    return { host: leader.host, port: leader.port, user: this.options.backendUser, password: this.options.backendPassword, database: this.database, primaryOnly: true, tls: this.options.nodeTls };
   }
 
   /** Extension types (pgvector's vector) have different OIDs on each node; map them to the control group's. */

@@ -7,8 +7,8 @@ import { readClusterState } from '../cluster/state.ts';
 import { patroniNamespace } from '../cluster/patroni.ts';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { tlsFiles } from '../cluster/certificates.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { nodeTlsFiles, tlsFiles } from '../cluster/certificates.ts';
 
 /** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, instance: CoordinatorLayout): Promise<void> {
@@ -23,6 +23,8 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     // Not the superuser, and not a client's role: it alone writes dpg_catalog.
     backendUser: INTERNAL_ROLE,
     backendPassword: nodePassword(secrets, INTERNAL_ROLE),
+    // Every link to a node is TLS, verified against the nodes' CA (dpg up makes it with the cluster).
+    nodeTls: existsSync(nodeTlsFiles(layout).ca) ? { ca: readFileSync(nodeTlsFiles(layout).ca) } : undefined,
     maxClients: config.coordinator.max_client_connections,
     tls: tlsOptions(config, layout),
     authenticationTimeoutMs: config.coordinator.authentication_timeout_seconds * 1000,

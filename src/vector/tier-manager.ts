@@ -3,7 +3,7 @@ import pg from 'pg';
 import { CatalogSnapshot, type TableInfo } from '../catalog/snapshot.ts';
 import { hnswProfileIn, type HnswProfile } from '../config/config.ts';
 import { recallFloor } from './search-route.ts';
-import type { BackendTarget } from '../executor/backend-connection.ts';
+import { pgSslOption, type BackendTarget } from '../executor/backend-connection.ts';
 import type { GroupPool } from '../executor/pool.ts';
 
 /**
@@ -125,7 +125,9 @@ export class NamespaceTierManager {
 
   private async controlClient(): Promise<pg.Client> {
     if (this.control) return this.control;
-    const client = new pg.Client({ ...(await this.host.controlTarget()), application_name: 'dpg-namespace-tiers' });
+    const target = await this.host.controlTarget();
+    const { tls: _tls, ...login } = target;
+    const client = new pg.Client({ ...login, application_name: 'dpg-namespace-tiers', ...pgSslOption(target) });
     client.on('error', () => {
       // The lock went with the connection: the next cycle reconnects and asks again.
       this.control = null;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { spawnSync } from 'node:child_process';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
-import { groupLeader } from '../../src/cluster/connect.ts';
+import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { nodePassword, patroniAuthorization } from '../../src/cluster/secrets.ts';
 
 // PostgreSQL's privileges are the boundary: the coordinator runs each client's statements
@@ -191,4 +191,18 @@ test("Patroni's unsafe REST endpoints ask for the cluster's password (restapi.au
   }
   const reload = await fetch(`${base}/reload`, { method: 'POST', headers: patroniAuthorization(cluster.secrets) });
   assert.equal(reload.status, 202, await reload.text());
+});
+
+test("the coordinator's links to every node are TLS (verified against the nodes' CA)", async () => {
+  // Make sure each group has connections of the coordinator and of a client role.
+  await admin.query('SELECT count(*) FROM shared_notes');
+  await bob.query('SELECT count(*) FROM shared_notes');
+  for (const group of cluster.layout.groups) {
+    const leader = (await groupLeader(group))!;
+    const links = await withClient(await connectNode(leader, cluster.secrets, DATABASE), async (c) =>
+      (await c.query(`SELECT a.usename::text AS role, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename IN ('dpg_coordinator', 'dpg_cluster', 'bob') AND a.client_addr IS NOT NULL`)).rows,
+    );
+    assert.ok(links.some((l) => l.role === 'dpg_coordinator'), `${group.name}: ${JSON.stringify(links)}`);
+    assert.deepEqual(links.filter((l) => !l.ssl), [], `${group.name}: every link encrypted`);
+  }
 });
