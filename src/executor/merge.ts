@@ -58,35 +58,92 @@ function compareMagnitude(a: string, b: string): number {
   return aFrac === bFrac ? 0 : aFrac < bFrac ? -1 : 1;
 }
 
-/** timestamptz output in the ISO DateStyle, as microseconds since 2000 (exact, whatever the offsets). */
-function timestamptzMicros(text: string): bigint {
-  if (text === 'infinity') return 2n ** 62n;
-  if (text === '-infinity') return -(2n ** 62n);
-  const m = /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?$/.exec(text);
-  if (!m) throw new ClientError(SqlState.featureNotSupported, `cannot order timestamp value "${text}" over several shards (DateStyle must be ISO)`);
-  const days = BigInt(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / 86_400_000);
-  const seconds = days * 86_400n + BigInt(Number(m[4]) * 3600 + Number(m[5]) * 60 + Number(m[6]));
-  const offset = (Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0)) * (m[8] === '-' ? -1 : 1);
+/** Days from 1970-01-01 of a proleptic Gregorian date; `year` astronomical (1 BC = 0). Exact for any year. */
+function daysFromCivil(year: number, month: number, day: number): bigint {
+  const y = BigInt(month <= 2 ? year - 1 : year);
+  const era = (y >= 0n ? y : y - 399n) / 400n;
+  const yoe = y - era * 400n;
+  const m = BigInt(month);
+  const doy = (153n * (m > 2n ? m - 3n : m + 9n) + 2n) / 5n + BigInt(day) - 1n;
+  const doe = yoe * 365n + yoe / 4n - yoe / 100n + doy;
+  return era * 146097n + doe - 719468n;
+}
+
+const INFINITY = 2n ** 62n;
+
+/**
+ * A date, timestamp or timestamptz in PostgreSQL's ISO output (DateStyle ISO, the
+ * default) as microseconds, exactly: BC years, years below 100 and UTC offsets with
+ * seconds included. Another DateStyle's text (SQL, Postgres, German: day and month in
+ * either order) is not guessed at: 0A000.
+ */
+export function isoDateTimeMicros(text: string, kind: 'date' | 'timestamp' | 'timestamptz'): bigint {
+  if (text === 'infinity') return INFINITY;
+  if (text === '-infinity') return -INFINITY;
+  const m = /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?)?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)?( BC)?$/.exec(text);
+  const hasTime = m?.[4] !== undefined;
+  const hasOffset = m?.[8] !== undefined;
+  if (!m || hasTime !== (kind !== 'date') || hasOffset !== (kind === 'timestamptz')) {
+    throw new ClientError(SqlState.featureNotSupported, `cannot order ${kind} value "${text}" over several shards: dpg compares dates and times in the ISO DateStyle (SET DateStyle = ISO, the default)`);
+  }
+  const year = m[12] ? 1 - Number(m[1]) : Number(m[1]);
+  const days = daysFromCivil(year, Number(m[2]), Number(m[3]));
+  const seconds = days * 86_400n + BigInt(Number(m[4] ?? 0) * 3600 + Number(m[5] ?? 0) * 60 + Number(m[6] ?? 0));
+  const offset = hasOffset ? (Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0)) * (m[8] === '-' ? -1 : 1) : 0;
   return (seconds - BigInt(offset)) * 1_000_000n + BigInt((m[7] ?? '').padEnd(6, '0'));
 }
 
-const BYTE_ORDER_TYPES = new Set([25, 1043, 1042, 19, 2950, 1082, 1114]);
+function compareDateTimes(kind: 'date' | 'timestamp' | 'timestamptz'): Compare {
+  return (a, b) => {
+    const x = isoDateTimeMicros(a.toString('latin1'), kind);
+    const y = isoDateTimeMicros(b.toString('latin1'), kind);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+}
 
-/** The comparison for a sort column, or a 0A000 error for a type whose text form does not sort like its values. */
-export function comparatorFor(typeOid: number): Compare {
+/** bpchar compares without its trailing spaces (PostgreSQL's bpcharcmp). */
+function withoutTrailingSpaces(value: Buffer): Buffer {
+  let end = value.length;
+  while (end > 0 && value[end - 1] === 0x20) end--;
+  return value.subarray(0, end);
+}
+
+/** Text, varchar, name and uuid sort by their UTF-8 bytes in a C-like collation (see collatesByBytes). */
+const BYTE_ORDER_TYPES = new Set([25, 1043, 19, 2950]);
+const BPCHAR = 1042;
+
+/**
+ * Collations (pg_collation_for's answer, unquoted) that order strings by code point,
+ * which is the order of their UTF-8 bytes: C, POSIX, ucs_basic, and the nodes' default
+ * (their databases are made with C.UTF-8 by dpg up's initdb).
+ */
+const BYTE_ORDER_COLLATIONS = new Set(['default', 'C', 'POSIX', 'ucs_basic', 'C.UTF-8', 'C.utf8']);
+
+export function collatesByBytes(collation: string | null): boolean {
+  if (collation === null) return true;
+  const name = collation.replace(/^pg_catalog\./, '').replace(/^"(.*)"$/, '$1');
+  return BYTE_ORDER_COLLATIONS.has(name);
+}
+
+/**
+ * The comparison for a sort column, or a 0A000 error for a type whose text form dpg does
+ * not compare as PostgreSQL would. `exactFloats`: the session's extra_float_digits is at
+ * least 1 (the default), so float text is the shortest exact form, not a rounded one.
+ */
+export function comparatorFor(typeOid: number, options: { exactFloats?: boolean } = {}): Compare {
   if (INTEGER_TYPES.has(typeOid)) return compareBigInts;
-  if (FLOAT_TYPES.has(typeOid)) return compareFloats;
+  if (FLOAT_TYPES.has(typeOid)) {
+    if (options.exactFloats === false) {
+      throw new ClientError(SqlState.featureNotSupported, 'ORDER BY a float over several shards needs extra_float_digits of at least 1 (the default): rounded values would tie where PostgreSQL orders them');
+    }
+    return compareFloats;
+  }
   if (typeOid === NUMERIC) return (a, b) => compareNumericText(a.toString('latin1'), b.toString('latin1'));
   if (typeOid === BOOL) return (a, b) => a[0]! - b[0]!;
-  if (typeOid === 1184) {
-    return (a, b) => {
-      const x = timestamptzMicros(a.toString('latin1'));
-      const y = timestamptzMicros(b.toString('latin1'));
-      return x < y ? -1 : x > y ? 1 : 0;
-    };
-  }
-  // Text (byte order is the order of the C / C.UTF-8 collation dpg's nodes use), uuid,
-  // and ISO dates and timestamps sort by their bytes.
+  if (typeOid === 1082) return compareDateTimes('date');
+  if (typeOid === 1114) return compareDateTimes('timestamp');
+  if (typeOid === 1184) return compareDateTimes('timestamptz');
+  if (typeOid === BPCHAR) return (a, b) => Buffer.compare(withoutTrailingSpaces(a), withoutTrailingSpaces(b));
   if (BYTE_ORDER_TYPES.has(typeOid)) return (a, b) => Buffer.compare(a, b);
   throw new ClientError(SqlState.featureNotSupported, `ORDER BY a value of type OID ${typeOid} over several shards is not supported yet (its text form does not sort like its values)`);
 }
@@ -137,7 +194,22 @@ export class MergedResultStream implements ResultStream {
     private readonly offset: number,
     private readonly limit: number | null,
     private readonly onClose: () => void,
+    private readonly exactFloats = true,
   ) {}
+
+  private collationColumns: (number | null)[] = [];
+  private collationsChecked = false;
+
+  /** Text compares by its bytes only in a C-like collation: another one (COLLATE "en-x-icu", a column's own) is refused, not guessed. */
+  private checkCollations(values: (Buffer | null)[]): void {
+    this.collationsChecked = true;
+    for (const column of this.collationColumns) {
+      const collation = column === null ? null : values[column]?.toString('utf8') ?? null;
+      if (!collatesByBytes(collation)) {
+        throw new ClientError(SqlState.featureNotSupported, `ORDER BY text in collation ${collation} over several shards is not supported yet: dpg merges shards' rows in code point order (collations C, POSIX and the database's default, C.UTF-8)`);
+      }
+    }
+  }
 
   async description(): Promise<Buffer | null> {
     let description: Buffer | null = null;
@@ -158,7 +230,8 @@ export class MergedResultStream implements ResultStream {
         // Sort keys number the hidden columns, which are the last ones of each row.
         const firstHidden = message.fields.length - this.hiddenColumns;
         this.columns = this.sortKeys.map((key) => firstHidden + key.column);
-        this.comparators = this.columns.map((column) => comparatorFor(message.fields[column]!.typeOid));
+        this.comparators = this.columns.map((column) => comparatorFor(message.fields[column]!.typeOid, { exactFloats: this.exactFloats }));
+        this.collationColumns = this.sortKeys.map((key) => (key.collationColumn === undefined ? null : firstHidden + key.collationColumn));
       }
     }
     if (this.sortKeys.length === 0) {
@@ -172,6 +245,7 @@ export class MergedResultStream implements ResultStream {
     const frame = await stream.nextFrame();
     if (!frame) return;
     const values = rowValues(frame);
+    if (!this.collationsChecked) this.checkCollations(values);
     const head: Head = { stream, frame, keys: this.columns.map((column) => values[column] ?? null) };
     // Insertion into a sorted array: the number of workers is small.
     let i = this.heads.length;

@@ -332,7 +332,7 @@ async function runMergedSelect(
       return runOnGroup(ctx, group, [request(sql, bindings, resultFormats)], false, merge.hiddenColumns, undefined, options.efSearch);
     }),
   );
-  const merged = new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {});
+  const merged = new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {}, Number(ctx.transaction.settingValue('extra_float_digits') ?? 1) >= 1);
   return plan.vectorSearch ? timedVectorSearch(merged, null, 'multi') : merged;
 }
 

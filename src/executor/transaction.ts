@@ -246,6 +246,17 @@ export class SessionTransaction {
     this.settingsKey = [...this.settings.values()].join(';');
   }
 
+  /** The value a SET (session-level, or SET LOCAL in this block: the latest) gave `name`; null when none did. */
+  settingValue(name: string): string | null {
+    const statements = [this.settings.get(name), ...this.localSettings.filter((sql) => sql.toLowerCase().includes(name))].filter((sql): sql is string => !!sql);
+    const last = statements.at(-1);
+    if (!last) return null;
+    if (/^\s*RESET\b|\bTO\s+DEFAULT\b|=\s*DEFAULT\b/i.test(last)) return null;
+    const viaFunction = /set_config\('[^']*',\s*'((?:[^']|'')*)'/i.exec(last);
+    if (viaFunction) return viaFunction[1]!.replace(/''/g, "'");
+    return /(?:=|\bTO\b)\s*'?([^';]*)'?\s*;?\s*$/i.exec(last)?.[1]?.trim() ?? null;
+  }
+
   recordLocalSetting(sql: string): void {
     this.localSettings.push(sql);
   }

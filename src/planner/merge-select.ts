@@ -1,5 +1,5 @@
 import { deparseSync } from 'pgsql-deparser';
-import { unwrapNode, walk } from './sql-ast.ts';
+import { parseSql, unwrapNode, walk } from './sql-ast.ts';
 import type { collectRelations } from './relations.ts';
 import type { LimitSpec, MergeSpec, SortKey } from './plan.ts';
 
@@ -58,6 +58,32 @@ function limitValue(node: any): { constant: number | null } | { param: number } 
 }
 
 /**
+ * pg_collation_for(CASE WHEN false THEN (expression)::text END): the collation the sort
+ * value compares in (a cast to text keeps it; any type has one), decided when the
+ * statement is parsed, without evaluating the expression again.
+ */
+let collationTemplate: any = null;
+function collationOf(expression: any): any {
+  collationTemplate ??= unwrapNode(parseSql('SELECT pg_catalog.pg_collation_for(CASE WHEN false THEN (NULL)::text END)')[0]!.node)[1].targetList[0].ResTarget.val;
+  const template = structuredClone(collationTemplate);
+  const found = walkFind(template, (key, value) => key === 'TypeCast' && value);
+  found.arg = structuredClone(expression);
+  return template;
+}
+
+/** The first node `match` returns a value for, depth first. */
+function walkFind(tree: any, match: (key: string, value: any) => any): any {
+  if (!tree || typeof tree !== 'object') return undefined;
+  for (const [key, value] of Object.entries(tree)) {
+    if (value && typeof value === 'object') {
+      const hit = match(key, value) || walkFind(value, match);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Plans how a SELECT over several shards is combined: each shard runs the query
  * with its ORDER BY, every sort expression appended as a hidden column and LIMIT
  * raised to LIMIT + OFFSET; the coordinator merges the sorted streams and applies
@@ -85,6 +111,8 @@ export function planMergeSelect(
   const targets: any[] = shardBody.targetList ?? [];
   const sortKeys: SortKey[] = [];
   const unionOrder: string[] = [];
+  // The collation each text sort value compares in (pg_collation_for: the same on every row of a key), after the sort values.
+  const collations: any[] = [];
   for (const [i, item] of ((shardBody.sortClause as any[]) ?? []).entries()) {
     const sortBy = unwrapNode(item)[1];
     if (sortBy.sortby_dir === 'SORTBY_USING') return 'ORDER BY ... USING over several shards is not supported';
@@ -103,10 +131,12 @@ export function planMergeSelect(
       if (aliased) expression = unwrapNode(aliased)[1].val;
     }
     targets.push({ ResTarget: { name: hiddenColumnName(i), val: structuredClone(expression) } });
-    sortKeys.push({ column: i, descending, nullsFirst });
+    sortKeys.push({ column: i, descending, nullsFirst, collationColumn: 0 });
+    collations.push({ ResTarget: { name: `__dpg_collation_${i}`, val: collationOf(expression) } });
     unionOrder.push(`${hiddenColumnName(i)}${descending ? ' DESC' : ''}${nullsFirst ? ' NULLS FIRST' : ' NULLS LAST'}`);
   }
-  shardBody.targetList = targets;
+  for (const [i, key] of sortKeys.entries()) key.collationColumn = sortKeys.length + i;
+  shardBody.targetList = [...targets, ...collations];
 
   const limit: LimitSpec = { limit: null, offset: null };
   if (shardBody.limitCount) {
@@ -144,7 +174,7 @@ export function planMergeSelect(
   }
   return {
     shardTemplate: deparseSync({ SelectStmt: shardBody } as any),
-    hiddenColumns: sortKeys.length,
+    hiddenColumns: sortKeys.length * 2,
     sortKeys,
     unionOrderBy: unionOrder.length > 0 ? `ORDER BY ${unionOrder.join(', ')}` : '',
     limit,

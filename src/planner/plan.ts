@@ -131,6 +131,8 @@ export interface SortKey {
   column: number;
   descending: boolean;
   nullsFirst: boolean;
+  /** Hidden column holding pg_collation_for() of the sort value (NULL for types without a collation). */
+  collationColumn?: number;
 }
 
 export interface LimitSpec {
