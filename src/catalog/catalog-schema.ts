@@ -247,11 +247,12 @@ INSERT INTO dpg_catalog.reference_epoch (epoch) VALUES (1) ON CONFLICT DO NOTHIN
 -- The shell of a distributed or reference table on the control group holds no rows (they
 -- live on the worker groups). A statement the coordinator does not route (SQL inside a
 -- function or DO block runs where it is called, the control group for a SELECT f()) would
--- insert into the shell, where no read looks: refused instead (SHELL_TRIGGER).
+-- insert into the shell, where no read looks, or update and delete nothing while
+-- reporting success: refused instead (SHELL_TRIGGER).
 CREATE OR REPLACE FUNCTION dpg_catalog.refuse_shell_write() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
-    MESSAGE = format('%I is a distributed or reference table: its rows live on the worker groups, but this INSERT ran on the control group, unrouted (inside a function or DO block); run it through the coordinator as a statement of its own', TG_TABLE_NAME);
+    MESSAGE = format('%I is a distributed or reference table: its rows live on the worker groups, but this %s ran on the control group, unrouted (inside a function or DO block); run it through the coordinator as a statement of its own', TG_TABLE_NAME, TG_OP);
 END
 $fn$;
 
@@ -272,5 +273,5 @@ export const SHELL_TRIGGER = 'dpg_shell_rows';
 
 export function shellTriggerSql(table: string): string {
   const ident = `public."${table.replace(/"/g, '""')}"`;
-  return `CREATE OR REPLACE TRIGGER ${SHELL_TRIGGER} BEFORE INSERT ON ${ident} FOR EACH ROW EXECUTE FUNCTION dpg_catalog.refuse_shell_write()`;
+  return `CREATE OR REPLACE TRIGGER ${SHELL_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE ON ${ident} FOR EACH STATEMENT EXECUTE FUNCTION dpg_catalog.refuse_shell_write()`;
 }

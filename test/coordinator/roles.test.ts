@@ -177,6 +177,16 @@ test('an INSERT into a distributed table inside a function (unrouted, on the con
   assert.equal(await sqlstateOf(admin, "SELECT plant_note('planted')"), '0A000');
   assert.equal(await sqlstateOf(bob, "SELECT plant_note('planted')"), '0A000');
   assert.equal((await admin.query("SELECT count(*)::int AS n FROM shared_notes WHERE namespace = 'planted'")).rows[0].n, 0);
+  // An UPDATE or DELETE there would change nothing and report success.
+  await admin.query(`CREATE FUNCTION wipe_notes() RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM shared_notes; UPDATE shared_notes SET id = 0; RETURN 1; END $$`);
+  assert.equal(await sqlstateOf(admin, 'SELECT wipe_notes()'), '0A000');
+  assert.ok((await admin.query('SELECT count(*)::int AS n FROM shared_notes')).rows[0].n > 0);
+  // dpg's own statements on the shell still run: TRUNCATE reaches it and every shard.
+  await admin.query('CREATE TABLE scratch_notes (namespace text NOT NULL, id int NOT NULL)');
+  await admin.query("SELECT create_distributed_table('scratch_notes', 'namespace')");
+  await admin.query("INSERT INTO scratch_notes (namespace, id) VALUES ('s', 1)");
+  await admin.query('TRUNCATE scratch_notes');
+  assert.equal((await admin.query('SELECT count(*)::int AS n FROM scratch_notes')).rows[0].n, 0);
 });
 
 test("Patroni's unsafe REST endpoints ask for the cluster's password (restapi.authentication); reads stay open", async () => {
