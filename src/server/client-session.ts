@@ -49,7 +49,14 @@ export class ClientSession {
   private scramUserKnown = false;
   private executor: SessionExecutor | null = null;
   /** Frames are handled one at a time, in order, even when handling awaits. */
+  /** Messages read but not handled yet: pending[pendingHead] is the next (a queue without O(n) shifts). */
   private pending: Frame[] = [];
+  private pendingHead = 0;
+  /** Bytes of those messages: past INPUT_PAUSE_BYTES the socket is no longer read (a pipelining client waits, as with PostgreSQL). */
+  private pendingBytes = 0;
+  private inputPaused = false;
+  static readonly INPUT_PAUSE_BYTES = 1024 * 1024;
+  static readonly INPUT_RESUME_BYTES = 256 * 1024;
   private working = false;
 
   /** The client's socket: the TCP connection, or the TLS socket over it after SSLRequest. */
@@ -109,14 +116,21 @@ export class ClientSession {
       this.idleTimer = null;
     }
     try {
-      this.pending.push(...this.reader.push(chunk));
+      for (const frame of this.reader.push(chunk)) {
+        this.pending.push(frame);
+        this.pendingBytes += frame.raw.length;
+      }
     } catch (error) {
       this.fatal(error instanceof ProtocolError ? error : new ProtocolError(String(error)));
       return;
     }
-    if (this.pending.length > 0 && this.reader.buffered > 0 && this.state === SessionState.AwaitingStartup) {
+    if (this.pendingBytes > ClientSession.INPUT_PAUSE_BYTES && !this.inputPaused) {
+      this.inputPaused = true;
+      this.socket.pause();
+    }
+    if (this.pendingCount > 0 && this.reader.buffered > 0 && this.state === SessionState.AwaitingStartup) {
       // Bytes after an SSLRequest before our answer: refuse them (see FrameReader).
-      const frame = this.pending[0]!;
+      const frame = this.pending[this.pendingHead]!;
       if (frame.code === 0 && frame.body.length === 4) {
         this.fatal(new ProtocolError('received unencrypted data after SSL request'));
         return;
@@ -129,8 +143,8 @@ export class ClientSession {
     if (this.working) return;
     this.working = true;
     try {
-      while (this.pending.length > 0 && this.state !== SessionState.Closed) {
-        const frame = this.pending.shift()!;
+      while (this.pendingCount > 0 && this.state !== SessionState.Closed) {
+        const frame = this.nextPending();
         await this.handle(frame);
       }
     } catch (error) {
@@ -143,7 +157,25 @@ export class ClientSession {
     } finally {
       this.working = false;
     }
-    if (this.pending.length === 0) this.armIdleInTransactionTimer();
+    if (this.pendingCount === 0) this.armIdleInTransactionTimer();
+  }
+
+  private get pendingCount(): number {
+    return this.pending.length - this.pendingHead;
+  }
+
+  private nextPending(): Frame {
+    const frame = this.pending[this.pendingHead++]!;
+    this.pendingBytes -= frame.raw.length;
+    if (this.pendingHead >= 1024 && this.pendingHead * 2 >= this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+    if (this.inputPaused && this.pendingBytes < ClientSession.INPUT_RESUME_BYTES) {
+      this.inputPaused = false;
+      this.socket.resume();
+    }
+    return frame;
   }
 
   private idleTimer: NodeJS.Timeout | null = null;
@@ -158,7 +190,7 @@ export class ClientSession {
     if (!executor || this.state !== SessionState.Ready || !executor.transaction.inBlock || executor.idleInTransactionTimeoutMs <= 0) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      if (this.working || this.pending.length > 0 || !executor.transaction.inBlock) return;
+      if (this.working || this.pendingCount > 0 || !executor.transaction.inBlock) return;
       this.fatal(new ClientError('25P03', 'terminating connection due to idle-in-transaction timeout'));
     }, executor.idleInTransactionTimeoutMs);
     this.idleTimer.unref();
@@ -334,7 +366,7 @@ export class ClientSession {
    * everything before a Sync is one implicit transaction.
    */
   syncIsNext(): boolean {
-    return this.pending[0]?.code === 0x53;
+    return this.pendingCount > 0 && this.pending[this.pendingHead]!.code === 0x53;
   }
 
   /** Sends an error and closes the connection (protocol violations, failed authentication). */
@@ -355,6 +387,8 @@ export class ClientSession {
     if (this.state === SessionState.Closed) return;
     this.state = SessionState.Closed;
     this.pending = [];
+    this.pendingHead = 0;
+    this.pendingBytes = 0;
     if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.coordinator.sessionClosed(this, this.authenticated);

@@ -528,6 +528,37 @@ test('flow control: a client that stops reading a 300 MB result holds a bounded 
   console.log(`non-reading client: ${results.join('; ')}`);
 });
 
+test('a client that pipelines 200 MB of statements without reading the answers: the coordinator stops reading it (bounded input), others are served, and every answer comes once it reads', async () => {
+  const client = new RawClient();
+  try {
+    await client.authenticate();
+    client.socket.pause();
+    const before = coordinatorRssMb();
+    // 200 MB of Query messages, each answered with a row: the answers back up first, then the input.
+    const query = encodeFrontend({ type: 'Query', sql: `SELECT 1 AS one /* ${'p'.repeat(2000)} */` });
+    const count = Math.ceil((200 * 1024 * 1024) / query.length);
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => query));
+    for (let sent = 0; sent < count; sent += 1000) client.socket.write(batch);
+    await new Promise((r) => setTimeout(r, 5000));
+    const unread = client.socket.writableLength;
+    const grown = coordinatorRssMb() - before;
+    const latency = await selectOneMs();
+    console.log(`pipelining client: ${(unread / 1024 / 1024).toFixed(0)} MB of its 200 MB not taken by the coordinator after 5 s, coordinator RSS +${grown.toFixed(1)} MB, SELECT 1 meanwhile ${latency.toFixed(1)} ms`);
+    assert.ok(unread > 150 * 1024 * 1024, `the coordinator read ${((count * query.length - unread) / 1024 / 1024).toFixed(0)} MB of input it could not answer yet`);
+    assert.ok(grown < 100, `the coordinator grew by ${grown.toFixed(1)} MB`);
+    // Reading again, every statement is answered.
+    client.socket.resume();
+    let answered = 0;
+    while (answered < count) {
+      const message = await client.next('ReadyForQuery', 60_000);
+      assert.ok(message, 'the connection stays open');
+      answered++;
+    }
+  } finally {
+    client.close();
+  }
+});
+
 test(`sessions idle in a transaction cannot wedge the others: with all ${POOL_SIZE} control-group connections held, a new statement gets 53300 after ${POOL_WAIT_SECONDS} s, and is served once one is free`, async () => {
   const holders: pg.Client[] = [];
   try {
