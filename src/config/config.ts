@@ -76,6 +76,12 @@ export interface DpgConfig {
     failover_wait_seconds: number;
     /** INSERT ... SELECT into a distributed table holds the SELECT's rows on the coordinator: at most this many MB of them (more: SQLSTATE 54000). */
     insert_select_max_mb: number;
+    /**
+     * Rows the coordinator must hold for one statement before it can answer: RETURNING rows
+     * of a write over several groups (until it commits), aggregate partials (until the
+     * combine query): at most this many MB of them (more: SQLSTATE 54000, nothing written).
+     */
+    held_rows_max_mb: number;
     /** Coordinators dpg up runs (1-9); with several, HAProxy listens on the client port in front of them. */
     instances: number;
   };
@@ -237,7 +243,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, pool_wait_timeout_seconds: 30, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, instances: 1 },
+  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, pool_wait_timeout_seconds: 30, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, held_rows_max_mb: 256, instances: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
@@ -413,6 +419,7 @@ const schema = object({
     recovery_interval_seconds: integer(1, 3600),
     failover_wait_seconds: integer(0, 3600),
     insert_select_max_mb: number(0.001, 65536),
+    held_rows_max_mb: number(0.001, 900),
     instances: integer(1, 9),
   }),
   vector: object({

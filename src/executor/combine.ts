@@ -4,6 +4,7 @@ import { PARTIALS_PLACEHOLDER, finishCombineSql, type AggregateSpec } from '../p
 import { writeRequests } from './worker-request.ts';
 import { WorkerResultStream, type ResultStream } from './result-stream.ts';
 import type { ExecutionContext } from './run-plan.ts';
+import { ClientError, SqlState } from '../server/client-error.ts';
 
 /** A text array literal ({"a","b",NULL}) holding values in their text output form. */
 function arrayLiteral(values: (string | null)[]): string {
@@ -17,6 +18,8 @@ function arrayLiteral(values: (string | null)[]): string {
  */
 export async function runAggregate(ctx: ExecutionContext, plan: DistributedPlan, spec: AggregateSpec, byGroup: Map<number, number[]>): Promise<ResultStream> {
   const { bindings, coordinator } = ctx;
+  // Every group's partial rows are held until the combine query: within a bound.
+  let held = 0;
   const partials = await Promise.all(
     [...byGroup].map(async ([group, shards]) => {
       const queries = shards.map((s) => fillShard(spec.workerTemplate, plan.relations, s));
@@ -31,6 +34,14 @@ export async function runAggregate(ctx: ExecutionContext, plan: DistributedPlan,
       await stream.description();
       const rows: (string | null)[][] = [];
       for (let frame = await stream.nextFrame(); frame; frame = await stream.nextFrame()) {
+        held += frame.raw.length;
+        if (held > coordinator.heldRowsMaxBytes) {
+          await stream.close().catch(() => {});
+          throw new ClientError(
+            SqlState.programLimitExceeded,
+            `the aggregate's partial results from the shards exceed coordinator.held_rows_max_mb (${coordinator.heldRowsMaxBytes / 1024 / 1024} MB), which the coordinator holds until it combines them: group by fewer distinct values, or filter first`,
+          );
+        }
         const body = frame.body;
         const count = body.readInt16BE(0);
         const row: (string | null)[] = [];

@@ -178,8 +178,17 @@ export async function atomically(ctx: ExecutionContext, groups: number, run: () 
   try {
     const stream = await run();
     const description = await stream.description();
+    // The rows wait for the commit (an error there must come before any row): held, within a bound.
     const rows: Buffer[] = [];
-    for (let row = await stream.nextRow(); row; row = await stream.nextRow()) rows.push(row);
+    let held = 0;
+    for (let row = await stream.nextRow(); row; row = await stream.nextRow()) {
+      held += row.length;
+      if (held > ctx.coordinator.heldRowsMaxBytes) {
+        await stream.close().catch(() => {});
+        throw new ClientError(SqlState.programLimitExceeded, `the statement's rows over several worker groups exceed coordinator.held_rows_max_mb (${ctx.coordinator.heldRowsMaxBytes / 1024 / 1024} MB), which the coordinator holds until the commit; nothing was written: return fewer rows (RETURNING fewer columns) or write fewer rows per statement`);
+      }
+      rows.push(row);
+    }
     const tag = stream.tag();
     await stream.close();
     await ctx.transaction.commit();

@@ -39,6 +39,7 @@ export const SqlState = {
   invalidCursorName: '34000',
   transactionResolutionUnknown: '08007',
   stackDepthLimitExceeded: '54001',
+  programLimitExceeded: '54000',
 } as const;
 
 /**

@@ -80,6 +80,8 @@ export interface CoordinatorOptions {
   failoverWaitMs?: number;
   /** Bytes of SELECT rows an INSERT ... SELECT may hold on the coordinator (default 256 MB). */
   insertSelectMaxBytes?: number;
+  /** Bytes of rows held for one statement before answering: RETURNING of multi-group writes, aggregate partials (default 256 MB). */
+  heldRowsMaxBytes?: number;
   /** Scheduled maintenance (config maintenance); absent: none. */
   maintenance?: { reindex: string; analyze: string; rebalance?: string };
   /**
@@ -174,6 +176,10 @@ export class Coordinator {
   }
 
   /** Bytes of SELECT rows an INSERT ... SELECT may hold here before it is refused. */
+  get heldRowsMaxBytes(): number {
+    return this.options.heldRowsMaxBytes ?? 256 * 1024 * 1024;
+  }
+
   get insertSelectMaxBytes(): number {
     return this.options.insertSelectMaxBytes ?? 256 * 1024 * 1024;
   }

@@ -40,6 +40,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     leaderWatch: state ? { endpoints: layout.etcd.endpoints, prefix: patroniNamespace(state.clusterId) } : undefined,
     failoverWaitMs: config.coordinator.failover_wait_seconds * 1000,
     insertSelectMaxBytes: config.coordinator.insert_select_max_mb * 1024 * 1024,
+    heldRowsMaxBytes: config.coordinator.held_rows_max_mb * 1024 * 1024,
     maintenance: config.maintenance.enabled
       ? {
           reindex: config.maintenance.reindex_schedule,

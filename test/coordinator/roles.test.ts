@@ -29,6 +29,7 @@ before(async () => {
       '  - { name: bob }',
       "  - { name: tenant_a, namespaces: ['ns_a', 'ns_shared'] }",
       'cache: { enabled: true, ttl_seconds: 300 }',
+      'coordinator: { held_rows_max_mb: 1 }',
     ],
   });
   admin = new pg.Client(cluster.url);
@@ -215,4 +216,19 @@ test("the coordinator's links to every node are TLS (verified against the nodes'
     assert.ok(links.some((l) => l.role === 'dpg_coordinator'), `${group.name}: ${JSON.stringify(links)}`);
     assert.deepEqual(links.filter((l) => !l.ssl), [], `${group.name}: every link encrypted`);
   }
+});
+
+test('rows the coordinator holds for one statement are bounded (coordinator.held_rows_max_mb): RETURNING of a write over several groups and aggregate partials get 54000, and nothing is written', async () => {
+  await admin.query('CREATE TABLE held_rows (namespace text NOT NULL, id int NOT NULL, body text)');
+  await admin.query("SELECT create_distributed_table('held_rows', 'namespace')");
+  await admin.query("INSERT INTO held_rows (namespace, id, body) SELECT 'h' || (i % 50), i, repeat('x', 100) FROM generate_series(1, 3000) i");
+  const before = (await admin.query("SELECT count(*)::int AS n, sum(CASE WHEN body = 'changed' THEN 1 ELSE 0 END)::int AS changed FROM held_rows")).rows[0];
+  // About 3 MB of RETURNING rows from both worker groups, held until the two-phase commit.
+  assert.equal(await sqlstateOf(admin, "UPDATE held_rows SET body = 'changed' RETURNING id, repeat(body, 100)"), '54000');
+  assert.deepEqual((await admin.query("SELECT count(*)::int AS n, sum(CASE WHEN body = 'changed' THEN 1 ELSE 0 END)::int AS changed FROM held_rows")).rows[0], before, 'rolled back');
+  assert.equal((await admin.query("UPDATE held_rows SET body = 'changed' WHERE id <= 100 RETURNING id")).rowCount, 100, 'within the bound');
+  // Partials of a GROUP BY over about 3 MB of distinct keys.
+  assert.equal(await sqlstateOf(admin, 'SELECT id::text || repeat(body, 10) AS k, count(*) FROM held_rows GROUP BY 1'), '54000');
+  assert.equal((await admin.query('SELECT namespace, count(*) FROM held_rows GROUP BY namespace')).rowCount, 50);
+  await assertConsistent(cluster);
 });
