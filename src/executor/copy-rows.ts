@@ -29,8 +29,32 @@ const CR = 0x0d;
 const BACKSLASH = 0x5c;
 
 /** Text format: rows end at a newline byte (newlines inside values are escaped as \n). */
+/**
+ * The unfinished row's bytes as the chunks they came in: a row (a 100 MB line) is joined
+ * once, when it is complete, not copied again with every chunk.
+ */
+class PartialRow {
+  private parts: Buffer[] = [];
+  length = 0;
+
+  add(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    // A copy: the caller's chunk may be reused after push returns.
+    this.parts.push(Buffer.from(bytes));
+    this.length += bytes.length;
+  }
+
+  /** The whole row with `tail` (the rest of it, from the current chunk) appended; empties the buffer. */
+  take(tail: Buffer = Buffer.alloc(0)): Buffer {
+    const whole = this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail]);
+    this.parts = [];
+    this.length = 0;
+    return whole;
+  }
+}
+
 export class TextRowSplitter implements RowSplitter {
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly partial = new PartialRow();
   finished = false;
   constructor(
     private readonly column: number,
@@ -44,27 +68,26 @@ export class TextRowSplitter implements RowSplitter {
 
   push(chunk: Buffer): CopyRow[] {
     if (this.finished) return [];
-    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     const rows: CopyRow[] = [];
     let start = 0;
-    for (let i = data.indexOf(NEWLINE, start); i >= 0; i = data.indexOf(NEWLINE, start)) {
-      const raw = data.subarray(start, i + 1);
+    // Only the new chunk is searched: the bytes before it hold no newline.
+    for (let i = chunk.indexOf(NEWLINE, start); i >= 0; i = chunk.indexOf(NEWLINE, start)) {
+      const raw = this.partial.take(chunk.subarray(start, i + 1));
       start = i + 1;
       const line = raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
       if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) {
         this.finished = true;
-        break;
+        return rows;
       }
       rows.push({ raw, value: this.column < 0 ? null : this.field(line) });
     }
-    this.pending = Buffer.from(data.subarray(start));
+    this.partial.add(chunk.subarray(start));
     return rows;
   }
 
   end(): CopyRow[] {
-    if (this.finished || this.pending.length === 0) return [];
-    const line = this.pending;
-    this.pending = Buffer.alloc(0);
+    if (this.finished || this.partial.length === 0) return [];
+    const line = this.partial.take();
     if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) return [];
     return [{ raw: Buffer.concat([line, Buffer.from('\n')]), value: this.column < 0 ? null : this.field(line) }];
   }
@@ -150,9 +173,12 @@ export class CopyEncodingError extends Error {
 
 /** CSV: rows end at a newline outside quotes; quoted values may hold delimiters and newlines. */
 export class CsvRowSplitter implements RowSplitter {
-  private pending: Buffer = Buffer.alloc(0);
-  private scanned = 0;
+  private readonly partial = new PartialRow();
   private inQuotes = false;
+  /** Inside quotes, the last byte seen was a quote (QUOTE = ESCAPE): a closing quote unless the next is a quote too. */
+  private quoteAtEnd = false;
+  /** Inside quotes, the last byte seen was ESCAPE (ESCAPE != QUOTE): it escapes a quote or an ESCAPE that follows. */
+  private escapeAtEnd = false;
   finished = false;
   constructor(
     private readonly column: number,
@@ -164,50 +190,59 @@ export class CsvRowSplitter implements RowSplitter {
   ) {}
 
   push(chunk: Buffer): CopyRow[] {
-    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     const rows: CopyRow[] = [];
+    if (this.finished) return rows;
     let start = 0;
-    for (let i = this.scanned; i < data.length; i++) {
-      const byte = data[i];
-      if (this.inQuotes) {
-        if (byte === this.escape && this.escape !== this.quote && data[i + 1] === this.quote) i++;
-        else if (byte === this.quote) {
-          if (this.escape === this.quote && i + 1 < data.length && data[i + 1] === this.quote) i++;
-          else if (this.escape === this.quote && i + 1 >= data.length) {
-            // Cannot tell "" from a closing quote yet: wait for more data.
-            this.scanned = i;
-            this.pending = Buffer.from(data.subarray(start));
-            this.scanned -= start;
-            return rows;
-          } else this.inQuotes = false;
-        }
-      } else if (byte === this.quote) {
-        this.inQuotes = true;
-      } else if (byte === NEWLINE) {
-        const raw = data.subarray(start, i + 1);
-        start = i + 1;
-        if (this.skipHeader) {
-          this.skipHeader = false;
-          continue;
-        }
-        const line = raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
-        if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) {
-          this.finished = true;
-          break;
-        }
-        rows.push({ raw, value: this.column < 0 ? null : this.field(line) });
+    // Every byte is looked at once: the quote state carries over from the chunks before.
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (this.quoteAtEnd) {
+        this.quoteAtEnd = false;
+        if (byte === this.quote) continue;
+        this.inQuotes = false;
+      } else if (this.escapeAtEnd) {
+        // ESCAPE before a quote or another ESCAPE makes it a data byte (PostgreSQL's CSV reading).
+        this.escapeAtEnd = false;
+        if (byte === this.quote || byte === this.escape) continue;
       }
+      if (this.inQuotes) {
+        if (byte === this.escape && this.escape !== this.quote) this.escapeAtEnd = true;
+        else if (byte === this.quote) {
+          if (this.escape === this.quote) this.quoteAtEnd = true;
+          else this.inQuotes = false;
+        }
+        continue;
+      }
+      if (byte === this.quote) {
+        this.inQuotes = true;
+        continue;
+      }
+      if (byte !== NEWLINE) continue;
+      const raw = this.partial.take(chunk.subarray(start, i + 1));
+      start = i + 1;
+      if (this.skipHeader) {
+        this.skipHeader = false;
+        continue;
+      }
+      const line = raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
+      if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) {
+        this.finished = true;
+        return rows;
+      }
+      rows.push({ raw, value: this.column < 0 ? null : this.field(line) });
     }
-    this.pending = Buffer.from(data.subarray(start));
-    this.scanned = this.pending.length;
+    this.partial.add(chunk.subarray(start));
     return rows;
   }
 
   end(): CopyRow[] {
-    if (this.finished || this.pending.length === 0) return [];
+    if (this.finished || this.partial.length === 0) return [];
+    if (this.quoteAtEnd) {
+      this.quoteAtEnd = false;
+      this.inQuotes = false;
+    }
     if (this.inQuotes) throw new CopyFormatError('unterminated CSV quoted field');
-    const line = this.pending;
-    this.pending = Buffer.alloc(0);
+    const line = this.partial.take();
     if (this.skipHeader) return [];
     return [{ raw: Buffer.concat([line, Buffer.from('\n')]), value: this.column < 0 ? null : this.field(line) }];
   }
@@ -222,8 +257,9 @@ export class CsvRowSplitter implements RowSplitter {
     for (let i = 0; i <= line.length; i++) {
       const byte = line[i];
       if (i < line.length && inQuotes) {
-        if (byte === this.escape && line[i + 1] === this.quote && (this.escape !== this.quote || i + 1 < line.length)) {
-          parts.push(line.subarray(segmentStart, i), Buffer.from([this.quote]));
+        const next = line[i + 1];
+        if (byte === this.escape && (next === this.quote || (this.escape !== this.quote && next === this.escape)) && (this.escape !== this.quote || i + 1 < line.length)) {
+          parts.push(line.subarray(segmentStart, i), Buffer.from([next!]));
           i++;
           segmentStart = i + 1;
         } else if (byte === this.quote) {
@@ -269,9 +305,19 @@ export class BinaryRowSplitter implements RowSplitter {
   finished = false;
   constructor(private readonly column: number) {}
 
+  /** Bytes the unfinished tuple needs before it can be read further: chunks wait in `waiting` until then. */
+  private needed = 0;
+  private readonly waiting = new PartialRow();
+
   push(chunk: Buffer): CopyRow[] {
-    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     const rows: CopyRow[] = [];
+    if (this.pending.length + this.waiting.length + chunk.length < this.needed) {
+      // A large field still arriving: joined once it is all here, not with every chunk.
+      this.waiting.add(chunk);
+      return rows;
+    }
+    let data = this.pending.length + this.waiting.length > 0 ? Buffer.concat([this.pending, this.waiting.take(), chunk]) : chunk;
+    this.needed = 0;
     if (!this.headerRead) {
       if (data.length < 19) {
         this.pending = Buffer.from(data);
@@ -306,6 +352,7 @@ export class BinaryRowSplitter implements RowSplitter {
         cursor += 4;
         if (length > 0 && cursor + length > data.length) {
           complete = false;
+          this.needed = cursor + length - offset;
           break;
         }
         if (f === this.column) value = length < 0 ? null : data.toString('utf8', cursor, cursor + length);
@@ -320,7 +367,7 @@ export class BinaryRowSplitter implements RowSplitter {
   }
 
   end(): CopyRow[] {
-    if (!this.finished && this.pending.length > 0) throw new CopyFormatError('unexpected end of binary COPY data');
+    if (!this.finished && this.pending.length + this.waiting.length > 0) throw new CopyFormatError('unexpected end of binary COPY data');
     return [];
   }
 }

@@ -9,7 +9,10 @@ import { encodeFrontend, encodeSASLInitialResponse, encodeSASLResponse } from '.
 import { ScramClientSession } from '../../src/protocol/scram.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { readProcessRecord } from '../../src/cluster/processes.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, rmSync, openSync, closeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // Clients that behave as an attacker or a broken driver would, before and after
 // authentication: PostgreSQL's limits hold at the coordinator, and none of it reaches
@@ -674,6 +677,47 @@ test('huge and deep statements: a 50 MB statement is parsed off the event loop, 
     assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1, 'the session goes on');
   });
   console.log(figures.join('; '));
+});
+
+test('a 100 MB COPY line (text and CSV) is read in linear time: another session is served meanwhile and the row is stored whole', async () => {
+  await inSession(async (client) => {
+    await client.query('CREATE TABLE big_lines (namespace text NOT NULL, body text)');
+    await client.query("SELECT create_distributed_table('big_lines', 'namespace')");
+  });
+  const figures: string[] = [];
+  for (const format of ['text', 'csv'] as const) {
+    const file = join(tmpdir(), `dpg-big-line-${process.pid}.${format}`);
+    const size = 100 * 1024 * 1024;
+    const line = Buffer.alloc(size + 20, 0x78);
+    const head = Buffer.from(format === 'csv' ? `big-${format},"` : `big-${format}\t`);
+    head.copy(line, 0);
+    const tail = format === 'csv' ? '"\n' : '\n';
+    const end = head.length + size;
+    line.write(tail, end);
+    writeFileSync(file, line.subarray(0, end + tail.length));
+    try {
+      const started = performance.now();
+      const slowest = await slowestSelectOneDuring(async () => {
+        const input = openSync(file, 'r');
+        const psql = spawn('psql', [cluster.url, '-v', 'ON_ERROR_STOP=1', '-c', `COPY big_lines (namespace, body) FROM STDIN${format === 'csv' ? ' WITH (FORMAT csv)' : ''}`], { stdio: [input, 'pipe', 'pipe'] });
+        let stderr = '';
+        psql.stderr!.on('data', (chunk) => (stderr += chunk));
+        const code = await new Promise<number | null>((resolve) => psql.on('close', resolve));
+        closeSync(input);
+        assert.equal(code, 0, stderr);
+      });
+      figures.push(`${format}: ${((performance.now() - started) / 1000).toFixed(1)} s, slowest SELECT 1 of another session meanwhile ${slowest.toFixed(1)} ms`);
+      assert.ok(slowest < 1000, `another session waited ${slowest.toFixed(0)} ms`);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+  await inSession(async (client) => {
+    const stored = await client.query('SELECT namespace, length(body) AS n FROM big_lines ORDER BY namespace');
+    assert.deepEqual(stored.rows, [{ namespace: 'big-csv', n: 100 * 1024 * 1024 }, { namespace: 'big-text', n: 100 * 1024 * 1024 }]);
+    await client.query('DROP TABLE big_lines');
+  });
+  console.log(`100 MB COPY line: ${figures.join('; ')}`);
 });
 
 test('idle_in_transaction_session_timeout: a session idle in a block that long is ended with FATAL 25P03 and its block rolled back; active or idle outside a block, it stays', async () => {
