@@ -27,6 +27,12 @@ export interface ClusterState {
   catalogCreated?: boolean;
   /** True once the seed's schema exists too (created through the coordinator). */
   bootstrapped: boolean;
+  /**
+   * How the running coordinators log in to nodes: 2 = as dpg_coordinator and each client's
+   * own role (absent: an older dpg's, as dpg_cluster with the client's password, which
+   * dpg up then changes, so those coordinators are restarted).
+   */
+  nodeLogins?: number;
 }
 
 export class DataFolderError extends Error {}

@@ -66,6 +66,9 @@ function resolveNodesRoot(dataDir: string, user: SystemUser): string {
   return fallbackNodesRoot(dataDir);
 }
 
+/** See ClusterState.nodeLogins. */
+const NODE_LOGINS = 2;
+
 /**
  * Brings the local cluster up: etcd, then every node's Patroni, then (first time only)
  * databases, catalog and schema. Idempotent: processes already running are left alone.
@@ -103,6 +106,10 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     writeClusterState(layout.stateFile, state);
   }
   if (layout.haproxy && !haproxyInstalled()) throw new ClusterStartError(`several coordinators need HAProxy: run 'npx dpg setup'`);
+  if (state.catalogCreated && state.nodeLogins !== NODE_LOGINS) {
+    // Coordinators of an older dpg log in to nodes with credentials this run replaces.
+    await stopCoordinators(layout, log);
+  }
 
   const toStart = await processesToStart(layout, !!options.monitoring);
   if (options.monitoring && !monitoringInstalled()) {
@@ -193,6 +200,10 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     await upgradeSeedSchema(toolUrl(userUrl(config.users, secrets, layout.secretsFile, layout.host, layout.clientPort, config.cluster.database), config, layout), log);
   }
   await grantSeedTables(toolUrl(userUrl(config.users, secrets, layout.secretsFile, layout.host, layout.clientPort, config.cluster.database), config, layout), users);
+  if (state.nodeLogins !== NODE_LOGINS) {
+    state.nodeLogins = NODE_LOGINS;
+    writeClusterState(layout.stateFile, state);
+  }
   if (options.monitoring) {
     const monitoring = startMonitoring(layout, secrets, config.cluster.database, toStart);
     started.push(...monitoring.map((r) => r.name));
