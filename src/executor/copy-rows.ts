@@ -29,6 +29,12 @@ const CR = 0x0d;
 const BACKSLASH = 0x5c;
 
 /** Text format: rows end at a newline byte (newlines inside values are escaped as \n). */
+/** A line without its \n or \r\n. */
+const withoutTerminator = (raw: Buffer) => raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
+
+/** The text and CSV formats' end-of-data marker, a line of \. alone. */
+const isEndMarker = (line: Buffer) => line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e;
+
 /**
  * The unfinished row's bytes as the chunks they came in: a row (a 100 MB line) is joined
  * once, when it is complete, not copied again with every chunk.
@@ -74,8 +80,8 @@ export class TextRowSplitter implements RowSplitter {
     for (let i = chunk.indexOf(NEWLINE, start); i >= 0; i = chunk.indexOf(NEWLINE, start)) {
       const raw = this.partial.take(chunk.subarray(start, i + 1));
       start = i + 1;
-      const line = raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
-      if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) {
+      const line = withoutTerminator(raw);
+      if (isEndMarker(line)) {
         this.finished = true;
         return rows;
       }
@@ -88,7 +94,7 @@ export class TextRowSplitter implements RowSplitter {
   end(): CopyRow[] {
     if (this.finished || this.partial.length === 0) return [];
     const line = this.partial.take();
-    if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) return [];
+    if (isEndMarker(line)) return [];
     return [{ raw: Buffer.concat([line, Buffer.from('\n')]), value: this.column < 0 ? null : this.field(line) }];
   }
 
@@ -224,8 +230,8 @@ export class CsvRowSplitter implements RowSplitter {
         this.skipHeader = false;
         continue;
       }
-      const line = raw.subarray(0, raw.length - (raw.length > 1 && raw[raw.length - 2] === CR ? 2 : 1));
-      if (line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e) {
+      const line = withoutTerminator(raw);
+      if (isEndMarker(line)) {
         this.finished = true;
         return rows;
       }
