@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout, GroupLayout, NodeLayout } from './layout.ts';
+import { ETCD_PATRONI_USER } from './etcd-auth.ts';
 import { CLIENTS_ROLE, INTERNAL_ROLE, PATRONI_REST_USER, patroniAuthorization, type ClusterSecrets } from './secrets.ts';
 import type { SystemUser } from './system-user.ts';
 import { postgresBinDir } from './postgres-binaries.ts';
@@ -31,7 +32,8 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
     restapi: { listen: `${node.host}:${node.restPort}`, connect_address: `${node.host}:${node.restPort}`, authentication: { username: PATRONI_REST_USER, password: secrets.patroniPassword } },
     ctl: { authentication: { username: PATRONI_REST_USER, password: secrets.patroniPassword } },
     // use_proxies: Patroni talks to the hosts given, not to the members etcd advertises (the fault proxy's port must not be bypassed).
-    etcd3: layout.faultProxy ? { hosts, use_proxies: true } : { hosts },
+    // etcd with authentication on (cluster/etcd-auth.ts): Patroni's user reads and writes dpg's keys only.
+    etcd3: { ...(layout.faultProxy ? { hosts, use_proxies: true } : { hosts }), username: ETCD_PATRONI_USER, password: secrets.etcdPatroniPassword },
     bootstrap: {
       dcs: {
         ttl: config.patroni.ttl,

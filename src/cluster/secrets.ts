@@ -26,6 +26,10 @@ export interface ClusterSecrets {
   nodeSecret: string;
   /** Patroni's REST API (restapi.authentication): its unsafe endpoints (restart, reconfigure, switchover) ask for it. */
   patroniPassword: string;
+  /** etcd's users (cluster/etcd-auth.ts): root, Patroni's (read and write on /dpg/) and the coordinators' (read). */
+  etcdRootPassword: string;
+  etcdPatroniPassword: string;
+  etcdCoordinatorPassword: string;
   /** Coordinator passwords generated for configured users that give none (users[].password: null), by name. */
   userPasswords: Record<string, string>;
 }
@@ -43,6 +47,9 @@ export function loadOrCreateSecrets(file: string): ClusterSecrets {
     coordinatorPassword: existing?.coordinatorPassword ?? generate(),
     nodeSecret: existing?.nodeSecret ?? generate(),
     patroniPassword: existing?.patroniPassword ?? generate(),
+    etcdRootPassword: existing?.etcdRootPassword ?? generate(),
+    etcdPatroniPassword: existing?.etcdPatroniPassword ?? generate(),
+    etcdCoordinatorPassword: existing?.etcdCoordinatorPassword ?? generate(),
     userPasswords: existing?.userPasswords ?? {},
   };
   if (!existing || Object.keys(secrets).some((key) => !(key in existing))) saveSecrets(file, secrets);

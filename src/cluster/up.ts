@@ -8,6 +8,7 @@ import { openClusterState, fallbackNodesRoot, writeClusterState, readClusterStat
 import { clientUsers, loadOrCreateSecrets, userUrl, type ClusterSecrets } from './secrets.ts';
 import { lookupSystemUser, runAs, type SystemUser } from './system-user.ts';
 import { startEtcd, waitForEtcd, ETCD_PROCESS, ETCD_BINARY } from './etcd.ts';
+import { ensureEtcdAuth } from './etcd-auth.ts';
 import { enableLogicalDecoding, patroniConfig, writePatroniConfig, patroniConfigCurrent, reloadPatroni, startPatroni, patroniProcessName, groupMembers, patroniNodeState, PATRONI_BINARY } from './patroni.ts';
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
@@ -124,6 +125,13 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     log(`etcd starting on ${layout.host}:${layout.etcd.clientPort}`);
   }
   await waitForEtcd(layout.etcd.endpoints, 30_000);
+  if (layout.etcd.local) {
+    // Authentication goes on once no Patroni runs with a config from before it (each then
+    // starts with its etcd user); a cluster of an older dpg gets it at its next full start.
+    const everyPatroniStarts = layout.groups.every((g) => g.nodes.every((n) => toStart.has(patroniProcessName(n))));
+    const on = await ensureEtcdAuth(layout.etcd.endpoints[0]!, secrets, everyPatroniStarts);
+    if (!on) log('etcd authentication goes on at the next full start (npx dpg down, then npx dpg up): running Patroni nodes have no etcd user yet');
+  }
   if (layout.faultProxy && toStart.has(FAULT_PROXY_PROCESS)) {
     // Patroni reaches etcd through it: it runs before any Patroni starts.
     const configFile = faultProxyConfigFile(layout);

@@ -1,4 +1,5 @@
 import type { NodeInfo } from '../catalog/snapshot.ts';
+import { etcdToken, type EtcdLogin } from './etcd-gateway.ts';
 
 /**
  * Which node of a group is its primary now, as Patroni reports it (GET /cluster on
@@ -52,11 +53,15 @@ export class LeaderWatcher {
   private endpointIndex = 0;
   private readonly pattern: RegExp;
 
+  /** etcd's token for `login` (null: none yet, or authentication is off). */
+  private token: string | null = null;
+
   constructor(
     private readonly endpoints: readonly string[],
     private readonly prefix: string,
     private readonly onChange: (scope: string, leader: string | null) => void,
     private readonly log: (line: string) => void,
+    private readonly login?: EtcdLogin,
   ) {
     const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.pattern = new RegExp(`^${escaped}([^/]+)/leader$`);
@@ -92,12 +97,16 @@ export class LeaderWatcher {
   private async follow(endpoint: string): Promise<void> {
     this.abort = new AbortController();
     const signal = this.abort.signal;
+    // A token per round: a failed range or watch (an expired token among the causes) starts over with a new one.
+    this.token = this.login ? await etcdToken(endpoint, this.login) : null;
+    const headers: Record<string, string> = this.token ? { authorization: this.token } : {};
     const range = await fetch(`${endpoint}/v3/kv/range`, {
       method: 'POST',
+      headers,
       body: JSON.stringify({ key: b64(this.prefix), range_end: prefixEnd(this.prefix) }),
       signal: AbortSignal.any([signal, AbortSignal.timeout(3000)]),
     });
-    if (!range.ok) throw new Error(`range read: HTTP ${range.status}`);
+    if (!range.ok) throw new Error(`range read: HTTP ${range.status} ${(await range.text()).slice(0, 200)}`);
     const body = (await range.json()) as { header?: { revision?: string }; kvs?: EtcdKv[] };
     const seen = new Set<string>();
     for (const kv of body.kvs ?? []) {
@@ -111,6 +120,7 @@ export class LeaderWatcher {
 
     const watch = await fetch(`${endpoint}/v3/watch`, {
       method: 'POST',
+      headers,
       body: JSON.stringify({ create_request: { key: b64(this.prefix), range_end: prefixEnd(this.prefix), start_revision: String(revision + 1) } }),
       signal,
     });

@@ -11,6 +11,8 @@ import { forgetProcess, isAlive, listProcessRecords, postmasterPid, stopPid } fr
 import { buildLayout, type ClusterLayout, type GroupLayout } from '../cluster/layout.ts';
 import { prepareGroupDatabase, refreshNodeRoles, registerGroup } from '../catalog/bootstrap.ts';
 import { clientUsers } from '../cluster/secrets.ts';
+import { etcdLogins } from '../cluster/etcd-auth.ts';
+import { etcdCall, etcdToken, type EtcdLogin } from '../executor/etcd-gateway.ts';
 import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import { ClientError } from '../server/client-error.ts';
 import { connectPrimary, onPrimary, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
@@ -199,7 +201,7 @@ export async function removeGroup(config: DpgConfig, dataDir: string, options: S
   options.log(`${group.name} is out of the catalog; stopping it`);
   await stopGroup(layout, group);
   // Patroni's keys of the group: a group added later under the same name must bootstrap anew.
-  await deleteEtcdPrefix(layout.etcd.endpoints, `${patroniNamespace(state.clusterId)}${group.name}/`);
+  await deleteEtcdPrefix(layout.etcd.endpoints, `${patroniNamespace(state.clusterId)}${group.name}/`, etcdLogins(admin.secrets).patroni);
   for (const node of group.nodes) rmSync(node.dir, { recursive: true, force: true });
   setWorkerGroupIds(state, ids.filter((g) => g !== group.id));
   writeClusterState(stateFile, state);
@@ -219,18 +221,14 @@ async function stopGroup(layout: ClusterLayout, group: GroupLayout): Promise<voi
 }
 
 /** etcd v3's JSON gateway: deleterange over a key prefix. */
-async function deleteEtcdPrefix(endpoints: string[], prefix: string): Promise<void> {
+async function deleteEtcdPrefix(endpoints: string[], prefix: string, login: EtcdLogin): Promise<void> {
   const key = Buffer.from(prefix).toString('base64');
   const end = Buffer.from(prefix);
   end[end.length - 1]! += 1;
   for (const endpoint of endpoints) {
     try {
-      const response = await fetch(`${endpoint}/v3/kv/deleterange`, {
-        method: 'POST',
-        body: JSON.stringify({ key, range_end: end.toString('base64') }),
-        signal: AbortSignal.timeout(5000),
-      });
-      if (response.ok) return;
+      await etcdCall(endpoint, 'kv/deleterange', { key, range_end: end.toString('base64') }, await etcdToken(endpoint, login));
+      return;
     } catch {
       // the next endpoint
     }

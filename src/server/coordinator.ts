@@ -15,6 +15,7 @@ const CACHE_SUSPECT_CHANNEL = 'dpg_cache_suspect';
 import type { CatalogSnapshot, Durability, NodeInfo, TableInfo } from '../catalog/snapshot.ts';
 import { GroupPool, type PoolOptions } from '../executor/pool.ts';
 import { findGroupLeader, LeaderWatcher } from '../executor/leaders.ts';
+import type { EtcdLogin } from '../executor/etcd-gateway.ts';
 import { ConnectFailedError, pgSslOption, type BackendTarget } from '../executor/backend-connection.ts';
 import { TypeMap } from '../executor/type-map.ts';
 import { PlanCache } from '../planner/plan-cache.ts';
@@ -75,7 +76,7 @@ export interface CoordinatorOptions {
    * Where Patroni keeps each group's leader key (etcd endpoints, the cluster's key
    * prefix): a change of leader is followed at once. Absent: Patroni's REST API is asked.
    */
-  leaderWatch?: { endpoints: string[]; prefix: string };
+  leaderWatch?: { endpoints: string[]; prefix: string; login?: EtcdLogin };
   /** How long a statement waits for a group without a primary (a failover under way) to get one. */
   failoverWaitMs?: number;
   /** Bytes of SELECT rows an INSERT ... SELECT may hold on the coordinator (default 256 MB). */
@@ -218,8 +219,8 @@ export class Coordinator {
   async start(): Promise<void> {
     await initParser();
     if (this.options.leaderWatch) {
-      const { endpoints, prefix } = this.options.leaderWatch;
-      this.leaderWatcher = new LeaderWatcher(endpoints, prefix, (scope, leader) => this.leaderChanged(scope, leader), (line) => this.log(line));
+      const { endpoints, prefix, login } = this.options.leaderWatch;
+      this.leaderWatcher = new LeaderWatcher(endpoints, prefix, (scope, leader) => this.leaderChanged(scope, leader), (line) => this.log(line), login);
       this.leaderWatcher.start();
       // The first targets come from etcd when it answers quickly; Patroni's REST API otherwise.
       for (let i = 0; i < 20 && !this.leaderWatcher.connected; i++) await new Promise((r) => setTimeout(r, 50));

@@ -5,6 +5,7 @@ import { clientUsers, INTERNAL_ROLE, nodePassword, type ClusterSecrets } from '.
 import { cacheUrl } from '../cluster/redis.ts';
 import { readClusterState } from '../cluster/state.ts';
 import { patroniNamespace } from '../cluster/patroni.ts';
+import { etcdLogins } from '../cluster/etcd-auth.ts';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       namespaceLabelLimit: config.metrics.namespace_label_limit,
       collectIntervalSeconds: config.metrics.collect_interval_seconds,
     },
-    leaderWatch: state ? { endpoints: layout.etcd.endpoints, prefix: patroniNamespace(state.clusterId) } : undefined,
+    leaderWatch: state ? { endpoints: layout.etcd.endpoints, prefix: patroniNamespace(state.clusterId), login: etcdLogins(secrets).coordinator } : undefined,
     failoverWaitMs: config.coordinator.failover_wait_seconds * 1000,
     insertSelectMaxBytes: config.coordinator.insert_select_max_mb * 1024 * 1024,
     heldRowsMaxBytes: config.coordinator.held_rows_max_mb * 1024 * 1024,

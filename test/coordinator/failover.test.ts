@@ -12,6 +12,7 @@ import { patroniNamespace } from '../../src/cluster/patroni.ts';
 import { readClusterState } from '../../src/cluster/state.ts';
 import type { GroupLayout } from '../../src/cluster/layout.ts';
 import { patroniAuthorization } from '../../src/cluster/secrets.ts';
+import { etcdLogins } from '../../src/cluster/etcd-auth.ts';
 
 // Leader changes under load: the coordinator follows each group's primary through
 // etcd, reads ride through a failover, writes either succeed, or are retried when
@@ -120,7 +121,7 @@ test('the leader watch reports a switchover through etcd, and the coordinator ro
 
   const state = readClusterState(join(cluster.layout.dataDir, 'cluster.json'))!;
   const changes: { scope: string; leader: string | null; at: number }[] = [];
-  const watcher = new LeaderWatcher(cluster.layout.etcd.endpoints, patroniNamespace(state.clusterId), (scope, leader) => changes.push({ scope, leader, at: performance.now() }), () => {});
+  const watcher = new LeaderWatcher(cluster.layout.etcd.endpoints, patroniNamespace(state.clusterId), (scope, leader) => changes.push({ scope, leader, at: performance.now() }), () => {}, etcdLogins(cluster.secrets).coordinator);
   watcher.start();
   await waitFor('the leader watch', 5000, async () => watcher.connected && watcher.leaders.get(group.name) === before);
 

@@ -2,6 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { etcdLogins } from '../../src/cluster/etcd-auth.ts';
+import { etcdCall, etcdToken } from '../../src/executor/etcd-gateway.ts';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { nodePassword, patroniAuthorization } from '../../src/cluster/secrets.ts';
@@ -231,4 +234,23 @@ test('rows the coordinator holds for one statement are bounded (coordinator.held
   assert.equal(await sqlstateOf(admin, 'SELECT id::text || repeat(body, 10) AS k, count(*) FROM held_rows GROUP BY 1'), '54000');
   assert.equal((await admin.query('SELECT namespace, count(*) FROM held_rows GROUP BY namespace')).rowCount, 50);
   await assertConsistent(cluster);
+});
+
+test("etcd has authentication on: anonymous requests are refused, the coordinators' user reads dpg's keys and cannot write them, Patroni's user writes only under /dpg/", async () => {
+  const endpoint = cluster.layout.etcd.endpoints[0]!;
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const range = { key: b64('/dpg/'), range_end: b64('/dpg0') };
+  await assert.rejects(etcdCall(endpoint, 'kv/range', range), /user name is empty|permission denied|authentication/i, 'anonymous read');
+  await assert.rejects(etcdCall(endpoint, 'kv/put', { key: b64('/dpg/planted'), value: b64('x') }), /user name is empty|permission denied|authentication/i, 'anonymous write');
+  const logins = etcdLogins(cluster.secrets);
+  await assert.rejects(etcdToken(endpoint, { user: logins.coordinator.user, password: 'guess' }), /authentication failed|invalid/i);
+  const reader = await etcdToken(endpoint, logins.coordinator);
+  assert.ok(reader, 'a token');
+  const keys = await etcdCall(endpoint, 'kv/range', range, reader);
+  assert.ok(Array.isArray(keys.kvs) && keys.kvs.length > 0, 'the coordinators read the leader keys');
+  await assert.rejects(etcdCall(endpoint, 'kv/put', { key: b64('/dpg/planted'), value: b64('x') }, reader), /permission denied/i, "the coordinators' user cannot write");
+  const writer = await etcdToken(endpoint, logins.patroni);
+  await assert.rejects(etcdCall(endpoint, 'kv/put', { key: b64('/elsewhere'), value: b64('x') }, writer), /permission denied/i, "Patroni's user writes only under /dpg/");
+  // The secrets file is private to root.
+  assert.equal(statSync(cluster.layout.secretsFile).mode & 0o777, 0o600);
 });
