@@ -45,8 +45,8 @@ class PartialRow {
 
   add(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    // A copy: the caller's chunk may be reused after push returns.
-    this.parts.push(Buffer.from(bytes));
+    // Kept as a view: chunks are not reused (FrameReader hands out fresh buffers).
+    this.parts.push(bytes);
     this.length += bytes.length;
   }
 

@@ -16,18 +16,42 @@ function copyFormatCode(plan: CopyPlan): number {
   return plan.format === 'binary' ? 1 : 0;
 }
 
+/** CopyData messages need not follow rows: a large row goes out in pieces of this size, the event loop served between them. */
+const COPY_PIECE_BYTES = 1024 * 1024;
+
+async function sendCopyData(connection: BackendConnection, chunks: Buffer[]): Promise<void> {
+  const small: Buffer[] = [];
+  for (const data of chunks) {
+    if (data.length <= COPY_PIECE_BYTES) {
+      small.push(encodeFrontend({ type: 'CopyData', data }));
+      continue;
+    }
+    if (small.length > 0) connection.write(Buffer.concat(small.splice(0)), false);
+    for (let offset = 0; offset < data.length; offset += COPY_PIECE_BYTES) {
+      connection.write(encodeFrontend({ type: 'CopyData', data: data.subarray(offset, offset + COPY_PIECE_BYTES) }), false);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  small.push(encodeFrontend({ type: 'CopyDone' }));
+  connection.write(Buffer.concat(small), false);
+}
+
 /** Runs one COPY ... FROM STDIN on a worker connection with the given data; returns the row count. */
 async function copyIntoShard(connection: BackendConnection, sql: string, chunks: Buffer[]): Promise<number> {
   connection.write(encodeFrontend({ type: 'Query', sql }));
   let rows = 0;
+  let sending: Promise<void> = Promise.resolve();
   await connection.readUntilReady((frame) => {
     if (frame.code === BackendCode.CopyInResponse) {
-      connection.write(Buffer.concat([...chunks.map((data) => encodeFrontend({ type: 'CopyData', data })), encodeFrontend({ type: 'CopyDone' })]), false);
+      sending = sendCopyData(connection, chunks);
+      // A failure to write shows as the connection's failure in readUntilReady.
+      sending.catch(() => {});
     } else if (frame.code === BackendCode.CommandComplete) {
       const m = decodeBackend(frame);
       if (m.type === 'CommandComplete') rows += Number(/(\d+)$/.exec(m.tag)?.[1] ?? 0);
     }
   });
+  await sending;
   return rows;
 }
 
@@ -100,7 +124,8 @@ export class CopyIn {
       shard = this.ctx.coordinator.snapshot.shardIndexForNewRow(table, value);
     }
     const buffer = this.buffers.get(shard) ?? { chunks: [], bytes: 0 };
-    buffer.chunks.push(Buffer.from(raw));
+    // A small row is copied out of its CopyData chunk, so the chunk is not kept for it; a large one is used as it is.
+    buffer.chunks.push(raw.length < COPY_PIECE_BYTES ? Buffer.from(raw) : raw);
     buffer.bytes += raw.length;
     this.buffers.set(shard, buffer);
     this.rows++;
