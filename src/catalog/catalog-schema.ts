@@ -1,3 +1,5 @@
+import { quoteIdentifier } from '../planner/rewrite.ts';
+
 /**
  * The catalog, kept in the control group's database: groups and nodes, distributed
  * and reference tables, shards with their hash ranges, and placements (shard ->
@@ -272,6 +274,5 @@ CREATE OR REPLACE VIEW public.dpg_namespaces AS
 export const SHELL_TRIGGER = 'dpg_shell_rows';
 
 export function shellTriggerSql(table: string): string {
-  const ident = `public."${table.replace(/"/g, '""')}"`;
-  return `CREATE OR REPLACE TRIGGER ${SHELL_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE ON ${ident} FOR EACH STATEMENT EXECUTE FUNCTION dpg_catalog.refuse_shell_write()`;
+  return `CREATE OR REPLACE TRIGGER ${SHELL_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE ON public.${quoteIdentifier(table)} FOR EACH STATEMENT EXECUTE FUNCTION dpg_catalog.refuse_shell_write()`;
 }

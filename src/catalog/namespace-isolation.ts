@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quoteIdentifier as quoteIdent, quoteLiteral } from '../planner/rewrite.ts';
 
 /**
  * Tenant isolation (config users[].namespaces), enforced by PostgreSQL on every shard:
@@ -12,8 +13,6 @@ import type pg from 'pg';
  */
 export const NAMESPACE_POLICY = 'dpg_namespaces';
 
-const quoteIdent = (value: string) => `"${value.replace(/"/g, '""')}"`;
-const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /** The allow-lists table on every node (dpg up fills it as a superuser; clients read it). */
 export const ROLE_NAMESPACES_SQL = `

@@ -1,5 +1,5 @@
 import type { ClusterSecrets } from './secrets.ts';
-import { etcdCall, etcdToken, EtcdAuthError, type EtcdLogin } from '../executor/etcd-gateway.ts';
+import { b64, etcdCall, etcdToken, EtcdAuthError, prefixEnd, type EtcdLogin } from '../executor/etcd-gateway.ts';
 
 /**
  * etcd's authentication (role-based access over its v3 JSON gateway; etcd 3.4's
@@ -14,14 +14,6 @@ export const ETCD_PATRONI_USER = 'dpg-patroni';
 export const ETCD_COORDINATOR_USER = 'dpg-coordinator';
 /** Every key dpg keeps in etcd starts with it (patroniNamespace). */
 export const ETCD_PREFIX = '/dpg/';
-
-const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-
-function prefixEnd(prefix: string): string {
-  const bytes = Buffer.from(prefix, 'utf8');
-  bytes[bytes.length - 1]!++;
-  return bytes.toString('base64');
-}
 
 export function etcdLogins(secrets: ClusterSecrets): { root: EtcdLogin; patroni: EtcdLogin; coordinator: EtcdLogin } {
   return {

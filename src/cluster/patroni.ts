@@ -228,7 +228,7 @@ export async function enableLogicalDecoding(groups: GroupLayout[], secrets: Clus
 }
 
 /** Whether the node's config file already says what `file` does. */
-export async function patroniConfigCurrent(node: NodeLayout, file: object): Promise<boolean> {
+export function patroniConfigCurrent(node: NodeLayout, file: object): boolean {
   try {
     return readFileSync(node.patroniConfig, 'utf8') === toYaml(file);
   } catch {

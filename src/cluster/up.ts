@@ -149,7 +149,7 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
       const file = patroniConfig(config, layout, group, node, state.clusterId, secrets);
       if (!toStart.has(name)) {
         // A node of a cluster made by an earlier dpg: the same config (TLS, REST API password), taken by a reload.
-        if (!(await patroniConfigCurrent(node, file))) {
+        if (!patroniConfigCurrent(node, file)) {
           writePatroniConfig(file, node, user, nodeCertificates);
           if (await reloadPatroni(node, secrets)) reloaded.push(name);
         }

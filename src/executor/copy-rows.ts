@@ -35,6 +35,13 @@ const withoutTerminator = (raw: Buffer) => raw.subarray(0, raw.length - (raw.len
 /** The text and CSV formats' end-of-data marker, a line of \. alone. */
 const isEndMarker = (line: Buffer) => line.length === 2 && line[0] === BACKSLASH && line[1] === 0x2e;
 
+/** The row of a complete line (its terminator included), with the value of `column` read by `field`; null for the end marker. */
+function lineRow(raw: Buffer, column: number, field: (line: Buffer) => string | null): CopyRow | null {
+  const line = withoutTerminator(raw);
+  if (isEndMarker(line)) return null;
+  return { raw, value: column < 0 ? null : field(line) };
+}
+
 /**
  * The unfinished row's bytes as the chunks they came in: a row (a 100 MB line) is joined
  * once, when it is complete, not copied again with every chunk.
@@ -80,12 +87,12 @@ export class TextRowSplitter implements RowSplitter {
     for (let i = chunk.indexOf(NEWLINE, start); i >= 0; i = chunk.indexOf(NEWLINE, start)) {
       const raw = this.partial.take(chunk.subarray(start, i + 1));
       start = i + 1;
-      const line = withoutTerminator(raw);
-      if (isEndMarker(line)) {
+      const row = lineRow(raw, this.column, (line) => this.field(line));
+      if (!row) {
         this.finished = true;
         return rows;
       }
-      rows.push({ raw, value: this.column < 0 ? null : this.field(line) });
+      rows.push(row);
     }
     this.partial.add(chunk.subarray(start));
     return rows;
@@ -230,12 +237,12 @@ export class CsvRowSplitter implements RowSplitter {
         this.skipHeader = false;
         continue;
       }
-      const line = withoutTerminator(raw);
-      if (isEndMarker(line)) {
+      const row = lineRow(raw, this.column, (line) => this.field(line));
+      if (!row) {
         this.finished = true;
         return rows;
       }
-      rows.push({ raw, value: this.column < 0 ? null : this.field(line) });
+      rows.push(row);
     }
     this.partial.add(chunk.subarray(start));
     return rows;

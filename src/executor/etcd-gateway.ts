@@ -7,6 +7,17 @@ export interface EtcdLogin {
 
 export class EtcdAuthError extends Error {}
 
+/** Keys and values travel base64-encoded through the gateway. */
+export const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+export const unb64 = (text: string | undefined) => Buffer.from(text ?? '', 'base64').toString('utf8');
+
+/** The first key after every key starting with `prefix` (etcd's range_end for a prefix), base64-encoded. */
+export function prefixEnd(prefix: string): string {
+  const bytes = Buffer.from(prefix, 'utf8');
+  bytes[bytes.length - 1]!++;
+  return bytes.toString('base64');
+}
+
 /** One call of the gateway; the parsed body, or an EtcdAuthError with etcd's message. */
 export async function etcdCall(endpoint: string, path: string, body: object, token?: string | null): Promise<Record<string, unknown>> {
   const response = await fetch(`${endpoint}/v3/${path}`, {

@@ -1,5 +1,5 @@
 import type { NodeInfo } from '../catalog/snapshot.ts';
-import { etcdToken, type EtcdLogin } from './etcd-gateway.ts';
+import { b64, etcdToken, prefixEnd, unb64, type EtcdLogin } from './etcd-gateway.ts';
 
 /**
  * Which node of a group is its primary now, as Patroni reports it (GET /cluster on
@@ -18,16 +18,6 @@ export async function findGroupLeader(nodes: readonly NodeInfo[], timeoutMs = 10
     }
   }
   return null;
-}
-
-const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-const unb64 = (text: string | undefined) => Buffer.from(text ?? '', 'base64').toString('utf8');
-
-/** The first key after every key starting with `prefix` (etcd's range_end for a prefix). */
-function prefixEnd(prefix: string): string {
-  const bytes = Buffer.from(prefix, 'utf8');
-  bytes[bytes.length - 1]!++;
-  return bytes.toString('base64');
 }
 
 interface EtcdKv {

@@ -12,7 +12,7 @@ import { buildLayout, type ClusterLayout, type GroupLayout } from '../cluster/la
 import { prepareGroupDatabase, refreshNodeRoles, registerGroup } from '../catalog/bootstrap.ts';
 import { clientUsers } from '../cluster/secrets.ts';
 import { etcdLogins } from '../cluster/etcd-auth.ts';
-import { etcdCall, etcdToken, type EtcdLogin } from '../executor/etcd-gateway.ts';
+import { b64, etcdCall, etcdToken, prefixEnd, type EtcdLogin } from '../executor/etcd-gateway.ts';
 import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
 import { ClientError } from '../server/client-error.ts';
 import { connectPrimary, onPrimary, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
@@ -222,12 +222,9 @@ async function stopGroup(layout: ClusterLayout, group: GroupLayout): Promise<voi
 
 /** etcd v3's JSON gateway: deleterange over a key prefix. */
 async function deleteEtcdPrefix(endpoints: string[], prefix: string, login: EtcdLogin): Promise<void> {
-  const key = Buffer.from(prefix).toString('base64');
-  const end = Buffer.from(prefix);
-  end[end.length - 1]! += 1;
   for (const endpoint of endpoints) {
     try {
-      await etcdCall(endpoint, 'kv/deleterange', { key, range_end: end.toString('base64') }, await etcdToken(endpoint, login));
+      await etcdCall(endpoint, 'kv/deleterange', { key: b64(prefix), range_end: prefixEnd(prefix) }, await etcdToken(endpoint, login));
       return;
     } catch {
       // the next endpoint
