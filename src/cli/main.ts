@@ -6,6 +6,7 @@ import { runCoordinator } from '../server/main.ts';
 import { runDemo, DemoError } from './demo.ts';
 import { runBench, parseBenchFlags, BenchConfigError } from '../bench/bench.ts';
 import { parseDuration } from '../bench/scenarios.ts';
+import { runOverhead } from '../bench/overhead.ts';
 import { runChaos, formatChaos, CHAOS_SCENARIOS, type ChaosScenario } from '../chaos/chaos.ts';
 import { FaultProxy } from '../chaos/fault-proxy.ts';
 import { planShards, formatShardPlan } from './plan-shards.ts';
@@ -50,6 +51,9 @@ commands:
   bench [--quick]    the seed's benchmark scenarios against dpg, one plain PostgreSQL node and the workers;
                      --rows N --seed N --bench-config FILE --scenarios a,b --duration 30s --ramp-up 5s
                      --qps N --concurrency N --out DIR --no-baseline --no-tiers --recall-sample N --arrival poisson|uniform
+  bench overhead     the coordinator's own cost: pgbench -S (prepared, simple; 1 and 4 clients) straight to the
+                     control primary, through PgBouncer and through dpg, and the top-10 search straight to its
+                     worker and through dpg (1, 2, 8 clients), with CPU µs per statement; --duration 10s --namespace NS
 
 options:
   --config FILE      config file (default: ./dpg.yaml when present, else built-in defaults)
@@ -73,6 +77,8 @@ interface Options {
   instance?: string;
   vectors?: string;
   'per-shard'?: string;
+  user?: string;
+  namespace?: string;
   json?: boolean;
   rows?: string;
   help?: boolean;
@@ -126,11 +132,15 @@ function parse(argv: string[]): { command: string | undefined; options: Options 
         pieces: { type: 'string' },
         shards: { type: 'string' },
         group: { type: 'string' },
+        namespace: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
-    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-    return { command: positionals[0], options: values as Options };
+    // `dpg bench overhead`: the one command with a sub-command.
+    const command = positionals[0] === 'bench' && positionals[1] === 'overhead' ? 'bench-overhead' : positionals[0];
+    const extra = command === 'bench-overhead' ? 2 : 1;
+    if (positionals.length > extra) throw new UsageError(`unexpected argument '${positionals[extra]}'`);
+    return { command, options: values as Options };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError((error as Error).message);
@@ -235,8 +245,9 @@ export async function main(argv: string[]): Promise<number> {
   if (options.rows !== undefined && command !== 'demo' && command !== 'bench') throw new UsageError('--rows goes with demo or bench only');
   const benchFlags = ['quick', 'seed', 'bench-config', 'scenarios', 'duration', 'ramp-up', 'qps', 'concurrency', 'out', 'no-baseline', 'no-tiers', 'recall-sample', 'arrival'];
   const chaosFlags = ['scenarios', 'duration'];
-  const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench' && !(command === 'chaos' && chaosFlags.includes(flag)));
+  const misplaced = benchFlags.find((flag) => options[flag] !== undefined && command !== 'bench' && !(command === 'chaos' && chaosFlags.includes(flag)) && !(command === 'bench-overhead' && flag === 'duration'));
   if (misplaced) throw new UsageError(`--${misplaced} goes with ${chaosFlags.includes(misplaced) ? 'bench or chaos' : 'bench'} only`);
+  if (options.namespace !== undefined && command !== 'bench-overhead') throw new UsageError('--namespace goes with bench overhead only');
   const moveFlags: Record<string, string[]> = {
     shard: ['move-shard', 'split-shard'],
     at: ['split-shard'],
@@ -378,6 +389,32 @@ export async function main(argv: string[]): Promise<number> {
       const benchOptions = parseBenchFlags(options);
       const url = await clientUrl(loaded, existingLayout(loaded));
       await runBench({ url, workerLogin: workerLoginFor(existingLayout(loaded), url), ...benchOptions, out, progress: true });
+      return 0;
+    }
+    case 'bench-overhead': {
+      const loaded = load(options);
+      const layout = existingLayout(loaded);
+      const secrets = readSecrets(layout.secretsFile);
+      if (!secrets) throw new ClusterStartError(`no cluster in ${loaded.dataDir}: run 'npx dpg up' first`);
+      const url = new URL(plainUrl(loaded, layout, options.user));
+      let seconds = 10;
+      if (options.duration !== undefined) {
+        try {
+          seconds = parseDuration(options.duration, '--duration');
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        if (seconds < 1 || seconds > 600) throw new UsageError(`--duration ${options.duration}: give 1s to 10m per run`);
+      }
+      await runOverhead({
+        layout,
+        secrets,
+        database: loaded.config.cluster.database,
+        user: { name: decodeURIComponent(url.username), password: decodeURIComponent(url.password) },
+        seconds,
+        namespace: options.namespace ?? 'agent-1/auth-patterns',
+        out,
+      });
       return 0;
     }
     case 'move-shard': {
