@@ -62,7 +62,7 @@ export class GroupPool {
    * for the coordinator's own work it runs here.
    */
   async acquire(owner = INTERNAL_OWNER): Promise<BackendConnection> {
-    const connection = await this.take();
+    const connection = await this.take(owner);
     // The coordinator's own work leaves no session state behind: only a client session's is reset.
     if (connection.owner !== owner && connection.owner !== FRESH_CONNECTION && connection.owner !== INTERNAL_OWNER) connection.discardPending = true;
     connection.owner = owner;
@@ -99,10 +99,29 @@ export class GroupPool {
     }
   }
 
-  private async take(): Promise<BackendConnection> {
+  /**
+   * An idle connection for `owner` that needs no reset: the one it used last (its session
+   * state on the node is the owner's own: no DISCARD, no round trip) or a clean one.
+   * Without this, sessions taking turns would each find another's connection and pay a
+   * reset per statement.
+   */
+  private pickIdle(owner: number): BackendConnection | undefined {
+    let clean = -1;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const candidate = this.idle[i]!;
+      if (candidate.owner === owner && owner !== INTERNAL_OWNER) return this.idle.splice(i, 1)[0];
+      if (clean < 0 && (candidate.owner === FRESH_CONNECTION || candidate.owner === INTERNAL_OWNER)) clean = i;
+    }
+    return clean >= 0 ? this.idle.splice(clean, 1)[0] : undefined;
+  }
+
+  private async take(owner: number): Promise<BackendConnection> {
     if (this.closed) throw new ConnectionLostError(`the pool of group ${this.groupId} is closed`);
     for (;;) {
-      const connection = this.idle.pop();
+      // Its own or a clean connection; else a new one while the pool may grow (one
+      // connection per active session, as long as max_size allows); else another
+      // session's, reset before use (acquire).
+      const connection = this.pickIdle(owner) ?? (this.total + this.opening < this.options.maxSize ? undefined : this.idle.pop());
       if (!connection) break;
       if (!connection.broken) return connection;
       this.total--;

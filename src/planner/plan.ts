@@ -273,17 +273,24 @@ export function fillShard(template: string, relations: TableInfo[], shardIndex: 
  * shard list (shards moved to another group, a shard split in two).
  */
 export function withCurrentTables<P extends Plan>(plan: P, current: (table: TableInfo) => TableInfo): P {
+  // The catalog did not change the tables (the common case): the plan itself, so that what
+  // is cached per plan object (search forms, descriptions) stays found.
+  const same = (tables: readonly TableInfo[]) => tables.every((t) => current(t) === t);
   switch (plan.kind) {
     case 'distributed':
+      if (current(plan.anchor) === plan.anchor && same(plan.relations) && (!plan.searched || current(plan.searched.table) === plan.searched.table)) return plan;
       return { ...plan, anchor: current(plan.anchor), relations: plan.relations.map(current), searched: plan.searched && { ...plan.searched, table: current(plan.searched.table) } };
-    case 'insert':
-      return { ...plan, table: current(plan.table), relations: plan.relations.map(current), source: plan.source && { ...plan.source, plan: withCurrentTables(plan.source.plan, current) } };
+    case 'insert': {
+      const source = plan.source && withCurrentTables(plan.source.plan, current);
+      if (current(plan.table) === plan.table && same(plan.relations) && source === plan.source?.plan) return plan;
+      return { ...plan, table: current(plan.table), relations: plan.relations.map(current), source: plan.source && { ...plan.source, plan: source! } };
+    }
     case 'reference-write':
-      return { ...plan, relations: plan.relations.map(current) };
+      return same(plan.relations) ? plan : { ...plan, relations: plan.relations.map(current) };
     case 'copy':
-      return { ...plan, table: current(plan.table) };
+      return current(plan.table) === plan.table ? plan : { ...plan, table: current(plan.table) };
     case 'ddl':
-      return { ...plan, tables: plan.tables.map(current) };
+      return same(plan.tables) ? plan : { ...plan, tables: plan.tables.map(current) };
     default:
       return plan;
   }

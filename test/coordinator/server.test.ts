@@ -194,3 +194,32 @@ test('2,000 random and mutated messages after authentication: each gets an error
   console.log(`fuzz: 2000 messages over ${connections} connections`);
   await coordinatorServes();
 });
+
+test('sessions taking turns keep their own node connection: no reset of another session\'s state per statement', async () => {
+  // Before: the pool handed the connection one session had just released to the next
+  // session asking, so two sessions taking turns shared one node connection and each
+  // statement paid a reset (DISCARD) of the other's state first.
+  const a = new pg.Client(cluster.url);
+  const b = new pg.Client(cluster.url);
+  await a.connect();
+  await b.connect();
+  try {
+    const pids = { a: new Set<number>(), b: new Set<number>() };
+    for (let i = 0; i < 6; i++) {
+      pids.a.add((await a.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      pids.b.add((await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    }
+    assert.equal(pids.a.size, 1, `session a used node connections ${[...pids.a]}`);
+    assert.equal(pids.b.size, 1, `session b used node connections ${[...pids.b]}`);
+    assert.notDeepEqual([...pids.a], [...pids.b]);
+    // A session's own session state stays with it (and never reaches the other).
+    await a.query("SET application_name = 'turn-a'");
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await a.query('SHOW application_name')).rows[0].application_name, 'turn-a');
+      assert.notEqual((await b.query('SHOW application_name')).rows[0].application_name, 'turn-a');
+    }
+  } finally {
+    await a.end();
+    await b.end();
+  }
+});
