@@ -1,12 +1,32 @@
 import type { CatalogSnapshot } from '../catalog/snapshot.ts';
 import { OFF_THREAD_PARSE_CHARS, parseSql, parseSqlOffThread, type ParsedStatement } from './sql-ast.ts';
 import { planStatement } from './planner.ts';
-import type { Plan } from './plan.ts';
+import type { ControlPlan, Plan } from './plan.ts';
+import { normalizeStatement, type NormalizedStatement } from './normalize.ts';
 import { isStackOverflow, stackDepthExceeded } from '../server/client-error.ts';
 
 export interface PlannedStatement {
-  statement: ParsedStatement;
+  /** The parse tree; absent for a plan reused across literal values (no parse was needed). */
+  statement?: ParsedStatement;
   plan: Plan;
+}
+
+/**
+ * Statements whose plan holds for any values of their literals: one statement, a
+ * SELECT/INSERT/UPDATE/DELETE that calls no function (the planner looks at the literal
+ * arguments of some: set_config, pg_notify) and that the planner sent to the control
+ * group as written. Their plan is the text itself, whatever the constants in it.
+ */
+const LITERAL_FREE_COMMANDS = new Set(['select', 'insert', 'update', 'delete']);
+
+function literalShape(sql: string): NormalizedStatement | null {
+  if (sql.length > 64 * 1024) return null;
+  const shape = normalizeStatement(sql);
+  return shape && !shape.calls && LITERAL_FREE_COMMANDS.has(shape.command) ? shape : null;
+}
+
+function reusableAcrossLiterals(plan: Plan): plan is ControlPlan {
+  return plan.kind === 'control' && !plan.utility && !plan.sessionConfig && !plan.copyIn && !(plan.notices && plan.notices.length > 0);
 }
 
 /**
@@ -16,6 +36,9 @@ export interface PlannedStatement {
  */
 export class PlanCache {
   private readonly entries = new Map<string, { version: number; planned: PlannedStatement[] }>();
+  /** Control-group plans by normalized text (literals as markers): see literalShape. */
+  private readonly shapes = new Map<string, { version: number; plan: ControlPlan }>();
+  private static readonly MAX_SHAPES = 5000;
   hits = 0;
   misses = 0;
 
@@ -52,8 +75,31 @@ export class PlanCache {
       this.entries.set(sql, cached);
       return cached.planned;
     }
+    const shape = literalShape(sql);
+    if (shape) {
+      const reused = this.shapes.get(shape.key);
+      if (reused && reused.version === snapshot.version) {
+        this.hits++;
+        return [{ plan: { ...reused.plan, sql: sql.slice(shape.start, shape.end) } }];
+      }
+    }
     this.misses++;
-    return this.store(sql, snapshot, () => parseSql(sql).map((statement) => ({ statement, plan: planStatement(statement, snapshot) })));
+    const planned = this.store(sql, snapshot, () => parseSql(sql).map((statement) => ({ statement, plan: planStatement(statement, snapshot) })));
+    if (shape && planned.length === 1) {
+      const plan = planned[0]!.plan;
+      // The plan is the statement's own text: then any text of the same shape is planned as itself.
+      if (reusableAcrossLiterals(plan) && plan.sql === sql.slice(shape.start, shape.end)) {
+        if (this.shapes.size >= PlanCache.MAX_SHAPES) this.shapes.delete(this.shapes.keys().next().value!);
+        this.shapes.set(shape.key, { version: snapshot.version, plan });
+        // The exact text need not be kept too: its shape answers it.
+        this.forget(sql);
+      }
+    }
+    return planned;
+  }
+
+  private forget(sql: string): void {
+    if (this.entries.delete(sql)) this.chars -= sql.length;
   }
 
   private store(sql: string, snapshot: CatalogSnapshot, make: () => PlannedStatement[]): PlannedStatement[] {
