@@ -126,7 +126,7 @@ export async function runOnGroup(
   ctx.transaction.busy.add(connection);
   const onEnd = () => {
     ctx.transaction.busy.delete(connection);
-    metrics()?.shardQueryLatency.observe({ shard_id: label.shardId, query_type: label.queryType }, (performance.now() - started) / 1000);
+    metrics()?.shardQueryLatency.observe([label.shardId, label.queryType], (performance.now() - started) / 1000);
   };
   return new WorkerResultStream(connection, typeMap, ctx.onNotice, hidden, onEnd, forgetUnparsed);
 }
@@ -203,7 +203,7 @@ export async function atomically(ctx: ExecutionContext, groups: number, run: () 
 }
 
 export async function runControl(ctx: ExecutionContext, plan: ControlPlan): Promise<ResultStream> {
-  metrics()?.statements.inc({ route: 'control' });
+  metrics()?.statements.inc(['control']);
   for (const message of plan.notices ?? []) ctx.onNotice(encodeNoticeResponse({ severity: 'NOTICE', severityNonLocalized: 'NOTICE', code: '00000', message }));
   return runOnGroup(ctx, 0, [request(plan.sql, ctx.bindings)], true);
 }
@@ -241,7 +241,7 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   // A search on the shards' shared HNSW indexes: ef_search from their profile, and at least LIMIT + OFFSET.
   const sharedEfSearch = !route && plan.vectorSearch && plan.command === 'SELECT' ? sharedIndexEfSearch(ctx, plan, shards) : null;
   if (route && (route.perNamespace || route.queries.length > 1)) {
-    metrics()?.statements.inc({ route: 'multi_shard' });
+    metrics()?.statements.inc(['multi_shard']);
     const queries = new Map<number, { shard: number; sql: string }[]>();
     for (const query of route.queries) {
       const group = groupOf(ctx, plan.anchor, query.shard);
@@ -251,13 +251,13 @@ export async function runDistributed(ctx: ExecutionContext, plan: DistributedPla
   }
   if (shards.length === 1) {
     const shard = route?.queries[0]?.shard ?? shards[0]!;
-    metrics()?.statements.inc({ route: 'router' });
+    metrics()?.statements.inc(['router']);
     const label = { shardId: plan.anchor.shards[shard]!.shardId, queryType: plan.command.toLowerCase() };
     const sql = fillShard(route?.queries[0]?.sql ?? plan.template, plan.relations, shard);
     const stream = await runOnGroup(ctx, groupOf(ctx, plan.anchor, shard), [request(sql, bindings)], write, 0, label, route?.efSearch ?? sharedEfSearch);
     return plan.vectorSearch ? timedVectorSearch(stream, searchNamespace(plan, params), label.shardId) : stream;
   }
-  metrics()?.statements.inc({ route: 'multi_shard' });
+  metrics()?.statements.inc(['multi_shard']);
   const byGroup = new Map<number, number[]>();
   for (const shard of shards) {
     const group = groupOf(ctx, plan.anchor, shard);
@@ -415,7 +415,7 @@ export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promis
     const shard = ctx.coordinator.snapshot.shardIndexForNewRow(plan.table, value);
     rowsByShard.set(shard, [...(rowsByShard.get(shard) ?? []), row]);
   });
-  metrics()?.statements.inc({ route: rowsByShard.size > 1 ? 'multi_shard' : 'router' });
+  metrics()?.statements.inc([rowsByShard.size > 1 ? 'multi_shard' : 'router']);
   const byGroup = new Map<number, WorkerRequest[]>();
   for (const [shard, rows] of rowsByShard) {
     const group = groupOf(ctx, plan.table, shard);
@@ -468,7 +468,7 @@ async function runInsertSelect(ctx: ExecutionContext, plan: InsertPlan, source: 
   }
   if (rowsByShard.size === 0) return new LocalResultStream('INSERT 0 0');
   ctx.transaction.statementDurability = ctx.coordinator.tableDurability(plan.table);
-  metrics()?.statements.inc({ route: rowsByShard.size > 1 ? 'multi_shard' : 'router' });
+  metrics()?.statements.inc([rowsByShard.size > 1 ? 'multi_shard' : 'router']);
   // Text results, or the client's formats for RETURNING (then the extended protocol, without parameters).
   const extended = plan.returning && ctx.bindings.extended && ctx.bindings.resultFormats.some((f) => f !== 0);
   const writeCtx: ExecutionContext = { ...ctx, bindings: extended ? { ...ctx.bindings, params: [], paramFormats: [], paramTypes: [] } : { ...ctx.bindings, extended: false, params: [], paramFormats: [], paramTypes: [] } };
@@ -520,7 +520,7 @@ function insertRequest(plan: InsertPlan, shard: number, rows: number[], bindings
 
 export async function runReferenceWrite(ctx: ExecutionContext, plan: ReferenceWritePlan): Promise<ResultStream> {
   ctx.transaction.statementDurability = strongestDurability(ctx, plan.relations);
-  metrics()?.statements.inc({ route: 'multi_shard' });
+  metrics()?.statements.inc(['multi_shard']);
   const snapshot = ctx.coordinator.snapshot;
   const reference = plan.relations.find((t) => t.kind === 'reference')!;
   const groups = snapshot.placementGroups(reference, 0);

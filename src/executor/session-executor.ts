@@ -36,6 +36,7 @@ interface PreparedStatementEntry {
   planned: PlannedStatement | null;
   paramTypes: number[];
   description?: StatementDescription;
+  hooks?: Pick<Bindings, 'visibleColumns' | 'describedParameterTypes'>;
 }
 
 interface Portal {
@@ -79,19 +80,20 @@ export class SessionExecutor {
     return this.session.output;
   }
 
-  private context(bindings: Bindings, statement?: PreparedStatementEntry): ExecutionContext {
-    return {
-      coordinator: this.coordinator,
-      transaction: this.transaction,
-      onNotice: (frame) => this.output.write(frame),
-      bindings: statement
-        ? {
-            ...bindings,
-            visibleColumns: async () => (await this.describeStatement(statement)).columns,
-            describedParameterTypes: async () => (await this.describeStatement(statement)).parameterTypes,
-          }
-        : bindings,
+  /** Notices of node statements go to the client as they come. */
+  private readonly onNotice = (frame: Buffer): void => this.output.write(frame);
+
+  private context(bindings: Bindings): ExecutionContext {
+    return { coordinator: this.coordinator, transaction: this.transaction, onNotice: this.onNotice, bindings };
+  }
+
+  /** A prepared statement's describe hooks for its portals' bindings (made once per statement). */
+  private hooksOf(statement: PreparedStatementEntry): Pick<Bindings, 'visibleColumns' | 'describedParameterTypes'> {
+    statement.hooks ??= {
+      visibleColumns: async () => (await this.describeStatement(statement)).columns,
+      describedParameterTypes: async () => (await this.describeStatement(statement)).parameterTypes,
     };
+    return statement.hooks;
   }
 
   /** Startup parameters other than user/database (application_name, DateStyle, options -c x=y) become session settings. */
@@ -321,7 +323,7 @@ export class SessionExecutor {
   }
 
   private async open(planned: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
-    const ctx = this.context(bindings, statement);
+    const ctx = this.context(bindings);
     const snapshot = this.coordinator.snapshot;
     const plan = withCurrentTables(planned, (table) => snapshot.tables.get(table.name) ?? table);
     switch (plan.kind) {
@@ -334,10 +336,10 @@ export class SessionExecutor {
       case 'reference-write':
         return runReferenceWrite(ctx, plan);
       case 'transaction':
-        metrics()?.statements.inc({ route: 'local' });
+        metrics()?.statements.inc(['local']);
         return new LocalResultStream(await this.transactionCommand(plan));
       case 'set':
-        metrics()?.statements.inc({ route: 'local' });
+        metrics()?.statements.inc(['local']);
         return new LocalResultStream(await this.setCommand(plan));
       case 'empty': {
         const empty = new LocalResultStream('');
@@ -353,7 +355,7 @@ export class SessionExecutor {
         if (plan.direction === 'in') throw new Error('COPY FROM STDIN is started by runStatement');
         return new CopyOutStream(ctx, plan, await copyHeaderLine(ctx, plan));
       case 'local':
-        metrics()?.statements.inc({ route: 'local' });
+        metrics()?.statements.inc(['local']);
         return new LocalResultStream(plan.tag);
       case 'unsupported':
         throw plan.error;
@@ -520,6 +522,7 @@ export class SessionExecutor {
           paramFormats: message.parameterFormats,
           paramTypes: statement.paramTypes,
           resultFormats: message.resultFormats,
+          ...this.hooksOf(statement),
         },
         stream: null,
         suspended: false,

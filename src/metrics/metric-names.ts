@@ -22,6 +22,7 @@ export const METRICS = {
   dpg_plan_cache_hits_total: { type: 'counter', labels: [], help: 'Statements planned from the plan cache' },
   dpg_plan_cache_misses_total: { type: 'counter', labels: [], help: 'Statements parsed and planned' },
   dpg_statements_total: { type: 'counter', labels: ['route'], help: 'Statements by route: router (one shard), multi_shard, control, local' },
+  dpg_statement_cpu_microseconds: { type: 'gauge', labels: [], help: 'Coordinator CPU (user + system, from process.cpuUsage) per statement since the previous scrape' },
   dpg_two_phase_commits_total: { type: 'counter', labels: ['outcome'], help: 'Distributed commits: committed, failed, recovered_commit, recovered_rollback' },
   dpg_leader_changes_total: { type: 'counter', labels: ['group'], help: 'Changes of a group\'s primary this coordinator followed (from etcd)' },
   dpg_failover_retries_total: { type: 'counter', labels: ['outcome'], help: 'Statements hit by a lost or refused worker connection: retried (a read, or a write that never reached the worker) or unknown (a write whose outcome the client is told is unknown)' },

@@ -78,6 +78,18 @@ test('queries show up in the seed metrics and in dpg_* metrics', async () => {
   assert.ok(samples(text, 'dpg_statements_total').some((s) => s.labels.includes('route="multi_shard"')));
   assert.ok(samples(text, 'dpg_errors_total').some((s) => s.labels.includes('sqlstate_class="22"') && s.value >= 1));
   assert.ok(samples(text, 'dpg_plan_cache_hits_total')[0]!.value > 0);
+  // Histogram buckets are cumulative and end with +Inf = _count, as Prometheus expects.
+  const buckets = samples(text, 'shard_query_latency_seconds_bucket').filter((s) => s.labels.includes('query_type="insert"'));
+  const counts = samples(text, 'shard_query_latency_seconds_count').filter((s) => s.labels.includes('query_type="insert"'));
+  for (const count of counts) {
+    const shard = /shard_id="([^"]*)"/.exec(count.labels)![1];
+    const mine = buckets.filter((b) => b.labels.includes(`shard_id="${shard}"`));
+    assert.ok(mine.every((b, i) => i === 0 || b.value >= mine[i - 1]!.value), 'cumulative buckets');
+    assert.equal(mine.find((b) => b.labels.includes('le="+Inf"'))?.value, count.value);
+  }
+  // The coordinator's CPU per statement since the last scrape: positive after 30-odd statements, and bounded.
+  const cpu = samples(text, 'dpg_statement_cpu_microseconds')[0]!.value;
+  assert.ok(cpu > 0 && cpu < 1_000_000, `dpg_statement_cpu_microseconds ${cpu}`);
 });
 
 test('the collector fills shard sizes, row counts, replication lag and leader gauges', async () => {
