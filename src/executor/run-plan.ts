@@ -363,8 +363,8 @@ function timedVectorSearch(stream: ResultStream, namespace: string | null, shard
     if (recorded) return;
     recorded = true;
     const label = m.namespaceLabel(namespace);
-    m.vectorSearchDuration.observe({ namespace: label, shard_id: shardId }, (performance.now() - started) / 1000);
-    m.vectorSearchResults.inc({ namespace: label }, rows);
+    m.vectorSearchDuration.observe([label, shardId], (performance.now() - started) / 1000);
+    m.vectorSearchResults.inc([label], rows);
   };
   return {
     description: () => stream.description(),

@@ -1,4 +1,4 @@
-import { Registry, Histogram, Counter, Gauge, collectDefaultMetrics } from 'prom-client';
+import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client';
 import { METRICS } from './metric-names.ts';
 import { FastCounter, FastHistogram } from './fast-metrics.ts';
 
@@ -13,8 +13,8 @@ const LATENCY_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
  */
 export class CoordinatorMetrics {
   readonly registry = new Registry();
-  readonly vectorSearchDuration = new Histogram({ name: 'vector_search_duration_seconds', help: METRICS.vector_search_duration_seconds.help, labelNames: ['namespace', 'shard_id'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly vectorSearchResults = new Counter({ name: 'vector_search_results_total', help: METRICS.vector_search_results_total.help, labelNames: ['namespace'], registers: [this.registry] });
+  readonly vectorSearchDuration = new FastHistogram('vector_search_duration_seconds', METRICS.vector_search_duration_seconds.help, ['namespace', 'shard_id'], LATENCY_BUCKETS, this.registry);
+  readonly vectorSearchResults = new FastCounter('vector_search_results_total', METRICS.vector_search_results_total.help, ['namespace'], this.registry);
   /** Observed for every node statement: see fast-metrics.ts. */
   readonly shardQueryLatency = new FastHistogram('shard_query_latency_seconds', METRICS.shard_query_latency_seconds.help, ['shard_id', 'query_type'], LATENCY_BUCKETS, this.registry);
   readonly replicationLagSeconds = new Gauge({ name: 'replication_lag_seconds', help: METRICS.replication_lag_seconds.help, labelNames: ['shard_id', 'replica_id'], registers: [this.registry] });
