@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 npx tsc --noEmit
 shopt -s globstar nullglob
-files=(test/**/*.test.ts)
+# The pure stages first (seconds), then the tests against real clusters.
+files=(test/unit/**/*.test.ts)
+for file in test/**/*.test.ts; do [[ $file == test/unit/* ]] || files+=("$file"); done
 exec npx tsx --test --test-concurrency=2 "${files[@]}"

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinaryRowSplitter, CsvRowSplitter, TextRowSplitter, type RowSplitter } from '../../src/executor/copy-rows.ts';
+import { BinaryRowSplitter, CsvRowSplitter, TextRowSplitter, type RowSplitter } from '../../../src/executor/copy-rows.ts';
 
 // COPY data cut anywhere (CopyData messages split at every byte) gives the same rows;
 // a row arriving in many chunks is joined once when complete (a 100 MB line was copied

@@ -1,11 +1,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql } from '../../src/planner/sql-ast.ts';
-import { planStatement } from '../../src/planner/planner.ts';
-import { normalizeStatement } from '../../src/planner/normalize.ts';
-import { PlanCache } from '../../src/planner/plan-cache.ts';
-import { CatalogSnapshot, type TableInfo } from '../../src/catalog/snapshot.ts';
-import { seededRandom } from '../support/random.ts';
+import { initParser, parseSql } from '../../../src/planner/sql-ast.ts';
+import { planStatement } from '../../../src/planner/planner.ts';
+import { normalizeStatement } from '../../../src/planner/normalize.ts';
+import { PlanCache } from '../../../src/planner/plan-cache.ts';
+import { CatalogSnapshot, type TableInfo } from '../../../src/catalog/snapshot.ts';
+import { seededRandom } from '../../support/random.ts';
 
 // The lexer that lets statements differing only in their constants share a plan
 // (pgbench -S in simple mode), and the plan cache's use of it: pure, no cluster.

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionTransaction } from '../../src/executor/transaction.ts';
-import type { BackendConnection } from '../../src/executor/backend-connection.ts';
-import type { Coordinator } from '../../src/server/coordinator.ts';
+import { SessionTransaction } from '../../../src/executor/transaction.ts';
+import type { BackendConnection } from '../../../src/executor/backend-connection.ts';
+import type { Coordinator } from '../../../src/server/coordinator.ts';
 
 // hnsw.ef_search of a routed search comes from the HNSW profile (at least LIMIT),
 // unless the session chose its own: what the coordinator sends a worker connection.

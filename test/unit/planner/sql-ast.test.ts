@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql, SqlSyntaxError, walk, nodeType, unwrapNode } from '../../src/planner/sql-ast.ts';
+import { initParser, parseSql, SqlSyntaxError, walk, nodeType, unwrapNode } from '../../../src/planner/sql-ast.ts';
 
 before(async () => {
   await initParser();

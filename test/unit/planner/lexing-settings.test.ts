@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql, unwrapNode } from '../../src/planner/sql-ast.ts';
-import { checkLexingSetting, checkSetConfigCalls, checkSetStatement } from '../../src/planner/lexing-settings.ts';
+import { initParser, parseSql, unwrapNode } from '../../../src/planner/sql-ast.ts';
+import { checkLexingSetting, checkSetConfigCalls, checkSetStatement } from '../../../src/planner/lexing-settings.ts';
 
 // The coordinator lexes SQL as a node with standard_conforming_strings = on and UTF-8 text
 // does: the direct ways to change either are refused before anything runs.

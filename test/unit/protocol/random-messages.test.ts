@@ -22,8 +22,8 @@ import {
   type Frame,
   type FrontendMessage,
   type NoticeFields,
-} from '../../src/protocol/index.ts';
-import { seededRandom } from '../support/random.ts';
+} from '../../../src/protocol/index.ts';
+import { seededRandom } from '../../support/random.ts';
 
 // Set DPG_TEST_SEED to replay a failing run.
 const seed = process.env.DPG_TEST_SEED ? Number(process.env.DPG_TEST_SEED) : randomInt(2 ** 31);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planRebalance, imbalance, type ShardGroupLoad } from '../../src/rebalance/rebalance-plan.ts';
+import { planRebalance, imbalance, type ShardGroupLoad } from '../../../src/rebalance/rebalance-plan.ts';
 
 const load = (shardIndex: number, groupId: number, bytes: number, rows = bytes): ShardGroupLoad => ({
   colocationId: 1,

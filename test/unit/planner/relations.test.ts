@@ -1,8 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql } from '../../src/planner/sql-ast.ts';
-import { collectRelations, type RelationRef } from '../../src/planner/relations.ts';
-import { scanIdentifier } from '../../src/planner/rewrite.ts';
+import { initParser, parseSql } from '../../../src/planner/sql-ast.ts';
+import { collectRelations, type RelationRef } from '../../../src/planner/relations.ts';
+import { scanIdentifier } from '../../../src/planner/rewrite.ts';
 
 before(async () => {
   await initParser();

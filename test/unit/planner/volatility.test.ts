@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql } from '../../src/planner/sql-ast.ts';
-import { isDeterministic } from '../../src/planner/volatility.ts';
+import { initParser, parseSql } from '../../../src/planner/sql-ast.ts';
+import { isDeterministic } from '../../../src/planner/volatility.ts';
 
 // Only reads whose result depends on the data alone may come from the result cache.
 before(async () => {

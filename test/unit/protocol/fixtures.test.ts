@@ -34,7 +34,7 @@ import {
   type BackendMessage,
   type Frame,
   type FrontendMessage,
-} from '../../src/protocol/index.ts';
+} from '../../../src/protocol/index.ts';
 
 /** Bytes from hex pairs separated by spaces. */
 function h(hex: string): Buffer {

@@ -10,7 +10,7 @@ import {
   ConfigError,
   DEFAULT_CONFIG,
   CONFIG_FILE_NAME,
-} from '../../src/config/config.ts';
+} from '../../../src/config/config.ts';
 
 const tempDirs: string[] = [];
 const tempDir = () => {

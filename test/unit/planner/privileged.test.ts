@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql, unwrapNode } from '../../src/planner/sql-ast.ts';
-import { checkPrivileged } from '../../src/planner/privileged.ts';
+import { initParser, parseSql, unwrapNode } from '../../../src/planner/sql-ast.ts';
+import { checkPrivileged } from '../../../src/planner/privileged.ts';
 
 // Role, database and system changes, other roles, dpg's channels and backend signals
 // are refused before anything runs.

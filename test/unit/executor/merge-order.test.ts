@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collatesByBytes, comparatorFor, isoDateTimeMicros } from '../../src/executor/merge.ts';
+import { collatesByBytes, comparatorFor, isoDateTimeMicros } from '../../../src/executor/merge.ts';
 
 // The multi-shard merge compares sort values as PostgreSQL orders them, or refuses with
 // 0A000: it compared their text, which put BC dates after AD ones, misread years below

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { arrivalTimes, runOpenLoop } from '../../src/bench/open-loop.ts';
-import { resolveScenarios, scenarioSettingsFromYaml, parseDuration, BenchConfigError } from '../../src/bench/scenarios.ts';
-import { parseBenchFlags } from '../../src/bench/bench.ts';
-import { summarize } from '../../src/bench/stats.ts';
-import { recallAt } from '../../src/bench/recall.ts';
+import { arrivalTimes, runOpenLoop } from '../../../src/bench/open-loop.ts';
+import { resolveScenarios, scenarioSettingsFromYaml, parseDuration, BenchConfigError } from '../../../src/bench/scenarios.ts';
+import { parseBenchFlags } from '../../../src/bench/bench.ts';
+import { summarize } from '../../../src/bench/stats.ts';
+import { recallAt } from '../../../src/bench/recall.ts';
 
 describe('open-loop arrivals', () => {
   it('schedules target_qps × (duration − ramp_up/2) arrivals, ramping up', () => {

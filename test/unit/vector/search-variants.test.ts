@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql, unwrapNode } from '../../src/planner/sql-ast.ts';
-import { SearchVariants, searchColumn, hasOtherFilters } from '../../src/vector/search-variants.ts';
+import { initParser, parseSql, unwrapNode } from '../../../src/planner/sql-ast.ts';
+import { SearchVariants, searchColumn, hasOtherFilters } from '../../../src/vector/search-variants.ts';
 
 before(async () => {
   await initParser();

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql, unwrapNode } from '../../src/planner/sql-ast.ts';
-import { collectRelations } from '../../src/planner/relations.ts';
+import { initParser, parseSql, unwrapNode } from '../../../src/planner/sql-ast.ts';
+import { collectRelations } from '../../../src/planner/relations.ts';
 import {
   analyzeShardKey,
   joinConditions,
@@ -9,7 +9,7 @@ import {
   resolveKeyValues,
   type KeyRelation,
   type KeyValue,
-} from '../../src/planner/shard-key.ts';
+} from '../../../src/planner/shard-key.ts';
 
 before(async () => {
   await initParser();

@@ -1,11 +1,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initParser, parseSql } from '../../src/planner/sql-ast.ts';
-import { planStatement } from '../../src/planner/planner.ts';
-import { CatalogSnapshot, type TableInfo, type NamespaceTier } from '../../src/catalog/snapshot.ts';
-import { DEFAULT_CONFIG } from '../../src/config/config.ts';
-import { routeSearch, efSearchFor, type VectorSearchOptions } from '../../src/vector/search-route.ts';
-import type { DistributedPlan } from '../../src/planner/plan.ts';
+import { initParser, parseSql } from '../../../src/planner/sql-ast.ts';
+import { planStatement } from '../../../src/planner/planner.ts';
+import { CatalogSnapshot, type TableInfo, type NamespaceTier } from '../../../src/catalog/snapshot.ts';
+import { DEFAULT_CONFIG } from '../../../src/config/config.ts';
+import { routeSearch, efSearchFor, type VectorSearchOptions } from '../../../src/vector/search-route.ts';
+import type { DistributedPlan } from '../../../src/planner/plan.ts';
 
 // How a namespace-scoped search runs on the shards, by the namespaces' tiers: pure
 // planning, no cluster (the cluster tests check the answers).

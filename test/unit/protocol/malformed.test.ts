@@ -14,7 +14,7 @@ import {
   ProtocolError,
   readyForQueryStatus,
   type Frame,
-} from '../../src/protocol/index.ts';
+} from '../../../src/protocol/index.ts';
 
 function h(hex: string): Buffer {
   return Buffer.from(hex.replaceAll(' ', ''), 'hex');
