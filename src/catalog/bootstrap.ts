@@ -9,12 +9,11 @@ import { SEED_COLUMNS, SEED_TABLES, tableDDL } from './seed-schema.ts';
 import { namespaceShardIdSql } from './shard-ranges.ts';
 import { syncNamespaceIsolation } from './namespace-isolation.ts';
 import { hyperbolicShardIdSql } from './hyperbolic.ts';
+import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 
 export class BootstrapError extends Error {}
 
 
-const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
-const quoteIdent = (value: string) => `"${value.replace(/"/g, '""')}"`;
 
 export async function groupLeaders(layout: ClusterLayout): Promise<Map<number, NodeLayout>> {
   const leaders = new Map<number, NodeLayout>();

@@ -1,4 +1,4 @@
-import { quoteIdentifier } from '../planner/rewrite.ts';
+import { quoteIdentifier } from '../shared/quoting.ts';
 
 /**
  * The catalog, kept in the control group's database: groups and nodes, distributed

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdentifier as quoteIdent, quoteLiteral } from '../planner/rewrite.ts';
+import { quoteIdentifier as quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 
 /**
  * Tenant isolation (config users[].namespaces), enforced by PostgreSQL on every shard:

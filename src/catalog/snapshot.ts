@@ -1,7 +1,7 @@
 import { shardIndexForHash } from './shard-ranges.ts';
 import { hashtext } from './hashtext.ts';
 import { hyperbolicShardIndex, radiusOf, HyperbolicValueError } from './hyperbolic.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 
 /**
  * An immutable, in-memory copy of the catalog that the coordinator plans with.

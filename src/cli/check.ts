@@ -5,7 +5,7 @@ import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders } from '../catalog/bootstrap.ts';
 import { readCatalogSnapshot } from '../catalog/catalog-reader.ts';
 import type { TableInfo } from '../catalog/snapshot.ts';
-import { quoteIdentifier } from '../planner/rewrite.ts';
+import { quoteIdentifier } from '../shared/quoting.ts';
 
 /** What `dpg check` found: problems make it fail; notes do not. */
 export interface CheckReport {

@@ -21,7 +21,7 @@ import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
 import { MissingSystemUserError } from '../cluster/system-user.ts';
 import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, splitShardCommand, mergeShardsCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 import { checkCluster, formatCheckReport } from './check.ts';
 import { toolUrl, withTls } from '../cluster/certificates.ts';
 

@@ -2,7 +2,7 @@ import type { LoadedConfig } from '../config/config.ts';
 import { join } from 'node:path';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, workerGroupIdsOf } from '../cluster/state.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 import { addGroup, removeGroup } from '../rebalance/scale.ts';
 import { createMerge, createSplit, equalSplitPoints } from '../rebalance/shard-split.ts';
 import { readSecrets } from '../cluster/secrets.ts';

@@ -4,7 +4,7 @@ import { PARTIALS_PLACEHOLDER, finishCombineSql, type AggregateSpec } from '../p
 import { writeRequests } from './worker-request.ts';
 import { WorkerResultStream, type ResultStream } from './result-stream.ts';
 import type { ExecutionContext } from './run-plan.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 
 /** A text array literal ({"a","b",NULL}) holding values in their text output form. */
 function arrayLiteral(values: (string | null)[]): string {

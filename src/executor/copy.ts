@@ -3,7 +3,7 @@ import { encodeFrontend } from '../protocol/frontend.ts';
 import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend } from '../protocol/backend.ts';
 import { fillShard, type CopyPlan } from '../planner/plan.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 import { ServerError, type BackendConnection } from './backend-connection.ts';
 import type { ExecutionContext } from './run-plan.ts';
 import type { ResultStream } from './result-stream.ts';

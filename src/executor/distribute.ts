@@ -3,7 +3,7 @@ import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { DistributionFunctionPlan } from '../planner/plan.ts';
 import { parseSql, unwrapNode } from '../planner/sql-ast.ts';
 import { shardRanges } from '../catalog/shard-ranges.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import type { BackendConnection } from './backend-connection.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, type ExecutionContext } from './run-plan.ts';

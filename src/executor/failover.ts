@@ -1,4 +1,4 @@
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { ConnectFailedError, ConnectionLostError, ServerError } from './backend-connection.ts';
 
 /**

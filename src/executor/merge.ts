@@ -1,7 +1,7 @@
 import type { Frame } from '../protocol/frames.ts';
 import { decodeBackend } from '../protocol/backend.ts';
 import type { SortKey } from '../planner/plan.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { stripHiddenColumns, type ResultStream, type WorkerResultStream } from './result-stream.ts';
 
 /** Compares two sort values in PostgreSQL's text output format, by the column's type OID. */

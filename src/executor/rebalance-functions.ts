@@ -1,5 +1,5 @@
 import type { DistributionFunctionPlan } from '../planner/plan.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
 import { createMove } from '../rebalance/move-catalog.ts';
 import { createSplit } from '../rebalance/shard-split.ts';

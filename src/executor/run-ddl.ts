@@ -1,7 +1,7 @@
 import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { DdlPlan, DropIndexPlan } from '../planner/plan.ts';
 import type { TableInfo } from '../catalog/snapshot.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { CATALOG_PARTICIPANT } from './transaction.ts';
 import { atomically, drain, runOnGroup, type ExecutionContext } from './run-plan.ts';

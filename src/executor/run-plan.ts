@@ -1,7 +1,7 @@
 import { deparseSync } from 'pgsql-deparser';
 import { dataRowValues, encodeNoticeResponse } from '../protocol/backend.ts';
 import type { Coordinator } from '../server/coordinator.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { CatalogSnapshot, type Durability, type TableInfo } from '../catalog/snapshot.ts';
 import { fillShard, type DistributedPlan, type InsertPlan, type ReferenceWritePlan, type ControlPlan, type LimitSpec } from '../planner/plan.ts';
 import { resolveKeyValues, type KeyValue } from '../planner/shard-key.ts';

@@ -5,7 +5,7 @@ import { decodeBackend } from '../protocol/backend.ts';
 import type { FrontendMessage } from '../protocol/frontend.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import type { ClientSession } from '../server/client-session.ts';
-import { ClientError, SqlState, errorFields } from '../server/client-error.ts';
+import { ClientError, SqlState, errorFields } from '../shared/errors.ts';
 import type { PlannedStatement } from '../planner/plan-cache.ts';
 import { withCurrentTables, type SessionConfigCall, type DistributedPlan, type Plan, type SessionSettingPlan, type TransactionPlan } from '../planner/plan.ts';
 import { SessionTransaction } from './transaction.ts';
@@ -21,7 +21,7 @@ import { runControl, runDistributed, runInsert, runReferenceWrite, type Bindings
 import { ResultCache, recordingStream, type Invalidation } from './result-cache.ts';
 import { readScope, writeInvalidation } from './cache-scope.ts';
 import { checkLexingSetting } from '../planner/lexing-settings.ts';
-import { quoteLiteral } from '../planner/rewrite.ts';
+import { quoteLiteral } from '../shared/quoting.ts';
 
 interface StatementDescription {
   parameterTypes: number[];
@@ -105,7 +105,7 @@ export class SessionExecutor {
       const key = name.toLowerCase();
       const lexing = checkLexingSetting(key, value);
       if (lexing) throw lexing;
-      this.transaction.recordSetting(key, `SET ${quoteIdent(key)} = '${value.replace(/'/g, "''")}'`, false);
+      this.transaction.recordSetting(key, `SET ${quoteSettingName(key)} = '${value.replace(/'/g, "''")}'`, false);
     }
     if (settings.some(([name]) => name.toLowerCase() === IDLE_IN_TRANSACTION_TIMEOUT)) {
       try {
@@ -795,6 +795,7 @@ function writesRows(plan: Plan): boolean {
   return plan.kind === 'insert' || plan.kind === 'reference-write' || (plan.kind === 'distributed' && !plan.readOnly);
 }
 
-function quoteIdent(name: string): string {
+/** A setting's name for SET: dotted names (hnsw.ef_search) stay unquoted, as PostgreSQL's GUC names are. */
+function quoteSettingName(name: string): string {
   return /^[a-z_][a-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }

@@ -3,7 +3,7 @@ import type { BackendConnection } from './backend-connection.ts';
 import type { GroupPool } from './pool.ts';
 import { discardSessionStateSql, ServerError } from './backend-connection.ts';
 import type { Coordinator } from '../server/coordinator.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { failureKind, OutcomeUnknownError } from './failover.ts';
 import type { Durability } from '../catalog/snapshot.ts';

@@ -1,6 +1,7 @@
 import type { TableInfo } from '../catalog/snapshot.ts';
 import type { GroupPool } from '../executor/pool.ts';
 import { CronSchedule } from './cron.ts';
+import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 
 export type MaintenanceJob = 'reindex' | 'analyze' | 'rebalance';
 
@@ -12,8 +13,6 @@ export interface MaintenanceHost {
   rebalance?: () => Promise<string>;
 }
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
  * Scheduled maintenance (config maintenance): every few seconds each job's cron schedule

@@ -2,7 +2,7 @@ import { deparseSync } from 'pgsql-deparser';
 import { unwrapNode, walk } from './sql-ast.ts';
 import type { collectRelations } from './relations.ts';
 import { replaceRelationNames, AGGREGATES } from './merge-select.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 
 /**
  * A SELECT with aggregates, GROUP BY or DISTINCT over several shards, computed in

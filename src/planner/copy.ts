@@ -1,6 +1,6 @@
 import { deparseSync } from 'pgsql-deparser';
 import type { CatalogSnapshot } from '../catalog/snapshot.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { unwrapNode, walk, type ParsedStatement } from './sql-ast.ts';
 import { relationPlaceholder, type CopyPlan, type Plan } from './plan.ts';
 

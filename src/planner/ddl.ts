@@ -1,9 +1,10 @@
 import { deparseSync } from 'pgsql-deparser';
 import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { unwrapNode, walk, type ParsedStatement } from './sql-ast.ts';
 import { collectRelations } from './relations.ts';
 import type { Plan, DdlPlan } from './plan.ts';
+import { quoteIdent } from '../shared/quoting.ts';
 
 const INDEX_BACKED = new Set(['CONSTR_PRIMARY', 'CONSTR_UNIQUE', 'CONSTR_EXCLUSION']);
 
@@ -154,12 +155,11 @@ function planDropPolicy(node: any, statement: ParsedStatement, snapshot: Catalog
   if (!table) return null;
   const ifExists = node.missing_ok ? ' IF EXISTS' : '';
   const cascade = node.behavior === 'DROP_CASCADE' ? ' CASCADE' : '';
-  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
   return {
     kind: 'ddl',
     shellSql: statement.text,
     tables: [table],
-    render: (t: TableInfo, shardIndex: number) => `DROP POLICY${ifExists} ${quote(policy)} ON ${quote(`${t.name}${shardSuffix(t, shardIndex)}`)}${cascade}`,
+    render: (t: TableInfo, shardIndex: number) => `DROP POLICY${ifExists} ${quoteIdent(policy)} ON ${quoteIdent(`${t.name}${shardSuffix(t, shardIndex)}`)}${cascade}`,
     transactional: true,
     dropsTables: [],
     rowSecurity: true,

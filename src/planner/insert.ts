@@ -1,6 +1,6 @@
 import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
 import { deparseSync } from 'pgsql-deparser';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { unwrapNode, walk } from './sql-ast.ts';
 import { replaceRelationNames } from './merge-select.ts';
 import { stripTextCasts, type KeyValue } from './shard-key.ts';

@@ -1,5 +1,5 @@
 import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { unwrapNode, walk } from './sql-ast.ts';
 
 const WRITE_STATEMENTS = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);

@@ -3,7 +3,7 @@ import { OFF_THREAD_PARSE_CHARS, parseSql, parseSqlOffThread, type ParsedStateme
 import { planStatement } from './planner.ts';
 import type { ControlPlan, Plan } from './plan.ts';
 import { normalizeStatement, type NormalizedStatement } from './normalize.ts';
-import { isStackOverflow, stackDepthExceeded } from '../server/client-error.ts';
+import { isStackOverflow, stackDepthExceeded } from '../shared/errors.ts';
 
 export interface PlannedStatement {
   /** The parse tree; absent for a plan reused across literal values (no parse was needed). */

@@ -1,6 +1,6 @@
 import type { TableInfo } from '../catalog/snapshot.ts';
 import type { KeyValue } from './shard-key.ts';
-import type { ClientError } from '../server/client-error.ts';
+import type { ClientError } from '../shared/errors.ts';
 import type { AggregateSpec } from './aggregate-select.ts';
 
 /**

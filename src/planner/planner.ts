@@ -1,5 +1,5 @@
 import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import type { ParsedStatement } from './sql-ast.ts';
 import { parseSql, unwrapNode, walk } from './sql-ast.ts';
 import { collectRelations, type RelationRef } from './relations.ts';

@@ -1,4 +1,4 @@
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { constantValue, walkBuiltinCalls } from './sql-ast.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { ClientError, SqlState } from '../server/client-error.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { constantValue, unwrapNode, walk, walkBuiltinCalls } from './sql-ast.ts';
 import type { Plan, SessionConfigCall } from './plan.ts';
 

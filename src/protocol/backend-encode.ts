@@ -1,7 +1,7 @@
 import type { BackendMessage, FieldDescription } from './backend.ts';
 import { checkCount, cstringBytes, MessageWriter } from './message-writer.ts';
 import { AuthenticationCode, BackendCode } from './message-codes.ts';
-import { NOTICE_FIELD_CODES, type NoticeFields } from './notice-fields.ts';
+import { NOTICE_FIELD_CODES, type NoticeFields } from '../shared/notice-fields.ts';
 
 const EMPTY = Buffer.alloc(0);
 

@@ -2,9 +2,9 @@ import { BodyReader, readFormatCodes } from './body-reader.ts';
 import { ProtocolError } from './errors.ts';
 import { describeByte, type Frame } from './frames.ts';
 import { AuthenticationCode, BackendCode } from './message-codes.ts';
-import { NOTICE_FIELD_BY_CODE, type NoticeFields } from './notice-fields.ts';
+import { NOTICE_FIELD_BY_CODE, type NoticeFields } from '../shared/notice-fields.ts';
 
-export type { NoticeFields } from './notice-fields.ts';
+export type { NoticeFields } from '../shared/notice-fields.ts';
 export {
   AUTHENTICATION_OK,
   BIND_COMPLETE,

@@ -2,6 +2,6 @@
 export * from './message-codes.ts';
 export * from './errors.ts';
 export * from './frames.ts';
-export * from './notice-fields.ts';
+export * from '../shared/notice-fields.ts';
 export * from './frontend.ts';
 export * from './backend.ts';

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { ClusterLayout, GroupLayout, NodeLayout } from '../cluster/layout.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, groupLeader } from '../cluster/connect.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 
 /**
  * What shard moves and the rebalancer run with: superuser connections to each group's
@@ -20,8 +20,6 @@ export interface AdminContext {
   log: (line: string) => void;
 }
 
-export const quoteIdent = (value: string) => `"${value.replace(/"/g, '""')}"`;
-export const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 export function groupLayout(admin: AdminContext, groupId: number): GroupLayout {
   const group = admin.layout.groups.find((g) => g.id === groupId);

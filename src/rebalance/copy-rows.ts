@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdent } from './admin.ts';
+import { quoteIdent } from '../shared/quoting.ts';
 import type { ShardTableDefinition } from './shard-ddl.ts';
 
 /** Rows per INSERT, within the protocol's 65,535 parameters of a statement. */

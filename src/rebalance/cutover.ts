@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
-import { ClientError } from '../server/client-error.ts';
-import { connectPrimary, onPrimary, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
+import { ClientError } from '../shared/errors.ts';
+import { connectPrimary, onPrimary, type AdminContext } from './admin.ts';
+import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 import { advance, loadMove, moveObjectName, type MoveRecord } from './move-catalog.ts';
 import { indexNames, readShardTable, retireTablesSql, type ShardTableDefinition } from './shard-ddl.ts';
 import { preparedExists } from './replication-objects.ts';

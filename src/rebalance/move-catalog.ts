@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 
 /**
  * The catalog's record of shard moves (dpg_catalog.shard_moves). A move carries a shard

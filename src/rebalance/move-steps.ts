@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { ClientError } from '../server/client-error.ts';
-import { connectPrimary, onPrimary, primaryNode, quoteIdent, quoteLiteral, type AdminContext } from './admin.ts';
+import { ClientError } from '../shared/errors.ts';
+import { connectPrimary, onPrimary, primaryNode, type AdminContext } from './admin.ts';
+import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 import { advance, moveObjectName, type MoveRecord } from './move-catalog.ts';
 import { dropTablesSql, retiredName, existingTables, indexNames, readShardTable, type ShardTableDefinition } from './shard-ddl.ts';
 import { dropReplicationObjects, dropStaleStandbySlots, preparedExists } from './replication-objects.ts';

@@ -2,7 +2,7 @@ import { onPrimary, type AdminContext } from './admin.ts';
 import { createMove, unfinishedMoves } from './move-catalog.ts';
 import { imbalance, planRebalance, type RebalancePlan, type RebalanceStrategy, type ShardGroupLoad } from './rebalance-plan.ts';
 import { runMove, type MoveOptions, type MoveResult } from './shard-move.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 
 export interface RebalanceOptions {
   strategy: RebalanceStrategy;

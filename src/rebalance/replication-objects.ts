@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { connectNode } from '../cluster/connect.ts';
-import { groupLayout, primaryNode, quoteLiteral, type AdminContext } from './admin.ts';
+import { groupLayout, primaryNode, type AdminContext } from './admin.ts';
+import { quoteLiteral } from '../shared/quoting.ts';
 
 /**
  * The replication objects of a move, all named after it (`dpg_move_<id>`): a

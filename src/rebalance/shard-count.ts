@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { shardRanges, MAX_SHARD_COUNT } from '../catalog/shard-ranges.ts';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 import { onPrimary, type AdminContext } from './admin.ts';
 import { createMove } from './move-catalog.ts';
 import { measureLoads } from './rebalancer.ts';

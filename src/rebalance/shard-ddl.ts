@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdent } from './admin.ts';
+import { quoteIdent } from '../shared/quoting.ts';
 
 /**
  * The definition of a shard table as it is on its worker, read from that worker's

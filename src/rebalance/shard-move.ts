@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 import { onPrimary, type AdminContext } from './admin.ts';
 import { advance, BEFORE_CUTOVER, loadMove, MOVE_LOCK_CLASS, type MoveRecord, type MoveState } from './move-catalog.ts';
 import { reshardCleanup, reshardCopy, reshardCutover, reshardRollBack, reshardSetup } from './reshard.ts';

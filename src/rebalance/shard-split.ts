@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ClientError } from '../server/client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 import { claimShards, shardGroupOf, type ShardGroup } from './move-catalog.ts';
 
 /**

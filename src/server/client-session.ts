@@ -7,7 +7,7 @@ import { decodeFrontend, decodeSASLInitialResponse, type FrontendMessage } from 
 import { encodeBackend, encodeErrorResponse, readyForQuery, type NoticeFields } from '../protocol/backend.ts';
 import { ScramServerSession, SCRAM_MECHANISM, ScramError } from '../protocol/scram.ts';
 import { ClientOutput } from './output.ts';
-import { ClientError, SqlState, errorFields } from './client-error.ts';
+import { ClientError, SqlState, errorFields } from '../shared/errors.ts';
 import type { Coordinator } from './coordinator.ts';
 import type { SecureContext } from 'node:tls';
 import { SessionExecutor } from '../executor/session-executor.ts';

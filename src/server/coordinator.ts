@@ -26,7 +26,7 @@ import type { VectorSearchOptions } from '../vector/search-route.ts';
 import { NamespaceTierManager } from '../vector/tier-manager.ts';
 import { ResultCache } from '../executor/result-cache.ts';
 import { ReplicaRouter, type ReadFrom } from '../executor/replicas.ts';
-import { ClientError } from './client-error.ts';
+import { ClientError } from '../shared/errors.ts';
 import { AbortedByRecoveryError, PlacementsChangedError } from '../executor/failover.ts';
 import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
 import type { AdminContext } from '../rebalance/admin.ts';

@@ -5,6 +5,7 @@ import { hnswProfileIn, type HnswProfile } from '../config/config.ts';
 import { recallFloor } from './search-route.ts';
 import { pgSslOption, type BackendTarget } from '../executor/backend-connection.ts';
 import type { GroupPool } from '../executor/pool.ts';
+import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 
 /**
  * Namespace tiers: every namespace starts 'exact' (searched by sorting its rows by
@@ -76,8 +77,6 @@ interface NamespaceEntry {
   indexes: Set<string>;
 }
 
-export const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
-export const quoteIdent = (value: string) => `"${value.replace(/"/g, '""')}"`;
 
 /** The name of a namespace's own index on one shard: at most 63 bytes whatever the namespace. */
 export function namespaceIndexName(shardId: string, column: string, namespace: string): string {

@@ -2,7 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initParser, parseSql, walk } from '../../../src/planner/sql-ast.ts';
 import { collectRelations } from '../../../src/planner/relations.ts';
-import { rewriteRelations, quoteIdentifier, scanIdentifier } from '../../../src/planner/rewrite.ts';
+import { rewriteRelations, scanIdentifier } from '../../../src/planner/rewrite.ts';
+import { quoteIdentifier } from '../../../src/shared/quoting.ts';
 
 before(async () => {
   await initParser();

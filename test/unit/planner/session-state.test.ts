@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initParser, parseSql, unwrapNode } from '../../../src/planner/sql-ast.ts';
 import { checkTemporaryObjects, planSessionState, sessionConfigCalls } from '../../../src/planner/session-state.ts';
-import { ClientError } from '../../../src/server/client-error.ts';
+import { ClientError } from '../../../src/shared/errors.ts';
 
 // Session state a node keeps per connection cannot follow a session over pooled
 // connections: refused, kept by the coordinator (set_config), or answered locally.

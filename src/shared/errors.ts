@@ -1,4 +1,4 @@
-import type { NoticeFields } from '../protocol/backend.ts';
+import type { NoticeFields } from './notice-fields.ts';
 
 /**
  * An error the client sees: it maps one-to-one onto ErrorResponse fields with a
