@@ -1,0 +1,65 @@
+/**
+ * dpg's dependency rule (issue #16), checked by `npm run typecheck`:
+ *   shared <- protocol <- backend <- topology <- planner <- physical <- execution <- frontend <- app,
+ * the control plane beside execution (never the frontend), ops (cluster processes, CLI,
+ * bench, chaos) on top, and nothing in the core importing ops.
+ * The folders are being moved into these stages; until each has moved, the rules below
+ * hold for the folders as they are, and `.dependency-cruiser-known-violations.json` lists
+ * the imports that still break them: those are to go as the stages move; any other fails.
+ */
+const CORE = '^src/(shared|protocol|planner|executor|server|catalog|vector|metrics|config|util|maintenance|rebalance)/';
+const OPS = '^src/(cli|bench|chaos|cluster)/';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'core-uses-no-ops',
+      comment: 'The core (and the control plane) never import ops: cluster processes, the CLI, benchmarks, chaos.',
+      severity: 'error',
+      // src/server/main.ts is the coordinator process's composition root (app): it may read the cluster's files.
+      from: { path: CORE, pathNot: '^src/server/main\\.ts$' },
+      to: { path: OPS },
+    },
+    {
+      name: 'shared-is-the-bottom',
+      comment: 'shared (errors, quoting, logging) imports nothing of dpg.',
+      severity: 'error',
+      from: { path: '^src/shared/' },
+      to: { path: '^src/', pathNot: '^src/shared/' },
+    },
+    {
+      name: 'protocol-uses-only-shared',
+      comment: 'The codec and authentication know nothing above them.',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { path: '^src/', pathNot: '^src/(shared|protocol)/' },
+    },
+    {
+      name: 'planner-is-pure',
+      comment: 'The planner turns SQL and a catalog snapshot into plans: no execution, no frontend, no processes, no metrics.',
+      severity: 'error',
+      from: { path: '^src/planner/' },
+      to: { path: '^src/(executor|server|cluster|rebalance|maintenance|metrics|cli|bench|chaos)/' },
+    },
+    {
+      name: 'control-plane-not-frontend',
+      comment: 'DDL propagation, the rebalancer, moves, tiers and maintenance use topology, backend and execution, never the frontend.',
+      severity: 'error',
+      from: { path: '^src/(rebalance|maintenance|vector/tier-manager)' },
+      to: { path: '^src/server/' },
+    },
+    {
+      name: 'no-circular',
+      comment: 'Stages depend one way.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.mjs', '.js'] },
+  },
+};
