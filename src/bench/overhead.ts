@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import pg from 'pg';
 import type { ClusterLayout, NodeLayout } from '../cluster/layout.ts';
 import { nodePassword, type ClusterSecrets } from '../cluster/secrets.ts';
 import { groupLeader } from '../cluster/connect.ts';
 import { lookupSystemUser, runAs } from '../cluster/system-user.ts';
 import { listProcessRecords } from '../cluster/processes.ts';
+import { freePort } from '../cluster/standalone-postgres.ts';
 
 /**
  * `dpg bench overhead`: what the coordinator costs on top of the query it forwards,
@@ -162,17 +162,6 @@ async function pgbench(target: Target, options: OverheadOptions, mode: 'prepared
   const statements = Number(/number of transactions actually processed: (\d+)/.exec(output)?.[1]);
   if (!Number.isFinite(tps) || !Number.isFinite(statements)) throw new Error(`could not read pgbench's output:\n${output}`);
   return { tps, statements, cpuMicrosPerStatement: pids.length > 0 && statements > 0 ? cpu / statements : null };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Debian's PgBouncer in session mode in front of `target`, as the postgres OS user (it refuses root). */

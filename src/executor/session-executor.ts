@@ -176,7 +176,7 @@ export class SessionExecutor {
     const invalidation = this.coordinator.resultCache ? writeInvalidation(plan, bindings) : null;
     if (!stream) {
       try {
-        stream = await this.openFollowingFailover(plan, bindings, portal?.statement);
+        stream = await this.openFollowingFailover(plan, bindings);
       } catch (error) {
         // (The statement's own error is what the client hears, not a cache failure after it.)
         await this.wrote(invalidation).catch(() => {});
@@ -232,7 +232,7 @@ export class SessionExecutor {
    * row is read before) and a write that never reached a worker run again once the
    * group has a primary, for at most the coordinator's failover wait.
    */
-  private async openFollowingFailover(plan: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
+  private async openFollowingFailover(plan: Plan, bindings: Bindings): Promise<ResultStream> {
     const read = plan.kind === 'distributed' && plan.readOnly;
     const write = writesRows(plan);
     const deadline = Date.now() + this.coordinator.failoverWaitMs;
@@ -242,7 +242,7 @@ export class SessionExecutor {
       let stream: ResultStream | null = null;
       this.transaction.forcePrimary = forcePrimary;
       try {
-        stream = await this.open(plan, bindings, statement);
+        stream = await this.open(plan, bindings);
         // Outside a block a read's first row, and a write's first row or its end, is awaited
         // here: a failure that can be retried (a failover, a shard moved away) is seen before
         // the client has heard anything of the statement.
@@ -322,7 +322,7 @@ export class SessionExecutor {
     this.transaction.fail();
   }
 
-  private async open(planned: Plan, bindings: Bindings, statement?: PreparedStatementEntry): Promise<ResultStream> {
+  private async open(planned: Plan, bindings: Bindings): Promise<ResultStream> {
     const ctx = this.context(bindings);
     const snapshot = this.coordinator.snapshot;
     const plan = withCurrentTables(planned, (table) => snapshot.tables.get(table.name) ?? table);
@@ -555,7 +555,7 @@ export class SessionExecutor {
       }
       if (!portal.stream) {
         try {
-          portal.stream = await this.openFollowingFailover(planned.plan, portal.bindings, portal.statement);
+          portal.stream = await this.openFollowingFailover(planned.plan, portal.bindings);
         } catch (error) {
           this.afterError(error);
           throw this.failoverError(planned.plan, error);

@@ -58,11 +58,6 @@ export class FastCounter extends FastMetric<{ labels: Record<string, string>; va
     this.entry(values, (labels) => ({ labels, value: 0 })).value += by;
   }
 
-  /** The count for one label combination (0 when never counted). */
-  valueOf(values: readonly string[]): number {
-    return this.entries.get(values.length === 1 ? values[0]! : values.join('\u0001'))?.value ?? 0;
-  }
-
   total(): number {
     let sum = 0;
     for (const entry of this.entries.values()) sum += entry.value;

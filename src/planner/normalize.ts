@@ -34,6 +34,20 @@ const isIdentChar = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
 
+/**
+ * The index after the quoted token starting at `start` ('string' or "identifier", the
+ * quote doubled inside it), or -1 when it does not end.
+ */
+function afterQuoted(sql: string, start: number): number {
+  const quote = sql[start]!;
+  for (let j = start + 1; ; ) {
+    const q = sql.indexOf(quote, j);
+    if (q < 0) return -1;
+    if (sql[q + 1] !== quote) return q + 1;
+    j = q + 2;
+  }
+}
+
 export function normalizeStatement(sql: string): NormalizedStatement | null {
   const n = sql.length;
   let out = '';
@@ -81,17 +95,8 @@ export function normalizeStatement(sql: string): NormalizedStatement | null {
       // A standard string: '' is a quote, backslashes are characters (standard_conforming_strings
       // is on in every dpg session: lexing settings cannot change). Adjacent strings separated
       // by a newline continue one another: give up on those.
-      let j = i + 1;
-      for (;;) {
-        const q = sql.indexOf("'", j);
-        if (q < 0) return null;
-        if (sql.charCodeAt(q + 1) === 39) {
-          j = q + 2;
-          continue;
-        }
-        j = q + 1;
-        break;
-      }
+      const j = afterQuoted(sql, i);
+      if (j < 0) return null;
       let k = j;
       while (k < n && isSpace(sql.charCodeAt(k))) k++;
       if (sql.charCodeAt(k) === 39) return null;
@@ -125,17 +130,8 @@ export function normalizeStatement(sql: string): NormalizedStatement | null {
     }
     if (c === 34) {
       // "quoted identifier": kept as written.
-      let j = i + 1;
-      for (;;) {
-        const q = sql.indexOf('"', j);
-        if (q < 0) return null;
-        if (sql.charCodeAt(q + 1) === 34) {
-          j = q + 2;
-          continue;
-        }
-        j = q + 1;
-        break;
-      }
+      const j = afterQuoted(sql, i);
+      if (j < 0) return null;
       lastWord = sql.slice(i, j);
       i = j;
       continue;
