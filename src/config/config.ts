@@ -84,6 +84,12 @@ export interface DpgConfig {
     held_rows_max_mb: number;
     /** Coordinators dpg up runs (1-9); with several, HAProxy listens on the client port in front of them. */
     instances: number;
+    /**
+     * Processes of each coordinator (1-16), sharing its port (node:cluster): one per core
+     * lets a coordinator use every core of its host. max_client_connections is the
+     * coordinator's, across its processes.
+     */
+    processes: number;
   };
   vector: {
     /** A namespace of up to this many rows is searched exactly; past it, it gets an HNSW index of its own. */
@@ -243,7 +249,7 @@ export const DEFAULT_CONFIG: DpgConfig = {
     },
   },
   patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, pool_wait_timeout_seconds: 30, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, held_rows_max_mb: 256, instances: 1 },
+  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, pool_wait_timeout_seconds: 30, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, held_rows_max_mb: 256, instances: 1, processes: 1 },
   vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
   maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
   query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
@@ -421,6 +427,7 @@ const schema = object({
     insert_select_max_mb: number(0.001, 65536),
     held_rows_max_mb: number(0.001, 900),
     instances: integer(1, 9),
+    processes: integer(1, 16),
   }),
   vector: object({
     exact_search_max_rows: integer(0, Number.MAX_SAFE_INTEGER),

@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { CoordinatorMetrics } from './metrics.ts';
 
 /**
  * The coordinator's HTTP endpoint: /metrics (Prometheus text format), /health (the
@@ -9,8 +8,7 @@ import type { CoordinatorMetrics } from './metrics.ts';
 export async function startMetricsServer(
   host: string,
   port: number,
-  registryOf: CoordinatorMetrics,
-  beforeScrape: () => void,
+  scrape: () => Promise<{ text: string; contentType: string }>,
   ready: () => Promise<{ ready: boolean; reason?: string }>,
 ): Promise<Server> {
   const server = createServer((request, response) => {
@@ -22,9 +20,8 @@ export async function startMetricsServer(
     if (request.method !== 'GET' && request.method !== 'HEAD') return reply(405, 'method not allowed\n');
     switch (path) {
       case '/metrics':
-        beforeScrape();
-        registryOf.registry.metrics().then(
-          (text) => reply(200, text, registryOf.registry.contentType),
+        scrape().then(
+          ({ text, contentType }) => reply(200, text, contentType),
           (error: Error) => reply(500, `metrics failed: ${error.message}\n`),
         );
         return;

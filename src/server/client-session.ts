@@ -294,7 +294,10 @@ export class ClientSession {
     if (this.database !== this.coordinator.database) {
       throw new ClientError(SqlState.invalidCatalogName, `database "${this.database}" does not exist (this coordinator serves "${this.coordinator.database}")`);
     }
-    if (!this.coordinator.sessionAuthenticated(this)) throw tooManyClients(this.coordinator.maxClients);
+    if (!(await this.coordinator.sessionAuthenticated(this))) {
+      if (this.state === SessionState.Closed) return;
+      throw tooManyClients(this.coordinator.maxClients);
+    }
     this.authenticated = true;
     if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
     this.authenticationTimer = null;

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { initMetrics, metrics } from '../metrics/metrics.ts';
 import { startMetricsServer } from '../metrics/http.ts';
+import { PROCESS_SLOTS, type ProcessGroupMember } from './process-group.ts';
 import { collectClusterMetrics } from '../metrics/collector.ts';
 import pg from 'pg';
 import { ClientSession } from './client-session.ts';
@@ -64,8 +65,19 @@ export interface CoordinatorOptions {
   workerPool: PoolOptions;
   /** Shards of a new distributed table unless create_distributed_table says otherwise. */
   defaultShardCount: number;
-  /** The HTTP endpoint (/metrics, /health, /ready) and the cluster collector; no port: no endpoint. */
-  metrics?: { port: number; namespaceLabelLimit: number; collectIntervalSeconds: number };
+  /**
+   * The metrics registry and the cluster collector, and the HTTP endpoint (/metrics,
+   * /health, /ready) on `port`; port null: no endpoint of its own (a process of a group,
+   * whose primary serves the host's).
+   */
+  metrics?: { port: number | null; namespaceLabelLimit: number; collectIntervalSeconds: number };
+  /**
+   * This coordinator is one process of the host's group (config coordinator.processes):
+   * client slots and cancels go through the group, and only process 0 runs the cluster's
+   * background work (2PC recovery, tiers, maintenance), which one coordinator per host is
+   * enough for.
+   */
+  group?: ProcessGroupMember;
   /** Two-phase commit recovery: grace period of an undecided prepared part, and the loop's interval. */
   recovery: { graceSeconds: number; intervalSeconds: number };
   /** Namespace tiers and vector search (config: vector, hnsw.profiles). */
@@ -136,7 +148,8 @@ export class Coordinator {
   serverParameters = new Map<string, string>();
   private readonly verifiers = new Map<string, string>();
   private readonly sessions = new Map<number, ClientSession>();
-  private nextProcessId = 1;
+  /** The next BackendKeyData process id is slot + PROCESS_SLOTS x this (see process-group.ts). */
+  private nextProcessKey = 1;
   private server: Server | null = null;
   private catalogListener: pg.Client | null = null;
   private catalogVersion = 0;
@@ -233,7 +246,8 @@ export class Coordinator {
       this.server!.once('error', reject);
       this.server!.listen(this.options.port, this.options.host, () => resolve());
     });
-    this.startRecoveryLoop();
+    const background = (this.options.group?.index ?? 0) === 0;
+    if (background) this.startRecoveryLoop();
     if (this.options.replicaReads && this.options.replicaReads.readFrom !== 'primary') {
       this.replicas = new ReplicaRouter(
         {
@@ -266,8 +280,8 @@ export class Coordinator {
         profiles: this.options.vector.profiles,
       },
     );
-    this.tierManager.start();
-    if (this.options.maintenance) {
+    if (background) this.tierManager.start();
+    if (this.options.maintenance && background) {
       this.maintenance = new MaintenanceScheduler(
         {
           tables: () => [...this.snapshot.tables.values()],
@@ -281,7 +295,8 @@ export class Coordinator {
       this.maintenance.start();
     }
     if (this.options.metrics) await this.startMetrics(this.options.metrics);
-    this.log(`coordinator listening on ${this.options.host}:${this.options.port}`);
+    this.log(`coordinator listening on ${this.options.host}:${this.options.port}${this.options.group ? ` (process ${this.options.group.index})` : ''}`);
+    this.options.group?.started();
   }
 
   private async controlTarget(): Promise<BackendTarget> {
@@ -581,12 +596,24 @@ export class Coordinator {
   private metricsServer: HttpServer | null = null;
   private collectorTimer: NodeJS.Timeout | null = null;
 
-  private async startMetrics(options: { port: number; namespaceLabelLimit: number; collectIntervalSeconds: number }): Promise<void> {
+  /** Refreshes the gauges read at scrape time (sessions, pools, plan cache). */
+  beforeScrape: () => void = () => {};
+
+  /** /ready: the catalog is loaded and the control group reachable. */
+  async readyState(): Promise<{ ready: boolean; reason?: string }> {
+    if (!this.snapshot) return { ready: false, reason: 'the catalog is not loaded' };
+    if (this.stopping) return { ready: false, reason: 'shutting down' };
+    // A short loss of the control group (its failover) leaves the last catalog in use: still ready.
+    if (!this.catalogListener && Date.now() - this.catalogLostAt > 60_000) return { ready: false, reason: 'no connection to the control group for over a minute' };
+    return { ready: true };
+  }
+
+  private async startMetrics(options: { port: number | null; namespaceLabelLimit: number; collectIntervalSeconds: number }): Promise<void> {
     const m = initMetrics(options.namespaceLabelLimit);
     m.clientConnectionsMax.set(this.maxClients);
     let planHits = 0;
     let planMisses = 0;
-    const beforeScrape = () => {
+    this.beforeScrape = () => {
       m.clientConnections.set(this.authenticatedCount);
       for (const groupId of this.pools.keys()) {
         const group = this.snapshot.groups.get(groupId)?.name ?? String(groupId);
@@ -601,13 +628,17 @@ export class Coordinator {
       planHits = this.plans.hits;
       planMisses = this.plans.misses;
     };
-    this.metricsServer = await startMetricsServer(this.options.host, options.port, m, beforeScrape, async () => {
-      if (!this.snapshot) return { ready: false, reason: 'the catalog is not loaded' };
-      if (this.stopping) return { ready: false, reason: 'shutting down' };
-      // A short loss of the control group (its failover) leaves the last catalog in use: still ready.
-      if (!this.catalogListener && Date.now() - this.catalogLostAt > 60_000) return { ready: false, reason: 'no connection to the control group for over a minute' };
-      return { ready: true };
-    });
+    if (options.port !== null) {
+      this.metricsServer = await startMetricsServer(
+        this.options.host,
+        options.port,
+        async () => {
+          this.beforeScrape();
+          return { text: await m.registry.metrics(), contentType: m.registry.contentType };
+        },
+        () => this.readyState(),
+      );
+    }
     const collect = () =>
       collectClusterMetrics(this, m).catch((error) => this.log(`metrics collector: ${(error as Error).message}`));
     this.collect = collect;
@@ -707,13 +738,28 @@ export class Coordinator {
   }
 
   private accept(socket: Socket): void {
-    const processId = this.nextProcessId++;
+    const processId = this.newProcessId();
     const session = new ClientSession(socket, this, processId);
     this.sessions.set(processId, session);
     this.unauthenticated.add(session);
     if (this.unauthenticated.size > this.maxUnauthenticated) {
       const oldest = this.unauthenticated.values().next().value as ClientSession;
       oldest.close();
+    }
+  }
+
+  /**
+   * A process id for BackendKeyData: positive Int32, unique among this process's sessions,
+   * and in a group ≡ the process's index (mod PROCESS_SLOTS), so any process can tell whose
+   * a CancelRequest is.
+   */
+  private newProcessId(): number {
+    const slots = this.options.group ? PROCESS_SLOTS : 1;
+    const index = this.options.group?.index ?? 0;
+    for (;;) {
+      if (this.nextProcessKey * slots + index > 0x7fffffff) this.nextProcessKey = 1;
+      const processId = this.nextProcessKey++ * slots + index;
+      if (!this.sessions.has(processId)) return processId;
     }
   }
 
@@ -727,9 +773,16 @@ export class Coordinator {
    * free (checked here, after authentication, so that sockets that never authenticate
    * cannot take the slots).
    */
-  sessionAuthenticated(session: ClientSession): boolean {
-    if (!this.unauthenticated.delete(session)) return false;
+  async sessionAuthenticated(session: ClientSession): Promise<boolean> {
+    if (!this.unauthenticated.has(session)) return false;
     if (this.authenticatedCount >= this.maxClients) return false;
+    // In a group the host's slots are counted by the primary: ask it for one.
+    if (this.options.group && !(await this.options.group.acquireSlot())) return false;
+    if (!this.unauthenticated.delete(session)) {
+      // Closed while the primary was asked.
+      this.options.group?.releaseSlot();
+      return false;
+    }
     this.authenticatedCount++;
     return true;
   }
@@ -737,7 +790,10 @@ export class Coordinator {
   sessionClosed(session: ClientSession, authenticated: boolean): void {
     this.sessions.delete(session.processId);
     this.unauthenticated.delete(session);
-    if (authenticated) this.authenticatedCount--;
+    if (authenticated) {
+      this.authenticatedCount--;
+      this.options.group?.releaseSlot();
+    }
   }
 
   /** A closed session gave its node connections back: what it left on them is reset now. */
@@ -746,6 +802,8 @@ export class Coordinator {
   }
 
   cancel(processId: number, secretKey: number): void {
+    const group = this.options.group;
+    if (group && processId % PROCESS_SLOTS !== group.index) return group.forwardCancel(processId, secretKey);
     const session = this.sessions.get(processId);
     // Keys travel as Int32; compare them as unsigned, however the client read them.
     if (session && session.secretKey >>> 0 === secretKey >>> 0) session.cancel();

@@ -1,4 +1,7 @@
+import cluster from 'node:cluster';
 import { Coordinator } from './coordinator.ts';
+import { joinProcessGroup, processGroupIndex, runProcessGroup } from './process-group.ts';
+import { metrics } from '../metrics/metrics.ts';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout, CoordinatorLayout } from '../cluster/layout.ts';
 import { clientUsers, INTERNAL_ROLE, nodePassword, type ClusterSecrets } from '../cluster/secrets.ts';
@@ -11,11 +14,47 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { nodeTlsFiles, tlsFiles } from '../cluster/certificates.ts';
 
-/** The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT. */
+const stamp = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+/**
+ * The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT.
+ * With coordinator.processes > 1 this process is the group's primary and forks the
+ * coordinators themselves (process-group.ts).
+ */
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, instance: CoordinatorLayout): Promise<void> {
+  const index = processGroupIndex();
+  if (config.coordinator.processes > 1 && cluster.isPrimary) {
+    const group = await runProcessGroup({
+      processes: config.coordinator.processes,
+      host: layout.host,
+      metricsPort: instance.metricsPort,
+      maxClients: config.coordinator.max_client_connections,
+      log: stamp,
+    });
+    const stop = async (signal: string) => {
+      stamp(`${signal}: stopping ${config.coordinator.processes} coordinator processes`);
+      await group.stop();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+    return;
+  }
   const pools = config.pools;
+  let coordinator: Coordinator | null = null;
+  const member =
+    index === null
+      ? undefined
+      : joinProcessGroup(index, {
+          cancel: (processId, secretKey) => coordinator?.cancel(processId, secretKey),
+          metrics: async () => {
+            coordinator?.beforeScrape();
+            return (await metrics()?.registry.getMetricsAsJSON()) ?? [];
+          },
+          ready: async () => coordinator?.readyState() ?? { ready: false, reason: 'starting' },
+        });
   const state = readClusterState(join(layout.dataDir, 'cluster.json'));
-  const coordinator = new Coordinator({
+  coordinator = new Coordinator({
     host: layout.host,
     port: instance.port,
     database: config.cluster.database,
@@ -33,8 +72,11 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     // cannot tell known users from unknown ones by comparing coordinators).
     scramSecret: createHash('sha256').update(`dpg-scram-salt\0${secrets.superuserPassword}`).digest('base64'),
     defaultShardCount: config.distribution.shard_count,
+    group: member,
+    log: index === null ? stamp : (line) => stamp(`[process ${index}] ${line}`),
     metrics: {
-      port: instance.metricsPort,
+      // In a group the primary serves the host's endpoint.
+      port: index === null ? instance.metricsPort : null,
       namespaceLabelLimit: config.metrics.namespace_label_limit,
       collectIntervalSeconds: config.metrics.collect_interval_seconds,
     },
@@ -55,7 +97,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       database: config.cluster.database,
       indexBuildMemory: config.vector.index_build_memory,
       threshold: config.distribution.shard_rebalancing.threshold,
-      log: (line) => coordinator.log(line),
+      log: (line) => coordinator!.log(line),
     },
     rebalance: { strategy: config.distribution.shard_rebalancing.strategy, maxMoves: config.distribution.shard_rebalancing.max_moves },
     replicaReads: { readFrom: config.query_router.read_from, maxLagMs: config.query_router.max_replica_lag_seconds * 1000 },
@@ -83,17 +125,18 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
       acquireTimeoutMs: config.coordinator.pool_wait_timeout_seconds * 1000,
     },
   });
-  await coordinator.start();
+  const running = coordinator;
+  await running.start();
   const stop = async (signal: string) => {
-    coordinator.log(`${signal}: stopping`);
-    await coordinator.stop().catch(() => {});
+    running.log(`${signal}: stopping`);
+    await running.stop().catch(() => {});
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   // A bug in one session must not take the endpoint down: log it and go on.
-  process.on('uncaughtException', (error) => coordinator.log(`uncaught: ${error.stack ?? String(error)}`));
-  process.on('unhandledRejection', (error) => coordinator.log(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
+  process.on('uncaughtException', (error) => running.log(`uncaught: ${error.stack ?? String(error)}`));
+  process.on('unhandledRejection', (error) => running.log(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
 }
 
 /** The client endpoint's certificate and key, read once at start; null when TLS is off. */
