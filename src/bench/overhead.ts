@@ -7,7 +7,7 @@ import type { ClusterLayout, NodeLayout } from '../cluster/layout.ts';
 import { nodePassword, type ClusterSecrets } from '../cluster/secrets.ts';
 import { groupLeader } from '../cluster/connect.ts';
 import { lookupSystemUser, runAs } from '../cluster/system-user.ts';
-import { listProcessRecords } from '../cluster/processes.ts';
+import { childPids, listProcessRecords } from '../cluster/processes.ts';
 import { freePort } from '../cluster/standalone-postgres.ts';
 
 /**
@@ -108,10 +108,14 @@ function micros(value: number | null, width: number): string {
   return (value === null ? '-' : value.toFixed(0)).padStart(width);
 }
 
-/** utime + stime of the processes, in µs (their threads included). */
+/**
+ * utime + stime of the processes and of their children (a coordinator's processes,
+ * coordinator.processes), in µs (their threads included). Children that exit during a
+ * run are not counted: none do in a healthy run.
+ */
 function cpuMicros(pids: number[]): number {
   let ticks = 0;
-  for (const pid of pids) {
+  for (const pid of pids.flatMap((p) => [p, ...childPids(p)])) {
     try {
       // Fields after the command name (which may hold spaces) start at ") ": utime is the 14th field.
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

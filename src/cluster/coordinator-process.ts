@@ -15,9 +15,20 @@ export function coordinatorConfigFile(layout: ClusterLayout): string {
   return join(layout.dataDir, 'coordinator-config.json');
 }
 
+const coordinatorConfigText = (config: DpgConfig, layout: ClusterLayout) => JSON.stringify({ ...config, data_dir: layout.dataDir }, null, 2);
+
 /** Writes the config every coordinator of the cluster runs with (flags and file merged). */
 export function writeCoordinatorConfig(config: DpgConfig, layout: ClusterLayout): void {
-  writeFileSync(coordinatorConfigFile(layout), JSON.stringify({ ...config, data_dir: layout.dataDir }, null, 2));
+  writeFileSync(coordinatorConfigFile(layout), coordinatorConfigText(config, layout));
+}
+
+/** The coordinators of an earlier dpg up run with another config than this one (false when none was written). */
+export function coordinatorConfigChanged(config: DpgConfig, layout: ClusterLayout): boolean {
+  try {
+    return readFileSync(coordinatorConfigFile(layout), 'utf8') !== coordinatorConfigText(config, layout);
+  } catch {
+    return false;
+  }
 }
 
 export function startCoordinator(layout: ClusterLayout, coordinator: CoordinatorLayout): ProcessRecord {

@@ -137,6 +137,22 @@ export function pidsWithMarker(marker: string): number[] {
 }
 
 /** The PID in a PostgreSQL data directory's postmaster.pid (first line), if the file exists. */
+/** The processes whose parent is `pid` (a coordinator's forked processes), from /proc. */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // the process ended while /proc was read
+    }
+  }
+  return children;
+}
+
 export function postmasterPid(pgDataDir: string): number | null {
   try {
     const pid = Number(readFileSync(join(pgDataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);

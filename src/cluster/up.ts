@@ -15,7 +15,7 @@ import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
 import { bootstrapCluster, grantSeedTables, isolateNamespaces, prepareGroups, createSeedSchema, upgradeCatalog, upgradeSeedSchema } from '../catalog/bootstrap.ts';
 import { cacheUrl, ensureRedis, REDIS_PROCESS } from './redis.ts';
-import { startCoordinator, waitForCoordinator, writeCoordinatorConfig } from './coordinator-process.ts';
+import { coordinatorConfigChanged, startCoordinator, waitForCoordinator, writeCoordinatorConfig } from './coordinator-process.ts';
 import { HAPROXY_PROCESS, startHaproxy, haproxyInstalled } from './haproxy.ts';
 import { FAULT_PROXY_PROCESS, faultProxyConfigFile, startFaultProxy } from '../chaos/fault-proxy.ts';
 import { startMonitoring, monitoringInstalled, monitoringProcessNames, monitoringPorts } from './monitoring.ts';
@@ -112,6 +112,11 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
     await stopCoordinators(layout, log);
   }
 
+  if (coordinatorConfigChanged(config, layout)) {
+    // The coordinators read their config once, at start: a changed one takes a restart.
+    log('the coordinator config changed: restarting the coordinators');
+    await stopCoordinators(layout, log);
+  }
   const toStart = await processesToStart(layout, !!options.monitoring);
   if (options.monitoring && !monitoringInstalled()) {
     throw new ClusterStartError(`--monitoring needs Prometheus and prometheus-postgres-exporter: run 'npx dpg setup'`);

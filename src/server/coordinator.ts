@@ -295,7 +295,7 @@ export class Coordinator {
       this.maintenance.start();
     }
     if (this.options.metrics) await this.startMetrics(this.options.metrics);
-    this.log(`coordinator listening on ${this.options.host}:${this.options.port}${this.options.group ? ` (process ${this.options.group.index})` : ''}`);
+    this.log(`coordinator listening on ${this.options.host}:${this.options.port}`);
     this.options.group?.started();
   }
 

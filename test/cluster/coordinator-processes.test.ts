@@ -1,9 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
 import { startTestCluster, assertClientSlotsFull, type TestCluster } from '../support/test-cluster.ts';
-import { readProcessRecord, isAlive, waitFor } from '../../src/cluster/processes.ts';
+import { readProcessRecord, isAlive, waitFor, childPids } from '../../src/cluster/processes.ts';
 import { PROCESS_SLOTS } from '../../src/server/process-group.ts';
 
 // One coordinator run as two processes sharing its port (coordinator.processes: 2,
@@ -34,22 +33,7 @@ async function metricsText(): Promise<string> {
 }
 
 /** The coordinator's forked processes: children of the process dpg up recorded. */
-function workerPids(): number[] {
-  const primary = readProcessRecord(cluster.layout.runDir, cluster.layout.coordinators[0]!.processName)!.pid;
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === primary) children.push(Number(entry));
-    } catch {
-      // the process ended while the list was read
-    }
-  }
-  return children;
-}
+const workerPids = () => childPids(readProcessRecord(cluster.layout.runDir, cluster.layout.coordinators[0]!.processName)!.pid);
 
 test('sessions are spread over both processes, and the client slots are the coordinator\'s across them (53300 at max_client_connections)', async () => {
   const clients = await Promise.all(Array.from({ length: 4 }, connect));
