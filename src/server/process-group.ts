@@ -37,6 +37,8 @@ type ToPrimary =
   | { dpg: 'ready' };
 
 type ReadyState = { ready: boolean; reason?: string };
+type Metrics = MetricObjectWithValues<MetricValue<string>>[];
+const CLIENT_CONNECTIONS = 'dpg_client_connections';
 
 /** This process's index in the host's group: null when it is not a worker of one. */
 export function processGroupIndex(): number | null {
@@ -60,7 +62,7 @@ export interface ProcessGroupMember {
 /** Joins the group as a worker: answers the primary's requests with the given handlers. */
 export function joinProcessGroup(
   index: number,
-  handlers: { cancel(processId: number, secretKey: number): void; metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]>; ready(): Promise<ReadyState> },
+  handlers: { cancel(processId: number, secretKey: number): void; metrics(): Promise<Metrics>; ready(): Promise<ReadyState> },
 ): ProcessGroupMember {
   const send = (message: ToPrimary) => {
     if (process.connected) process.send!(message);
@@ -223,8 +225,15 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<{ s
       options.host,
       options.metricsPort,
       async () => {
-        const lists = await Promise.all([...members.values()].map((m) => ask(m, 'metrics', 5_000)));
-        const registry = AggregatorRegistry.aggregate(lists.filter((l): l is MetricObjectWithValues<MetricValue<string>>[] => Array.isArray(l)));
+        const answers = await Promise.all([...members.values()].map((m) => ask(m, 'metrics', 5_000)));
+        const lists = answers.filter((l): l is Metrics => Array.isArray(l) && l.length > 0);
+        if (lists.length < options.processes) options.log(`metrics: ${options.processes - lists.length} of ${options.processes} coordinator processes did not answer the scrape`);
+        // The host's sessions are the slots counted here, which admission goes by.
+        const sessions = lists.flatMap((list) => list.filter((metric) => metric.name === CLIENT_CONNECTIONS)).slice(0, 1);
+        const registry = AggregatorRegistry.aggregate([
+          ...lists.map((list) => list.filter((metric) => metric.name !== CLIENT_CONNECTIONS)),
+          sessions.map((metric) => ({ ...metric, values: [{ labels: {}, value: slotsTaken }] })),
+        ]);
         return { text: await registry.metrics(), contentType: registry.contentType };
       },
       async () => {

@@ -1,8 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { startTestCluster, assertClientSlotsFull, type TestCluster } from '../support/test-cluster.ts';
 import { readProcessRecord, isAlive, waitFor, childPids } from '../../src/cluster/processes.ts';
+import { runDpg } from '../support/dpg-cli.ts';
 import { PROCESS_SLOTS } from '../../src/server/process-group.ts';
 
 // One coordinator run as two processes sharing its port (coordinator.processes: 2,
@@ -35,6 +37,9 @@ async function metricsText(): Promise<string> {
 /** The coordinator's forked processes: children of the process dpg up recorded. */
 const workerPids = () => childPids(readProcessRecord(cluster.layout.runDir, cluster.layout.coordinators[0]!.processName)!.pid);
 
+/** The server side of closed sessions has let their slots go (a close reaches the coordinator after the client's end()). */
+const sessionsReleased = () => waitFor('sessions released', 10_000, async () => Number(/^dpg_client_connections (\d+)/m.exec(await metricsText())?.[1]) === 0);
+
 test('sessions are spread over both processes, and the client slots are the coordinator\'s across them (53300 at max_client_connections)', async () => {
   const clients = await Promise.all(Array.from({ length: 4 }, connect));
   try {
@@ -49,13 +54,14 @@ test('sessions are spread over both processes, and the client slots are the coor
     await Promise.all(clients.map((c) => c.end()));
   }
   // Six slots in all, however the sessions fall on the processes; the 7th gets 53300.
-  await waitFor('sessions released', 5000, async () => Number(/^dpg_client_connections (\d+)/m.exec(await metricsText())?.[1]) === 0);
+  await sessionsReleased();
   await assertClientSlotsFull(cluster.url, MAX_CLIENTS);
   // Released slots are free again.
   await assertClientSlotsFull(cluster.url, MAX_CLIENTS);
 });
 
 test('a CancelRequest landing on the other process cancels the session where it runs (57014)', async () => {
+  await sessionsReleased();
   const sessions = await Promise.all(Array.from({ length: 4 }, connect));
   try {
     for (const index of [0, 1]) {
@@ -98,6 +104,7 @@ test('/ready is the host\'s; a process killed with -9 loses only its sessions an
   const pids = workerPids();
   assert.equal(pids.length, 2, `two coordinator processes: ${pids.join(', ')}`);
 
+  await sessionsReleased();
   const sessions = await Promise.all(Array.from({ length: 4 }, connect));
   const errors: Error[] = [];
   for (const s of sessions) s.on('error', (e) => errors.push(e));
@@ -130,6 +137,23 @@ test('/ready is the host\'s; a process killed with -9 loses only its sessions an
     await Promise.all([...after, ...sessions].map((c) => c.end().catch(() => {})));
   }
   // The slots of the lost sessions were given back with their process.
-  await waitFor('sessions released', 5000, async () => Number(/^dpg_client_connections (\d+)/m.exec(await metricsText())?.[1]) === 0);
+  await sessionsReleased();
   await assertClientSlotsFull(cluster.url, MAX_CLIENTS);
+});
+
+test('dpg up after the coordinator config changed restarts the coordinator with it (processes 2 -> 1), and reuses it when nothing changed', async () => {
+  const again = await runDpg(['up', '--config', cluster.configFile], { cwd: cluster.dir });
+  assert.doesNotMatch(again.stdout + again.stderr, /config changed/, 'an unchanged config reuses the running coordinator');
+  assert.equal(workerPids().length, 2);
+  writeFileSync(cluster.configFile, readFileSync(cluster.configFile, 'utf8').replace('processes: 2', 'processes: 1'));
+  const changed = await runDpg(['up', '--config', cluster.configFile], { cwd: cluster.dir });
+  assert.equal(changed.code, 0, changed.stderr);
+  assert.match(changed.stdout + changed.stderr, /the coordinator config changed: restarting the coordinators/);
+  assert.deepEqual(workerPids(), [], 'one process: nothing forked');
+  const client = await connect();
+  try {
+    assert.equal((await client.query('SELECT count(*) AS n FROM memory_entries')).rows[0].n, '0');
+  } finally {
+    await client.end();
+  }
 });
