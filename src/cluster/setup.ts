@@ -40,6 +40,7 @@ const REQUIREMENTS: Requirement[] = [
     packages: ['python3-asyncpg', 'python3-psycopg2'],
     present: () => existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', 'import asyncpg, psycopg2']).status === 0,
   },
+  { what: 'PgBouncer (the baseline of dpg bench overhead)', packages: ['pgbouncer'], present: fileExists('/usr/sbin/pgbouncer') },
   { what: 'a C toolchain and dpkg-source (to build pgvector)', packages: ['build-essential', 'dpkg-dev'], present: fileExists('/usr/bin/gcc', '/usr/bin/make', '/usr/bin/dpkg-source') },
 ];
 
