@@ -1,183 +1,13 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
 import { CronSchedule } from '../maintenance/cron.ts';
 
-/**
- * dpg's one configuration file. Its sections mirror the seed design document
- * (distribution, replication, pools, HNSW profiles); `cluster` and `ports`
- * describe the local processes. Every key is validated at start.
- */
-export interface DpgConfig {
-  /** Folder holding every node, log and pid file of the local cluster. */
-  data_dir: string;
-  ports: { base: number };
-  cluster: {
-    host: string;
-    database: string;
-    etcd: { endpoints: string[] };
-    control_group: { nodes: number };
-    worker_groups: { count: number };
-    /**
-     * Route each node's links to etcd and from the coordinators through dpg's own
-     * fault-injecting TCP proxy, so dpg chaos can cut a node off (the partition
-     * scenario). Fixed when the cluster is made.
-     */
-    fault_proxies: boolean;
-  };
-  distribution: {
-    method: 'hash';
-    key: string;
-    shard_count: number;
-    /** Copies of each shard = nodes in each worker group (DESIGN.md). */
-    replication_factor: number;
-    /**
-     * The rebalancer (src/rebalance): a worker group whose load differs from the mean by
-     * more than `threshold` (a fraction) is out of balance; load is shard bytes on disk,
-     * live rows, or shard groups (`strategy`); one rebalance makes at most `max_moves`
-     * moves. `schedule` (cron, UTC) runs it when `enabled` (and maintenance.enabled).
-     */
-    shard_rebalancing: { enabled: boolean; threshold: number; schedule: string; strategy: 'by_disk_size' | 'by_rows' | 'by_shard_count'; max_moves: number };
-  };
-  replication: {
-    synchronous_mode: boolean;
-    tables: { critical: string[]; audit: string[]; ephemeral: string[] };
-  };
-  pools: {
-    coordinator_pool: { min_size: number; max_size: number; max_queries: number; max_inactive_connection_lifetime: number };
-    worker_pool_per_shard: { min_size: number; max_size: number; max_queries: number };
-  };
-  hnsw: { profiles: HnswProfile[] };
-  postgres: { parameters: Record<string, string | number | boolean> };
-  patroni: { ttl: number; loop_wait: number; retry_timeout: number };
-  coordinator: {
-    /** Beyond this many client connections a new client gets SQLSTATE 53300 (the seed: 500). */
-    max_client_connections: number;
-    /**
-     * A connection that has not finished startup and authentication this many seconds
-     * after it opened is closed (PostgreSQL's authentication_timeout: 60 s, 1 to 600).
-     */
-    authentication_timeout_seconds: number;
-    /**
-     * How long a statement waits for a free connection to a group whose pool is at its
-     * max_size (every connection held, e.g. by sessions idle in a transaction) before it
-     * fails with SQLSTATE 53300.
-     */
-    pool_wait_timeout_seconds: number;
-    /** A prepared part of a two-phase commit without a commit record is rolled back once this old. */
-    prepared_transaction_grace_seconds: number;
-    /** How often the recovery loop looks for prepared transactions left by a crash. */
-    recovery_interval_seconds: number;
-    /**
-     * How long a statement waits for a worker group without a primary (a failover under
-     * way) before it fails; reads, and writes that never reached the old primary, then
-     * run on the new one.
-     */
-    failover_wait_seconds: number;
-    /** INSERT ... SELECT into a distributed table holds the SELECT's rows on the coordinator: at most this many MB of them (more: SQLSTATE 54000). */
-    insert_select_max_mb: number;
-    /**
-     * Rows the coordinator must hold for one statement before it can answer: RETURNING rows
-     * of a write over several groups (until it commits), aggregate partials (until the
-     * combine query): at most this many MB of them (more: SQLSTATE 54000, nothing written).
-     */
-    held_rows_max_mb: number;
-    /** Coordinators dpg up runs (1-9); with several, HAProxy listens on the client port in front of them. */
-    instances: number;
-    /**
-     * Processes of each coordinator (1-16), sharing its port (node:cluster): one per core
-     * lets a coordinator use every core of its host. max_client_connections is the
-     * coordinator's, across its processes.
-     */
-    processes: number;
-  };
-  vector: {
-    /** A namespace of up to this many rows is searched exactly; past it, it gets an HNSW index of its own. */
-    exact_search_max_rows: number;
-    /** How often namespaces are counted and promoted to (or, below half the bound, demoted from) their own index. */
-    tier_check_interval_seconds: number;
-    /** A search over several namespaces asks each for LIMIT x this many candidates (the seed: limit x 2). */
-    candidate_factor: number;
-    /**
-     * Past this many rows a namespace is split: its new rows go to shards by the seed's
-     * composite key (namespace || to_char(created_at, 'YYYY-MM')), and it is read on every
-     * shard. 0: never.
-     */
-    split_rows: number;
-    /**
-     * maintenance_work_mem of the HNSW index builds dpg starts itself (a namespace's own
-     * index, a shared index rebuilt for a larger profile): a graph that does not fit is
-     * built far more slowly (the seed: 2GB).
-     */
-    index_build_memory: string;
-  };
-  maintenance: {
-    /** false: no scheduled job runs. */
-    enabled: boolean;
-    /** REINDEX CONCURRENTLY of the HNSW indexes of the shard that needs it most (the seed: "0 3 * * 0"). */
-    reindex_schedule: string;
-    /**
-     * ANALYZE of every shard, in the slot of the seed's weekly CLUSTER ("0 4 * * 6"):
-     * PostgreSQL cannot CLUSTER on an HNSW index.
-     */
-    analyze_schedule: string;
-  };
-  query_router: {
-    /**
-     * Where reads outside transaction blocks go: primary; replica (a standby caught up
-     * within max_replica_lag_seconds, else the primary); any (primary and such standbys
-     * in turn). A session always reads its own writes.
-     */
-    read_from: 'primary' | 'replica' | 'any';
-    /** A standby that has not replayed everything acknowledged this many seconds ago is not read from. */
-    max_replica_lag_seconds: number;
-  };
-  cache: {
-    /** The seed's query-result cache (query_router.cache): off unless enabled. */
-    enabled: boolean;
-    backend: 'redis';
-    /** Seconds a cached result lives (the seed: 300). */
-    ttl_seconds: number;
-    /** A Redis to use; null: dpg up starts its own on 127.0.0.1 at ports.base + 12. */
-    url: string | null;
-  };
-  tls: {
-    /** TLS on the client endpoint: SSLRequest is answered 'S' (off: 'N', every client in cleartext). */
-    enabled: boolean;
-    /** Refuse clients that do not negotiate TLS (SQLSTATE 28000). */
-    required: boolean;
-    /** The server certificate and key (PEM); null: dpg up makes a CA and a certificate for the local cluster in <data_dir>/tls. */
-    cert_file: string | null;
-    key_file: string | null;
-    /** The CA that signed cert_file, for the URL dpg url prints (sslrootcert); null with generated certificates. */
-    ca_file: string | null;
-  };
-  /**
-   * The roles clients log in to the coordinator as. Each is a role on every node with
-   * only the privileges its tables need; the coordinator runs a client's statements as
-   * its role, so PostgreSQL enforces GRANTs and row-level security. `password` null: one
-   * is generated and kept in the secrets file (`dpg url --user NAME` prints it).
-   * `namespaces`: the only distribution-column values the user may read or write (row
-   * level security on every shard); null: all. `admin`: may run the rebalancer's and
-   * moves' functions.
-   */
-  users: { name: string; password: string | null; namespaces: string[] | null; admin: boolean }[];
-  metrics: {
-    /** The namespace label of vector search metrics names at most this many namespaces (0: no namespace label). */
-    namespace_label_limit: number;
-    /** How often shard sizes, row counts and replication lag are collected (the seed: 15 s). */
-    collect_interval_seconds: number;
-  };
-}
-
-/** One row of the seed's "Parameter Tuning by Shard Size" table. */
-export interface HnswProfile {
-  /** Upper bound of vectors per shard for this profile; null = no bound (the last row). */
-  max_vectors: number | null;
-  m: number;
-  ef_construction: number;
-  ef_search: number;
-}
+export const MAX_WORKER_GROUPS = 8;
+/** Ports a cluster uses above its base port (cluster/layout.ts). */
+export const PORT_SPAN = 400;
+export const MAX_NODES_PER_GROUP = 5;
 
 export class ConfigError extends Error {
   constructor(
@@ -193,296 +23,348 @@ export class ConfigError extends Error {
 /** The config file itself is missing, unreadable or not YAML. */
 export class ConfigFileError extends Error {}
 
-export const DEFAULT_CONFIG: DpgConfig = {
-  data_dir: './.dpg',
-  ports: { base: 15432 },
-  cluster: {
-    host: '127.0.0.1',
-    database: 'distributed_postgres_cluster',
-    etcd: { endpoints: [] },
-    control_group: { nodes: 1 },
-    worker_groups: { count: 3 },
-    fault_proxies: false,
+// ---------------------------------------------------------------------------------------
+// The building blocks of the schema. Each says, in its error, what is allowed: the first
+// problem of a document becomes a ConfigError naming the key, the value and that text.
+// ---------------------------------------------------------------------------------------
+
+/** Every problem a schema finds is reported with this text (zod's own wording is not used). */
+const saying = (allowed: string) => ({ errorMap: () => ({ message: allowed }) });
+
+function integer(min: number, max: number) {
+  const allowed = `an integer from ${min} to ${max}`;
+  return z.number(saying(allowed)).int(allowed).min(min, allowed).max(max, allowed);
+}
+
+function number(min: number, max: number) {
+  const allowed = `a number from ${min} to ${max}`;
+  return z.number(saying(allowed)).finite(allowed).min(min, allowed).max(max, allowed);
+}
+
+const boolean = z.boolean(saying('true or false'));
+
+function oneOf<const T extends [string, ...string[]]>(...allowed: T) {
+  return z.enum(allowed, saying(`one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`));
+}
+
+function string(pattern: RegExp, allowed: string) {
+  return z.string(saying(allowed)).regex(pattern, allowed);
+}
+
+const identifier = string(/^[a-z_][a-z0-9_$]{0,62}$/, 'a lower-case SQL identifier (letters, digits, _; at most 63 bytes)');
+const nonEmpty = string(/^\S.*$/, 'a non-empty string');
+
+const cronSchedule = z.string(saying('a cron schedule of five fields, e.g. "0 2 * * 0"')).superRefine((value, context) => {
+  try {
+    new CronSchedule(value);
+  } catch (error) {
+    context.addIssue({ code: z.ZodIssueCode.custom, message: `a cron schedule of five fields, e.g. "0 2 * * 0" (${(error as Error).message})` });
+  }
+});
+
+/** A PostgreSQL memory setting (kB, MB or GB) from 1MB to 1024GB. */
+const memorySize = z.string(saying('a memory size from "1MB" to "1024GB", such as "512MB" (units kB, MB, GB)')).refine((value) => {
+  const match = /^(\d{1,7})(kB|MB|GB)$/.exec(value);
+  const kb = match ? Number(match[1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB'] : NaN;
+  return kb >= 1024 && kb <= 1024 * 1024 * 1024;
+}, 'a memory size from "1MB" to "1024GB", such as "512MB" (units kB, MB, GB)');
+
+const listOf = <T extends z.ZodTypeAny>(item: T) => z.array(item, saying('a list'));
+
+/**
+ * A mapping with these keys and no others. In a section every key has a default, and so
+ * does the section (a document may leave out any of it); list entries name their
+ * `required` keys.
+ */
+function mapping<T extends z.ZodRawShape>(shape: T, required: string[] = []) {
+  const keys = Object.keys(shape).join(', ');
+  return z
+    .object(shape, {
+      errorMap: (issue, context) => {
+        if (issue.code === z.ZodIssueCode.unrecognized_keys) return { message: `not a known key; known keys here: ${keys}` };
+        if (issue.code === z.ZodIssueCode.invalid_type) return { message: `a mapping with keys ${keys}` };
+        return { message: context.defaultError };
+      },
+    })
+    .strict()
+    .superRefine((value, context) => {
+      // Reported before the checks of the keys given (which zod runs first): say what an entry needs.
+      for (const key of required) if ((value as Record<string, unknown>)[key] === undefined) context.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `missing; every entry needs ${required.join(', ')}` });
+    });
+}
+
+/** A section: a mapping whose keys all have defaults; absent, it is all defaults. */
+// (An empty default is valid: every key of a section has its own default.)
+const section = <T extends z.ZodRawShape>(shape: T) => mapping(shape).default({} as never);
+
+const nullOr = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().default(null);
+
+const etcdEndpoint = string(/^https?:\/\/[^\s/]+:\d{1,5}$/, 'an etcd client URL such as "http://127.0.0.1:2379"');
+
+const hnswProfile = mapping(
+  {
+    /** Upper bound of vectors per shard for this profile; null = no bound (the last row). */
+    max_vectors: integer(1, Number.MAX_SAFE_INTEGER).nullable().optional(),
+    m: integer(2, 100).optional(),
+    ef_construction: integer(4, 1000).optional(),
+    ef_search: integer(1, 1000).optional(),
   },
-  distribution: {
-    method: 'hash',
-    key: 'namespace',
-    shard_count: 12,
-    replication_factor: 2,
-    shard_rebalancing: { enabled: true, threshold: 0.2, schedule: '0 2 * * 0', strategy: 'by_disk_size', max_moves: 100 },
-  },
-  replication: {
-    synchronous_mode: true,
-    tables: {
-      critical: ['memory_entries', 'patterns', 'graph_nodes', 'graph_edges', 'trajectories'],
-      audit: ['pattern_history'],
-      ephemeral: ['sessions'],
-    },
-  },
-  pools: {
-    coordinator_pool: { min_size: 5, max_size: 50, max_queries: 50000, max_inactive_connection_lifetime: 300 },
-    worker_pool_per_shard: { min_size: 2, max_size: 20, max_queries: 10000 },
-  },
-  hnsw: {
-    profiles: [
+  ['max_vectors', 'm', 'ef_construction', 'ef_search'],
+).transform((profile) => profile as Required<typeof profile>);
+
+/** One row of the seed's "Parameter Tuning by Shard Size" table. */
+export type HnswProfile = { max_vectors: number | null; m: number; ef_construction: number; ef_search: number };
+
+const parameterValue = z.union([z.string(), z.boolean(), z.number().finite()], saying('a string, number or boolean PostgreSQL setting'));
+
+/** Tuned for a small machine running a dozen nodes at once; the file's parameters are merged over them. */
+const DEFAULT_POSTGRES_PARAMETERS: Record<string, string | number | boolean> = {
+  shared_buffers: '64MB',
+  work_mem: '16MB',
+  maintenance_work_mem: '128MB',
+  effective_cache_size: '512MB',
+  max_connections: 200,
+  max_prepared_transactions: 100,
+  max_wal_senders: 10,
+  max_replication_slots: 10,
+  wal_keep_size: '256MB',
+  max_worker_processes: 8,
+  max_parallel_workers_per_gather: 1,
+  'hnsw.ef_search': 50,
+};
+
+// ---------------------------------------------------------------------------------------
+// The config: every key, its check and its default, declared once. The sections mirror
+// the seed design document (distribution, replication, pools, HNSW profiles); `cluster`
+// and `ports` describe the local processes.
+// ---------------------------------------------------------------------------------------
+
+const configSchema = mapping({
+  /** Folder holding every node, log and pid file of the local cluster. */
+  data_dir: nonEmpty.default('./.dpg'),
+  ports: section({ base: integer(1024, 65535 - PORT_SPAN).default(15432) }),
+  cluster: section({
+    host: oneOf('127.0.0.1').default('127.0.0.1'),
+    database: identifier.default('distributed_postgres_cluster'),
+    etcd: section({ endpoints: listOf(etcdEndpoint).default([]) }),
+    control_group: section({ nodes: integer(1, MAX_NODES_PER_GROUP).default(1) }),
+    worker_groups: section({ count: integer(1, MAX_WORKER_GROUPS).default(3) }),
+    /**
+     * Route each node's links to etcd and from the coordinators through dpg's own
+     * fault-injecting TCP proxy, so dpg chaos can cut a node off (the partition
+     * scenario). Fixed when the cluster is made.
+     */
+    fault_proxies: boolean.default(false),
+  }),
+  distribution: section({
+    method: oneOf('hash').default('hash'),
+    key: identifier.default('namespace'),
+    shard_count: integer(1, 4096).default(12),
+    /** Copies of each shard = nodes in each worker group (DESIGN.md). */
+    replication_factor: integer(1, MAX_NODES_PER_GROUP).default(2),
+    /**
+     * The rebalancer (src/rebalance): a worker group whose load differs from the mean by
+     * more than `threshold` (a fraction) is out of balance; load is shard bytes on disk,
+     * live rows, or shard groups (`strategy`); one rebalance makes at most `max_moves`
+     * moves. `schedule` (cron, UTC) runs it when `enabled` (and maintenance.enabled).
+     */
+    shard_rebalancing: section({
+      enabled: boolean.default(true),
+      threshold: number(0, 10).default(0.2),
+      schedule: cronSchedule.default('0 2 * * 0'),
+      strategy: oneOf('by_disk_size', 'by_rows', 'by_shard_count').default('by_disk_size'),
+      max_moves: integer(1, 10000).default(100),
+    }),
+  }),
+  replication: section({
+    synchronous_mode: boolean.default(true),
+    tables: section({
+      critical: listOf(identifier).default(['memory_entries', 'patterns', 'graph_nodes', 'graph_edges', 'trajectories']),
+      audit: listOf(identifier).default(['pattern_history']),
+      ephemeral: listOf(identifier).default(['sessions']),
+    }),
+  }),
+  pools: section({
+    coordinator_pool: section({
+      min_size: integer(0, 10000).default(5),
+      max_size: integer(1, 10000).default(50),
+      max_queries: integer(1, Number.MAX_SAFE_INTEGER).default(50000),
+      max_inactive_connection_lifetime: number(0, 86400 * 365).default(300),
+    }),
+    worker_pool_per_shard: section({
+      min_size: integer(0, 10000).default(2),
+      max_size: integer(1, 10000).default(20),
+      max_queries: integer(1, Number.MAX_SAFE_INTEGER).default(10000),
+    }),
+  }),
+  hnsw: section({
+    profiles: listOf(hnswProfile).default([
       { max_vectors: 1_000_000, m: 16, ef_construction: 100, ef_search: 50 },
       { max_vectors: 5_000_000, m: 24, ef_construction: 150, ef_search: 75 },
       { max_vectors: 10_000_000, m: 32, ef_construction: 200, ef_search: 100 },
       { max_vectors: null, m: 48, ef_construction: 300, ef_search: 150 },
-    ],
-  },
-  // Tuned for a small machine running a dozen nodes at once.
-  postgres: {
-    parameters: {
-      shared_buffers: '64MB',
-      work_mem: '16MB',
-      maintenance_work_mem: '128MB',
-      effective_cache_size: '512MB',
-      max_connections: 200,
-      max_prepared_transactions: 100,
-      max_wal_senders: 10,
-      max_replication_slots: 10,
-      wal_keep_size: '256MB',
-      max_worker_processes: 8,
-      max_parallel_workers_per_gather: 1,
-      'hnsw.ef_search': 50,
-    },
-  },
-  patroni: { ttl: 20, loop_wait: 2, retry_timeout: 8 },
-  coordinator: { max_client_connections: 500, authentication_timeout_seconds: 60, pool_wait_timeout_seconds: 30, prepared_transaction_grace_seconds: 30, recovery_interval_seconds: 10, failover_wait_seconds: 30, insert_select_max_mb: 256, held_rows_max_mb: 256, instances: 1, processes: 1 },
-  vector: { exact_search_max_rows: 1_000, tier_check_interval_seconds: 30, candidate_factor: 2, split_rows: 1_000_000, index_build_memory: '2GB' },
-  maintenance: { enabled: true, reindex_schedule: '0 3 * * 0', analyze_schedule: '0 4 * * 6' },
-  query_router: { read_from: 'primary', max_replica_lag_seconds: 5 },
-  cache: { enabled: false, backend: 'redis', ttl_seconds: 300, url: null },
-  tls: { enabled: true, required: false, cert_file: null, key_file: null, ca_file: null },
-  users: [{ name: 'dpg_cluster', password: null, namespaces: null, admin: true }],
-  metrics: { namespace_label_limit: 0, collect_interval_seconds: 15 },
-};
-
-export const MAX_WORKER_GROUPS = 8;
-/** Ports a cluster uses above its base port (cluster/layout.ts). */
-export const PORT_SPAN = 400;
-export const MAX_NODES_PER_GROUP = 5;
-
-type Check = (value: unknown, key: string) => unknown;
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function integer(min: number, max: number): Check {
-  return (value, key) => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new ConfigError(key, value, `an integer from ${min} to ${max}`);
-    }
-    return value;
-  };
-}
-
-function number(min: number, max: number): Check {
-  return (value, key) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-      throw new ConfigError(key, value, `a number from ${min} to ${max}`);
-    }
-    return value;
-  };
-}
-
-const boolean: Check = (value, key) => {
-  if (typeof value !== 'boolean') throw new ConfigError(key, value, 'true or false');
-  return value;
-};
-
-function oneOf(...allowed: string[]): Check {
-  return (value, key) => {
-    if (typeof value !== 'string' || !allowed.includes(value)) {
-      throw new ConfigError(key, value, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
-    }
-    return value;
-  };
-}
-
-function string(pattern: RegExp, what: string): Check {
-  return (value, key) => {
-    if (typeof value !== 'string' || !pattern.test(value)) throw new ConfigError(key, value, what);
-    return value;
-  };
-}
-
-const identifier = string(/^[a-z_][a-z0-9_$]{0,62}$/, 'a lower-case SQL identifier (letters, digits, _; at most 63 bytes)');
-const cronSchedule: Check = (value, key) => {
-  if (typeof value !== 'string') throw new ConfigError(key, value, 'a cron schedule of five fields, e.g. "0 2 * * 0"');
-  try {
-    new CronSchedule(value);
-  } catch (error) {
-    throw new ConfigError(key, value, `a cron schedule of five fields, e.g. "0 2 * * 0" (${(error as Error).message})`);
-  }
-  return value;
-};
-/** A PostgreSQL memory setting (kB, MB or GB) from 1MB to 1024GB. */
-const memorySize: Check = (value, key) => {
-  const match = typeof value === 'string' ? /^(\d{1,7})(kB|MB|GB)$/.exec(value) : null;
-  const kb = match ? Number(match[1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB'] : NaN;
-  if (!(kb >= 1024 && kb <= 1024 * 1024 * 1024)) throw new ConfigError(key, value, 'a memory size from "1MB" to "1024GB", such as "512MB" (units kB, MB, GB)');
-  return value;
-};
-const nonEmpty = string(/^\S.*$/, 'a non-empty string');
-
-function listOf(item: Check): Check {
-  return (value, key) => {
-    if (!Array.isArray(value)) throw new ConfigError(key, value, 'a list');
-    return value.map((element, i) => item(element, `${key}[${i}]`));
-  };
-}
-
-/** `required` keys have no default (list items such as an HNSW profile are not merged with defaults). */
-function object(shape: Record<string, Check>, required: string[] = []): Check {
-  return (value, key) => {
-    if (!isPlainObject(value)) throw new ConfigError(key || '(top level)', value, `a mapping with keys ${Object.keys(shape).join(', ')}`);
-    for (const k of required) {
-      if (!Object.hasOwn(value, k)) throw new ConfigError(key ? `${key}.${k}` : k, undefined, `missing; every entry needs ${required.join(', ')}`);
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const path = key ? `${key}.${k}` : k;
-      // hasOwn: keys such as `constructor` or `toString` must not find Object.prototype's members.
-      const check = Object.hasOwn(shape, k) ? shape[k] : undefined;
-      if (!check) throw new ConfigError(path, v, `not a known key; known keys here: ${Object.keys(shape).join(', ')}`);
-      out[k] = check(v, path);
-    }
-    return out;
-  };
-}
-
-const etcdEndpoint = string(/^https?:\/\/[^\s/]+:\d{1,5}$/, 'an etcd client URL such as "http://127.0.0.1:2379"');
-
-const hnswProfile = object(
-  {
-    max_vectors: (value, key) => (value === null ? null : integer(1, Number.MAX_SAFE_INTEGER)(value, key)),
-    m: integer(2, 100),
-    ef_construction: integer(4, 1000),
-    ef_search: integer(1, 1000),
-  },
-  ['max_vectors', 'm', 'ef_construction', 'ef_search'],
-);
-
-const parameterValue: Check = (value, key) => {
-  if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return value;
-  throw new ConfigError(key, value, 'a string, number or boolean PostgreSQL setting');
-};
-
-const schema = object({
-  data_dir: nonEmpty,
-  ports: object({ base: integer(1024, 65535 - PORT_SPAN) }),
-  cluster: object({
-    host: oneOf('127.0.0.1'),
-    database: identifier,
-    etcd: object({ endpoints: listOf(etcdEndpoint) }),
-    control_group: object({ nodes: integer(1, MAX_NODES_PER_GROUP) }),
-    worker_groups: object({ count: integer(1, MAX_WORKER_GROUPS) }),
-    fault_proxies: boolean,
+    ]),
   }),
-  distribution: object({
-    method: oneOf('hash'),
-    key: identifier,
-    shard_count: integer(1, 4096),
-    replication_factor: integer(1, MAX_NODES_PER_GROUP),
-    shard_rebalancing: object({ enabled: boolean, threshold: number(0, 10), schedule: cronSchedule, strategy: oneOf('by_disk_size', 'by_rows', 'by_shard_count'), max_moves: integer(1, 10000) }),
+  postgres: section({
+    parameters: z
+      .record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'a PostgreSQL setting name'), parameterValue, saying('a mapping of PostgreSQL setting names to values'))
+      .default({})
+      .transform((given) => ({ ...DEFAULT_POSTGRES_PARAMETERS, ...given })),
   }),
-  replication: object({
-    synchronous_mode: boolean,
-    tables: object({ critical: listOf(identifier), audit: listOf(identifier), ephemeral: listOf(identifier) }),
+  patroni: section({ ttl: integer(20, 3600).default(20), loop_wait: integer(1, 600).default(2), retry_timeout: integer(3, 600).default(8) }),
+  coordinator: section({
+    /** Beyond this many client connections a new client gets SQLSTATE 53300 (the seed: 500). */
+    max_client_connections: integer(1, 100000).default(500),
+    /**
+     * A connection that has not finished startup and authentication this many seconds
+     * after it opened is closed (PostgreSQL's authentication_timeout: 60 s, 1 to 600).
+     */
+    authentication_timeout_seconds: integer(1, 600).default(60),
+    /**
+     * How long a statement waits for a free connection to a group whose pool is at its
+     * max_size (every connection held, e.g. by sessions idle in a transaction) before it
+     * fails with SQLSTATE 53300.
+     */
+    pool_wait_timeout_seconds: number(0.1, 3600).default(30),
+    /** A prepared part of a two-phase commit without a commit record is rolled back once this old. */
+    prepared_transaction_grace_seconds: integer(1, 86400).default(30),
+    /** How often the recovery loop looks for prepared transactions left by a crash. */
+    recovery_interval_seconds: integer(1, 3600).default(10),
+    /**
+     * How long a statement waits for a worker group without a primary (a failover under
+     * way) before it fails; reads, and writes that never reached the old primary, then
+     * run on the new one.
+     */
+    failover_wait_seconds: integer(0, 3600).default(30),
+    /** INSERT ... SELECT into a distributed table holds the SELECT's rows on the coordinator: at most this many MB of them (more: SQLSTATE 54000). */
+    insert_select_max_mb: number(0.001, 65536).default(256),
+    /**
+     * Rows the coordinator must hold for one statement before it can answer: RETURNING rows
+     * of a write over several groups (until it commits), aggregate partials (until the
+     * combine query): at most this many MB of them (more: SQLSTATE 54000, nothing written).
+     */
+    held_rows_max_mb: number(0.001, 900).default(256),
+    /** Coordinators dpg up runs (1-9); with several, HAProxy listens on the client port in front of them. */
+    instances: integer(1, 9).default(1),
+    /**
+     * Processes of each coordinator (1-16), sharing its port (node:cluster): one per core
+     * lets a coordinator use every core of its host. max_client_connections is the
+     * coordinator's, across its processes.
+     */
+    processes: integer(1, 16).default(1),
   }),
-  pools: object({
-    coordinator_pool: object({
-      min_size: integer(0, 10000),
-      max_size: integer(1, 10000),
-      max_queries: integer(1, Number.MAX_SAFE_INTEGER),
-      max_inactive_connection_lifetime: number(0, 86400 * 365),
-    }),
-    worker_pool_per_shard: object({
-      min_size: integer(0, 10000),
-      max_size: integer(1, 10000),
-      max_queries: integer(1, Number.MAX_SAFE_INTEGER),
-    }),
+  vector: section({
+    /** A namespace of up to this many rows is searched exactly; past it, it gets an HNSW index of its own. */
+    exact_search_max_rows: integer(0, Number.MAX_SAFE_INTEGER).default(1_000),
+    /** How often namespaces are counted and promoted to (or, below half the bound, demoted from) their own index. */
+    tier_check_interval_seconds: integer(1, 86400).default(30),
+    /** A search over several namespaces asks each for LIMIT x this many candidates (the seed: limit x 2). */
+    candidate_factor: number(1, 100).default(2),
+    /**
+     * Past this many rows a namespace is split: its new rows go to shards by the seed's
+     * composite key (namespace || to_char(created_at, 'YYYY-MM')), and it is read on every
+     * shard. 0: never.
+     */
+    split_rows: integer(0, Number.MAX_SAFE_INTEGER).default(1_000_000),
+    /**
+     * maintenance_work_mem of the HNSW index builds dpg starts itself (a namespace's own
+     * index, a shared index rebuilt for a larger profile): a graph that does not fit is
+     * built far more slowly (the seed: 2GB).
+     */
+    index_build_memory: memorySize.default('2GB'),
   }),
-  hnsw: object({ profiles: listOf(hnswProfile) }),
-  postgres: object({
-    parameters: (value, key) => {
-      if (!isPlainObject(value)) throw new ConfigError(key, value, 'a mapping of PostgreSQL setting names to values');
-      for (const [name, v] of Object.entries(value)) {
-        if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new ConfigError(`${key}.${name}`, v, 'a PostgreSQL setting name');
-        parameterValue(v, `${key}.${name}`);
-      }
-      return value;
-    },
+  maintenance: section({
+    /** false: no scheduled job runs. */
+    enabled: boolean.default(true),
+    /** REINDEX CONCURRENTLY of the HNSW indexes of the shard that needs it most (the seed: "0 3 * * 0"). */
+    reindex_schedule: cronSchedule.default('0 3 * * 0'),
+    /**
+     * ANALYZE of every shard, in the slot of the seed's weekly CLUSTER ("0 4 * * 6"):
+     * PostgreSQL cannot CLUSTER on an HNSW index.
+     */
+    analyze_schedule: cronSchedule.default('0 4 * * 6'),
   }),
-  patroni: object({ ttl: integer(20, 3600), loop_wait: integer(1, 600), retry_timeout: integer(3, 600) }),
-  coordinator: object({
-    max_client_connections: integer(1, 100000),
-    authentication_timeout_seconds: integer(1, 600),
-    pool_wait_timeout_seconds: number(0.1, 3600),
-    prepared_transaction_grace_seconds: integer(1, 86400),
-    recovery_interval_seconds: integer(1, 3600),
-    failover_wait_seconds: integer(0, 3600),
-    insert_select_max_mb: number(0.001, 65536),
-    held_rows_max_mb: number(0.001, 900),
-    instances: integer(1, 9),
-    processes: integer(1, 16),
+  query_router: section({
+    /**
+     * Where reads outside transaction blocks go: primary; replica (a standby caught up
+     * within max_replica_lag_seconds, else the primary); any (primary and such standbys
+     * in turn). A session always reads its own writes.
+     */
+    read_from: oneOf('primary', 'replica', 'any').default('primary'),
+    /** A standby that has not replayed everything acknowledged this many seconds ago is not read from. */
+    max_replica_lag_seconds: number(0.1, 3600).default(5),
   }),
-  vector: object({
-    exact_search_max_rows: integer(0, Number.MAX_SAFE_INTEGER),
-    tier_check_interval_seconds: integer(1, 86400),
-    candidate_factor: number(1, 100),
-    split_rows: integer(0, Number.MAX_SAFE_INTEGER),
-    index_build_memory: memorySize,
+  cache: section({
+    /** The seed's query-result cache (query_router.cache): off unless enabled. */
+    enabled: boolean.default(false),
+    backend: oneOf('redis').default('redis'),
+    /** Seconds a cached result lives (the seed: 300). */
+    ttl_seconds: integer(1, 86400 * 30).default(300),
+    /** A Redis to use; null: dpg up starts its own on 127.0.0.1 at ports.base + 12. */
+    url: nullOr(string(/^redis:\/\/(?:[^@\s/]*@)?127\.0\.0\.1:\d{1,5}(?:\/\d{1,2})?$/, 'null, or a redis:// URL on 127.0.0.1 such as "redis://127.0.0.1:6379/0"')),
   }),
-  maintenance: object({ enabled: boolean, reindex_schedule: cronSchedule, analyze_schedule: cronSchedule }),
-  query_router: object({
-    read_from: oneOf('primary', 'replica', 'any'),
-    max_replica_lag_seconds: number(0.1, 3600),
+  tls: section({
+    /** TLS on the client endpoint: SSLRequest is answered 'S' (off: 'N', every client in cleartext). */
+    enabled: boolean.default(true),
+    /** Refuse clients that do not negotiate TLS (SQLSTATE 28000). */
+    required: boolean.default(false),
+    /** The server certificate and key (PEM); null: dpg up makes a CA and a certificate for the local cluster in <data_dir>/tls. */
+    cert_file: nullOr(nonEmpty),
+    key_file: nullOr(nonEmpty),
+    /** The CA that signed cert_file, for the URL dpg url prints (sslrootcert); null with generated certificates. */
+    ca_file: nullOr(nonEmpty),
   }),
-  cache: object({
-    enabled: boolean,
-    backend: oneOf('redis'),
-    ttl_seconds: integer(1, 86400 * 30),
-    url: (value, key) => (value === null ? null : string(/^redis:\/\/(?:[^@\s/]*@)?127\.0\.0\.1:\d{1,5}(?:\/\d{1,2})?$/, 'null, or a redis:// URL on 127.0.0.1 such as "redis://127.0.0.1:6379/0"')(value, key)),
-  }),
-  tls: object({
-    enabled: boolean,
-    required: boolean,
-    cert_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
-    key_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
-    ca_file: (value, key) => (value === null ? null : nonEmpty(value, key)),
-  }),
+  /**
+   * The roles clients log in to the coordinator as. Each is a role on every node with
+   * only the privileges its tables need; the coordinator runs a client's statements as
+   * its role, so PostgreSQL enforces GRANTs and row-level security. `password` null: one
+   * is generated and kept in the secrets file (`dpg url --user NAME` prints it).
+   * `namespaces`: the only distribution-column values the user may read or write (row
+   * level security on every shard); null: all. `admin`: may run the rebalancer's and
+   * moves' functions.
+   */
   users: listOf(
-    withDefaults(
-      object(
-        {
-          name: string(/^(?!pg_)(?!(?:postgres|replicator|dpg_coordinator)$)[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier that is not postgres, replicator, dpg_coordinator or pg_*'),
-          password: (value, key) => (value === null ? null : nonEmpty(value, key)),
-          namespaces: (value, key) => (value === null ? null : listOf(string(/^[^\u0000]{1,1000}$/u, 'a namespace (1 to 1000 characters)'))(value, key)),
-          admin: boolean,
-        },
-        ['name'],
-      ),
-      { password: null, namespaces: null, admin: false },
-    ),
-  ),
-  metrics: object({ namespace_label_limit: integer(0, 1000), collect_interval_seconds: integer(1, 3600) }),
+    mapping(
+      {
+        name: string(/^(?!pg_)(?!(?:postgres|replicator|dpg_coordinator)$)[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier that is not postgres, replicator, dpg_coordinator or pg_*').optional(),
+        password: nullOr(nonEmpty),
+        namespaces: nullOr(listOf(string(/^[^\u0000]{1,1000}$/u, 'a namespace (1 to 1000 characters)'))),
+        admin: boolean.default(false),
+      },
+      ['name'],
+    ).transform((user) => ({ ...user, name: user.name! })),
+  ).default([{ name: 'dpg_cluster', password: null, namespaces: null, admin: true }]),
+  metrics: section({
+    /** The namespace label of vector search metrics names at most this many namespaces (0: no namespace label). */
+    namespace_label_limit: integer(0, 1000).default(0),
+    /** How often shard sizes, row counts and replication lag are collected (the seed: 15 s). */
+    collect_interval_seconds: integer(1, 3600).default(15),
+  }),
 });
 
-/** List items are not merged with DEFAULT_CONFIG: their optional keys get these. */
-function withDefaults(check: Check, defaults: Record<string, unknown>): Check {
-  return (value, key) => ({ ...defaults, ...(check(value, key) as Record<string, unknown>) });
+/** dpg's one configuration file, as validated, with every default filled in. */
+export type DpgConfig = z.output<typeof configSchema>;
+
+export const DEFAULT_CONFIG: DpgConfig = configSchema.parse({});
+
+/** A zod path as the config names keys: `pools.coordinator_pool.min_size`, `users[0].name`. */
+function keyOf(path: (string | number)[]): string {
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
 }
 
-function mergeDefaults(defaults: unknown, given: unknown): unknown {
-  if (isPlainObject(defaults) && isPlainObject(given)) {
-    const out: Record<string, unknown> = { ...defaults };
-    for (const [k, v] of Object.entries(given)) out[k] = Object.hasOwn(defaults, k) ? mergeDefaults(defaults[k], v) : v;
-    return out;
+function valueAt(document: unknown, path: (string | number)[]): unknown {
+  let value = document;
+  for (const part of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
+    value = (value as Record<string | number, unknown>)[part];
   }
-  return given === undefined ? defaults : given;
+  return value;
+}
+
+/** The first problem zod found, as the ConfigError of the key (an unknown key is named itself). */
+function configErrorOf(issue: z.ZodIssue, document: unknown): ConfigError {
+  const path = issue.code === z.ZodIssueCode.unrecognized_keys ? [...issue.path, issue.keys[0]!] : issue.path;
+  return new ConfigError(path.length === 0 ? '(top level)' : keyOf(path), valueAt(document, path), issue.message);
 }
 
 /** Relations between keys that single-key checks cannot see. */
@@ -535,10 +417,10 @@ function checkConsistency(config: DpgConfig): void {
 export function validateConfig(document: unknown, source?: string): DpgConfig {
   try {
     if (document === null || document === undefined) document = {};
-    // The checked document: list items carry their own defaults (withDefaults).
-    const config = mergeDefaults(DEFAULT_CONFIG, schema(document, '')) as DpgConfig;
-    checkConsistency(config);
-    return config;
+    const parsed = configSchema.safeParse(document);
+    if (!parsed.success) throw configErrorOf(parsed.error.issues[0]!, document);
+    checkConsistency(parsed.data);
+    return parsed.data;
   } catch (error) {
     if (error instanceof ConfigError && source && !error.source) {
       throw new ConfigError(error.key, error.value, error.allowed, source);
@@ -580,10 +462,10 @@ export function loadConfig(options: { path?: string; dataDir?: string; basePort?
   }
   // An empty or comment-only file parses to null: defaults apply, and so must the overrides.
   if (document === null || document === undefined) document = {};
-  if (isPlainObject(document)) {
+  if (typeof document === 'object' && !Array.isArray(document)) {
     const given: Record<string, unknown> = { ...document };
     if (options.dataDir !== undefined) given.data_dir = options.dataDir;
-    if (options.basePort !== undefined) given.ports = { ...(isPlainObject(given.ports) ? given.ports : {}), base: options.basePort };
+    if (options.basePort !== undefined) given.ports = { ...(typeof given.ports === 'object' && given.ports !== null && !Array.isArray(given.ports) ? given.ports : {}), base: options.basePort };
     document = given;
   } else {
     throw new ConfigError('(top level)', document, 'a mapping of sections (data_dir, ports, cluster, distribution, ...)', path ?? undefined);
