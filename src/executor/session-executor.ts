@@ -140,7 +140,7 @@ export class SessionExecutor {
         if ((await this.runStatement(statement, SIMPLE, { describe: true, maxRows: 0 }, null)) === 'copy-in') return;
       }
     } catch (error) {
-      this.writeError(error);
+      this.writeError(error, sql);
       this.transaction.fail();
     } finally {
       this.transaction.endStatement();
@@ -503,7 +503,7 @@ export class SessionExecutor {
       this.statements.set(name, { sql, planned: planned[0] ?? null, paramTypes: parameterTypes });
       this.output.write(PARSE_COMPLETE);
     } catch (error) {
-      this.extendedError(error);
+      this.extendedError(error, sql);
     }
   }
 
@@ -756,17 +756,18 @@ export class SessionExecutor {
     this.output.flush();
   }
 
-  private extendedError(error: unknown): void {
-    this.writeError(error);
+  private extendedError(error: unknown, statement?: string): void {
+    this.writeError(error, statement);
     this.skipUntilSync = true;
     this.transaction.fail();
   }
 
-  private writeError(error: unknown): void {
+  /** An ErrorResponse to the client; an internal error (a bug) is also logged, with the statement as PostgreSQL's log_min_error_statement does. */
+  private writeError(error: unknown, statement?: string): void {
     const fields = errorFields(error);
     metrics()?.errors.inc({ sqlstate_class: (fields.code ?? 'XX').slice(0, 2) });
     if (fields.code === SqlState.internalError && !(error instanceof ClientError)) {
-      this.coordinator.log(`session ${this.session.processId}: ${(error as Error)?.stack ?? String(error)}`);
+      this.coordinator.logger.error({ session: this.session.processId, statement: statement?.slice(0, 2000), err: error }, 'statement failed: internal error');
     }
     this.output.write(encodeErrorResponse(fields));
   }

@@ -151,7 +151,7 @@ export class ClientSession {
       // Expected failures (a protocol violation, failed authentication) close this
       // connection with their own SQLSTATE; anything else is a bug, logged with context.
       if (!(error instanceof ProtocolError) && !(error instanceof ClientError)) {
-        this.coordinator.log(`session ${this.processId} (user ${this.user || '?'}): ${(error as Error).stack ?? String(error)}`);
+        this.coordinator.logger.error({ session: this.processId, user: this.user || null, err: error }, 'session failed: unexpected error');
       }
       this.fatal(error);
     } finally {

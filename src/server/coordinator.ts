@@ -3,6 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import { initMetrics, metrics } from '../metrics/metrics.ts';
 import { startMetricsServer } from '../metrics/http.ts';
 import { PROCESS_SLOTS, type ProcessGroupMember } from './process-group.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
 import { collectClusterMetrics } from '../metrics/collector.ts';
 import pg from 'pg';
 import { ClientSession } from './client-session.ts';
@@ -109,6 +110,8 @@ export interface CoordinatorOptions {
   /** Durability class of each table named in config (replication.tables). */
   durability: Record<string, Durability>;
   log?: (line: string) => void;
+  /** Where the coordinator logs (structured, with levels); absent: a new one on stderr. */
+  logger?: Logger;
 }
 
 /** The PostgreSQL endpoint: accepts clients, keeps the catalog, the pools and the plan cache. */
@@ -153,7 +156,9 @@ export class Coordinator {
   private server: Server | null = null;
   private catalogListener: pg.Client | null = null;
   private catalogVersion = 0;
+  /** Info lines of the coordinator (catalog, leaders, jobs). */
   readonly log: (line: string) => void;
+  readonly logger: Logger;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.database = options.database;
@@ -163,7 +168,8 @@ export class Coordinator {
     this.scramSecret = options.scramSecret ?? randomBytes(32).toString('base64');
     this.tlsContext = options.tls ? createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }) : null;
     this.tlsRequired = options.tls?.required ?? false;
-    this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+    this.logger = options.logger ?? createLogger();
+    this.log = options.log ?? ((line) => this.logger.info(line));
     for (const user of options.users) {
       this.verifiers.set(user.name, makeScramVerifier(user.password, { salt: scramSaltFor(user.name, this.scramSecret) }));
       this.clientUsers.set(user.name, user);
@@ -358,7 +364,7 @@ export class Coordinator {
         ),
       );
     } catch (error) {
-      this.log(`recording the primary of group ${scope} in the catalog failed: ${(error as Error).message}`);
+      this.logger.warn(`recording the primary of group ${scope} in the catalog failed: ${(error as Error).message}`);
     }
   }
 
@@ -396,7 +402,7 @@ export class Coordinator {
     const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, application_name: 'dpg-coordinator-catalog', ...pgSslOption(target) });
     const lost = (why: string) => {
       if (this.catalogListener !== client) return;
-      this.log(`catalog connection lost: ${why}; reconnecting`);
+      this.logger.warn(`catalog connection lost: ${why}; reconnecting`);
       this.catalogListener = null;
       this.catalogLostAt = Date.now();
       this.scheduleCatalogReconnect(200);
@@ -439,7 +445,7 @@ export class Coordinator {
           this.catalogReconnecting = false;
         },
         (error) => {
-          this.log(`catalog reconnect failed: ${(error as Error).message}; trying again`);
+          this.logger.warn(`catalog reconnect failed: ${(error as Error).message}; trying again`);
           this.catalogReconnecting = false;
           this.scheduleCatalogReconnect(1000);
         },
@@ -484,7 +490,7 @@ export class Coordinator {
   }
 
   async catalogChanged(): Promise<void> {
-    await this.catalogListener?.query(`NOTIFY ${CATALOG_CHANNEL}`).catch((error) => this.log(`catalog NOTIFY failed: ${(error as Error).message}`));
+    await this.catalogListener?.query(`NOTIFY ${CATALOG_CHANNEL}`).catch((error) => this.logger.warn(`catalog NOTIFY failed: ${(error as Error).message}`));
     await this.reloadCatalog();
     // New or dropped shards: their sizes in citus_shards and the gauges follow at once.
     void this.collect?.();
@@ -528,7 +534,7 @@ export class Coordinator {
         try {
           this.typeMaps.set(group.id, new TypeMap(await TypeMap.readTypes(this.pool(group.id)), this.controlTypes));
         } catch (error) {
-          this.log(`group ${group.name}: reading its types failed (${(error as Error).message})`);
+          this.logger.warn(`group ${group.name}: reading its types failed (${(error as Error).message})`);
         }
       }
     }
@@ -640,7 +646,7 @@ export class Coordinator {
       );
     }
     const collect = () =>
-      collectClusterMetrics(this, m).catch((error) => this.log(`metrics collector: ${(error as Error).message}`));
+      collectClusterMetrics(this, m).catch((error) => this.logger.warn(`metrics collector: ${(error as Error).message}`));
     this.collect = collect;
     void collect();
     this.collectorTimer = setInterval(collect, options.collectIntervalSeconds * 1000);
@@ -655,7 +661,7 @@ export class Coordinator {
           metrics()?.twoPhaseCommits.inc({ outcome: 'recovered_rollback' }, rolledBack);
           if (committed + rolledBack > 0) this.log(`2PC recovery: committed ${committed}, rolled back ${rolledBack} prepared transactions`);
         })
-        .catch((error) => this.log(`2PC recovery failed: ${(error as Error).message}`));
+        .catch((error) => this.logger.warn(`2PC recovery failed: ${(error as Error).message}`));
     void run();
     this.recoveryTimer = setInterval(run, this.options.recovery.intervalSeconds * 1000);
     this.recoveryTimer.unref();
@@ -830,7 +836,7 @@ export class Coordinator {
     const id = ++this.rebalanceJobs;
     const done = work().then(
       () => this.log(`rebalance job ${id} finished`),
-      (error) => this.log(`rebalance job ${id} failed: ${(error as Error).message}`),
+      (error) => this.logger.warn(`rebalance job ${id} failed: ${(error as Error).message}`),
     );
     this.rebalanceJob = { id, done: done.finally(() => (this.rebalanceJob = null)) };
     return id;

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { Coordinator } from './coordinator.ts';
 import { joinProcessGroup, processGroupIndex, runProcessGroup } from './process-group.ts';
 import { metrics } from '../metrics/metrics.ts';
+import { createLogger } from '../shared/log.ts';
 import type { DpgConfig } from '../config/config.ts';
 import type { ClusterLayout, CoordinatorLayout } from '../cluster/layout.ts';
 import { clientUsers, INTERNAL_ROLE, nodePassword, type ClusterSecrets } from '../cluster/secrets.ts';
@@ -14,7 +15,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { nodeTlsFiles, tlsFiles } from '../cluster/certificates.ts';
 
-const stamp = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
 /**
  * The coordinator as `dpg up` runs it: a foreground process that stops on SIGTERM/SIGINT.
@@ -23,6 +23,8 @@ const stamp = (line: string) => process.stderr.write(`${new Date().toISOString()
  */
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, instance: CoordinatorLayout): Promise<void> {
   const index = processGroupIndex();
+  const logger = createLogger({ coordinator: instance.index, ...(index === null ? {} : { process: index }) });
+  const stamp = (line: string) => logger.info(line);
   if (config.coordinator.processes > 1 && cluster.isPrimary) {
     const group = await runProcessGroup({
       processes: config.coordinator.processes,
@@ -73,7 +75,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     scramSecret: createHash('sha256').update(`dpg-scram-salt\0${secrets.superuserPassword}`).digest('base64'),
     defaultShardCount: config.distribution.shard_count,
     group: member,
-    log: index === null ? stamp : (line) => stamp(`[process ${index}] ${line}`),
+    logger,
     metrics: {
       // In a group the primary serves the host's endpoint.
       port: index === null ? instance.metricsPort : null,
@@ -135,8 +137,8 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   // A bug in one session must not take the endpoint down: log it and go on.
-  process.on('uncaughtException', (error) => running.log(`uncaught: ${error.stack ?? String(error)}`));
-  process.on('unhandledRejection', (error) => running.log(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
+  process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception'));
+  process.on('unhandledRejection', (error) => logger.error({ err: error }, 'unhandled rejection'));
 }
 
 /** The client endpoint's certificate and key, read once at start; null when TLS is off. */
