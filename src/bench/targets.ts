@@ -6,7 +6,7 @@
  * the same rows, so latency and recall compare like with like.
  */
 import pg from 'pg';
-import { hashtext } from '../catalog/hashtext.ts';
+import { hashtext } from '../topology/hashtext.ts';
 
 export type TargetName = 'dpg' | 'plain' | 'worker';
 

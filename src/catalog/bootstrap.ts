@@ -6,9 +6,9 @@ import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
 import { groupMembers } from '../cluster/patroni.ts';
 import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS, SHELL_TRIGGER, shellTriggerSql } from './catalog-schema.ts';
 import { SEED_COLUMNS, SEED_TABLES, tableDDL } from './seed-schema.ts';
-import { namespaceShardIdSql } from './shard-ranges.ts';
+import { namespaceShardIdSql } from '../topology/shard-ranges.ts';
 import { syncNamespaceIsolation } from './namespace-isolation.ts';
-import { hyperbolicShardIdSql } from './hyperbolic.ts';
+import { hyperbolicShardIdSql } from '../topology/hyperbolic.ts';
 import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 
 export class BootstrapError extends Error {}

@@ -170,7 +170,7 @@ CREATE TABLE IF NOT EXISTS dpg_catalog.vector_namespaces (
   PRIMARY KEY (table_name, namespace)
 );
 
--- The seed's hyperbolic mapping (catalog/hyperbolic.ts) beside Citus' hash ranges.
+-- The seed's hyperbolic mapping (topology/hyperbolic.ts) beside Citus' hash ranges.
 ALTER TABLE dpg_catalog.tables ADD COLUMN IF NOT EXISTS distribution_method text NOT NULL DEFAULT 'hash'
   CHECK (distribution_method IN ('hash', 'hyperbolic'));
 ALTER TABLE dpg_catalog.colocation_groups ADD COLUMN IF NOT EXISTS distribution_method text NOT NULL DEFAULT 'hash'

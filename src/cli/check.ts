@@ -3,8 +3,8 @@ import type { ClusterLayout } from '../cluster/layout.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
 import { groupLeaders } from '../catalog/bootstrap.ts';
-import { readCatalogSnapshot } from '../catalog/catalog-reader.ts';
-import type { TableInfo } from '../catalog/snapshot.ts';
+import { readCatalogSnapshot } from '../topology/catalog-reader.ts';
+import type { TableInfo } from '../topology/snapshot.ts';
 import { quoteIdentifier } from '../shared/quoting.ts';
 
 /** What `dpg check` found: problems make it fail; notes do not. */

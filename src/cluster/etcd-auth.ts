@@ -1,5 +1,5 @@
 import type { ClusterSecrets } from './secrets.ts';
-import { b64, etcdCall, etcdToken, EtcdAuthError, prefixEnd, type EtcdLogin } from '../executor/etcd-gateway.ts';
+import { b64, etcdCall, etcdToken, EtcdAuthError, prefixEnd, type EtcdLogin } from '../topology/etcd-gateway.ts';
 
 /**
  * etcd's authentication (role-based access over its v3 JSON gateway; etcd 3.4's

@@ -4,7 +4,7 @@ import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend } from '../protocol/backend.ts';
 import { fillShard, type CopyPlan } from '../planner/plan.ts';
 import { ClientError } from '../shared/errors.ts';
-import { ServerError, type BackendConnection } from './backend-connection.ts';
+import { ServerError, type BackendConnection } from '../backend/backend-connection.ts';
 import type { ExecutionContext } from './run-plan.ts';
 import type { ResultStream } from './result-stream.ts';
 import { TextRowSplitter, CsvRowSplitter, BinaryRowSplitter, BINARY_HEADER, BINARY_TRAILER, type RowSplitter } from './copy-rows.ts';

@@ -2,9 +2,9 @@ import { deparseSync } from 'pgsql-deparser';
 import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { DistributionFunctionPlan } from '../planner/plan.ts';
 import { parseSql, unwrapNode } from '../planner/sql-ast.ts';
-import { shardRanges } from '../catalog/shard-ranges.ts';
+import { shardRanges } from '../topology/shard-ranges.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
-import type { BackendConnection } from './backend-connection.ts';
+import type { BackendConnection } from '../backend/backend-connection.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { atomically, type ExecutionContext } from './run-plan.ts';
 import { CATALOG_PARTICIPANT } from './transaction.ts';
@@ -223,7 +223,7 @@ async function createTable(ctx: ExecutionContext, plan: DistributionFunctionPlan
       `INSERT INTO dpg_catalog.tables (table_name, kind, distribution_column, distribution_method, colocation_id, shard_count, durability)
        VALUES (${literal(shell.name)}, 'distributed', ${literal(distributionColumn!)}, ${literal(method)}, ${colocationId}, ${shardCount}, ${literal(durability)})`,
     );
-    // A hyperbolic table's shard i holds radius level i (catalog/hyperbolic.ts): no hash range.
+    // A hyperbolic table's shard i holds radius level i (topology/hyperbolic.ts): no hash range.
     const ranges = method === 'hash' ? (colocatedRanges ?? shardRanges(shardCount)) : Array.from({ length: shardCount }, (_, index) => ({ index, min: 'NULL', max: 'NULL' }));
     for (const range of ranges) {
       const shardId = await nextShardId();

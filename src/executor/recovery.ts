@@ -1,5 +1,5 @@
 import type { Coordinator } from '../server/coordinator.ts';
-import type { BackendConnection } from './backend-connection.ts';
+import type { BackendConnection } from '../backend/backend-connection.ts';
 import { MOVE_GID, MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
 
 /** A part of a distributed transaction: `<transaction gid>_g<group>` (see SessionTransaction). */

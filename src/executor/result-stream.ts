@@ -1,8 +1,8 @@
 import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend, encodeCommandComplete } from '../protocol/backend.ts';
 import type { Frame } from '../protocol/frames.ts';
-import { ServerError, type BackendConnection } from './backend-connection.ts';
-import type { TypeMap } from './type-map.ts';
+import { ServerError, type BackendConnection } from '../backend/backend-connection.ts';
+import type { TypeMap } from '../topology/type-map.ts';
 import { combineTags } from './worker-request.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { encodeNoticeResponse } from '../protocol/backend.ts';
 import type { DdlPlan, DropIndexPlan } from '../planner/plan.ts';
-import type { TableInfo } from '../catalog/snapshot.ts';
+import type { TableInfo } from '../topology/snapshot.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
 import { LocalResultStream, type ResultStream } from './result-stream.ts';
 import { CATALOG_PARTICIPANT } from './transaction.ts';

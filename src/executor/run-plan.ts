@@ -2,7 +2,7 @@ import { deparseSync } from 'pgsql-deparser';
 import { dataRowValues, encodeNoticeResponse } from '../protocol/backend.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
-import { CatalogSnapshot, type Durability, type TableInfo } from '../catalog/snapshot.ts';
+import { CatalogSnapshot, type Durability, type TableInfo } from '../topology/snapshot.ts';
 import { fillShard, type DistributedPlan, type InsertPlan, type ReferenceWritePlan, type ControlPlan, type LimitSpec } from '../planner/plan.ts';
 import { resolveKeyValues, type KeyValue } from '../planner/shard-key.ts';
 import { LIMIT_PLACEHOLDER } from '../planner/merge-select.ts';
@@ -13,7 +13,7 @@ import { MergedResultStream } from './merge.ts';
 import { runAggregate } from './combine.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
-import { failureKind, NotAppliedError } from './failover.ts';
+import { failureKind, NotAppliedError } from '../backend/failover.ts';
 import { routeSearch, efSearchFor, type SearchRoute } from '../vector/search-route.ts';
 
 /** Parameter values and formats of one execution (empty for the simple query protocol). */

@@ -11,8 +11,8 @@ import { withCurrentTables, type SessionConfigCall, type DistributedPlan, type P
 import { SessionTransaction } from './transaction.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { LocalResultStream, PrefetchedStream, type ResultStream } from './result-stream.ts';
-import { failureKind, OutcomeUnknownError, BlockLostError, shardMovedAway, ShardMovedError, PlacementsChangedError } from './failover.ts';
-import { ServerError } from './backend-connection.ts';
+import { failureKind, OutcomeUnknownError, BlockLostError, shardMovedAway, ShardMovedError, PlacementsChangedError } from '../backend/failover.ts';
+import { ServerError } from '../backend/backend-connection.ts';
 import { runDdl, runDropIndex } from './run-ddl.ts';
 import { runDistributionFunction } from './distribute.ts';
 import { functionResultFields } from './function-results.ts';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { BackendConnection } from './backend-connection.ts';
-import type { GroupPool } from './pool.ts';
-import { discardSessionStateSql, ServerError } from './backend-connection.ts';
+import type { BackendConnection } from '../backend/backend-connection.ts';
+import type { GroupPool } from '../backend/pool.ts';
+import { discardSessionStateSql, ServerError } from '../backend/backend-connection.ts';
 import type { Coordinator } from '../server/coordinator.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
 import { metrics } from '../metrics/metrics.ts';
-import { failureKind, OutcomeUnknownError } from './failover.ts';
-import type { Durability } from '../catalog/snapshot.ts';
+import { failureKind, OutcomeUnknownError } from '../backend/failover.ts';
+import type { Durability } from '../topology/snapshot.ts';
 
 /** synchronous_commit for a commit that wrote tables of this class: only critical tables wait for a standby. */
 function synchronousCommitFor(durability: Durability): 'on' | 'local' {

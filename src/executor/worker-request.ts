@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { encodeFrontend, SYNC } from '../protocol/frontend.ts';
-import type { BackendConnection } from './backend-connection.ts';
-import type { TypeMap } from './type-map.ts';
+import type { BackendConnection } from '../backend/backend-connection.ts';
+import type { TypeMap } from '../topology/type-map.ts';
 
 /** One statement to run on a worker, with the client's parameters when it came through the extended protocol. */
 export interface WorkerRequest {

@@ -1,5 +1,5 @@
-import type { TableInfo } from '../catalog/snapshot.ts';
-import type { GroupPool } from '../executor/pool.ts';
+import type { TableInfo } from '../topology/snapshot.ts';
+import type { GroupPool } from '../backend/pool.ts';
 import { CronSchedule } from './cron.ts';
 import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 

@@ -1,5 +1,5 @@
 import type { Coordinator } from '../server/coordinator.ts';
-import { findGroupLeader } from '../executor/leaders.ts';
+import { findGroupLeader } from '../topology/leaders.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import { MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
 

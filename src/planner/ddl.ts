@@ -1,5 +1,5 @@
 import { deparseSync } from 'pgsql-deparser';
-import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
+import type { CatalogSnapshot, TableInfo } from '../topology/snapshot.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
 import { unwrapNode, walk, type ParsedStatement } from './sql-ast.ts';
 import { collectRelations } from './relations.ts';

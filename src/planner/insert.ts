@@ -1,4 +1,4 @@
-import type { CatalogSnapshot, TableInfo } from '../catalog/snapshot.ts';
+import type { CatalogSnapshot, TableInfo } from '../topology/snapshot.ts';
 import { deparseSync } from 'pgsql-deparser';
 import { ClientError, SqlState } from '../shared/errors.ts';
 import { unwrapNode, walk } from './sql-ast.ts';

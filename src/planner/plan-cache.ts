@@ -1,4 +1,4 @@
-import type { CatalogSnapshot } from '../catalog/snapshot.ts';
+import type { CatalogSnapshot } from '../topology/snapshot.ts';
 import { OFF_THREAD_PARSE_CHARS, parseSql, parseSqlOffThread, type ParsedStatement } from './sql-ast.ts';
 import { planStatement } from './planner.ts';
 import type { ControlPlan, Plan } from './plan.ts';

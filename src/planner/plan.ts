@@ -1,4 +1,4 @@
-import type { TableInfo } from '../catalog/snapshot.ts';
+import type { TableInfo } from '../topology/snapshot.ts';
 import type { KeyValue } from './shard-key.ts';
 import type { ClientError } from '../shared/errors.ts';
 import type { AggregateSpec } from './aggregate-select.ts';

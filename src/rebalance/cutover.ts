@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
+import { CATALOG_CHANNEL } from '../topology/catalog-reader.ts';
 import { ClientError } from '../shared/errors.ts';
 import { connectPrimary, onPrimary, type AdminContext } from './admin.ts';
 import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';

@@ -12,8 +12,8 @@ import { buildLayout, type ClusterLayout, type GroupLayout } from '../cluster/la
 import { prepareGroupDatabase, refreshNodeRoles, registerGroup } from '../catalog/bootstrap.ts';
 import { clientUsers } from '../cluster/secrets.ts';
 import { etcdLogins } from '../cluster/etcd-auth.ts';
-import { b64, etcdCall, etcdToken, prefixEnd, type EtcdLogin } from '../executor/etcd-gateway.ts';
-import { CATALOG_CHANNEL } from '../catalog/catalog-reader.ts';
+import { b64, etcdCall, etcdToken, prefixEnd, type EtcdLogin } from '../topology/etcd-gateway.ts';
+import { CATALOG_CHANNEL } from '../topology/catalog-reader.ts';
 import { ClientError } from '../shared/errors.ts';
 import { connectPrimary, onPrimary, type AdminContext } from './admin.ts';
 import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { shardRanges, MAX_SHARD_COUNT } from '../catalog/shard-ranges.ts';
+import { shardRanges, MAX_SHARD_COUNT } from '../topology/shard-ranges.ts';
 import { ClientError } from '../shared/errors.ts';
 import { onPrimary, type AdminContext } from './admin.ts';
 import { createMove } from './move-catalog.ts';

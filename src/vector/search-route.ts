@@ -1,4 +1,4 @@
-import type { CatalogSnapshot } from '../catalog/snapshot.ts';
+import type { CatalogSnapshot } from '../topology/snapshot.ts';
 import { hnswProfileIn, type HnswProfile } from '../config/config.ts';
 import type { DistributedPlan } from '../planner/plan.ts';
 import { SearchVariants } from './search-variants.ts';

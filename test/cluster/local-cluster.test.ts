@@ -13,7 +13,7 @@ import { connectNode, withClient } from '../../src/cluster/connect.ts';
 import { isAlive, pidsWithMarker, readProcessRecord, sleep, waitFor } from '../../src/cluster/processes.ts';
 import { patroniProcessName } from '../../src/cluster/patroni.ts';
 import { coordinatorConfigFile } from '../../src/cluster/coordinator-process.ts';
-import { shardIndexForValue, shardRanges } from '../../src/catalog/shard-ranges.ts';
+import { shardIndexForValue, shardRanges } from '../../src/topology/shard-ranges.ts';
 import { SEED_TABLES } from '../../src/catalog/seed-schema.ts';
 import type { ClusterStatus } from '../../src/cluster/status.ts';
 

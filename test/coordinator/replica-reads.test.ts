@@ -5,8 +5,8 @@ import { startTestCluster, standbyWalReceiver, type TestCluster } from '../suppo
 import { nodePassword } from '../../src/cluster/secrets.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { sleep, waitFor } from '../../src/cluster/processes.ts';
-import { ReplicaRouter } from '../../src/executor/replicas.ts';
-import { GroupPool } from '../../src/executor/pool.ts';
+import { ReplicaRouter } from '../../src/backend/replicas.ts';
+import { GroupPool } from '../../src/backend/pool.ts';
 
 // query_router.read_from = replica: reads outside blocks go to a standby that has
 // replayed everything acknowledged within max_replica_lag_seconds, a session reads

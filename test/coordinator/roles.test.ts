@@ -4,7 +4,7 @@ import pg from 'pg';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { etcdLogins } from '../../src/cluster/etcd-auth.ts';
-import { etcdCall, etcdToken } from '../../src/executor/etcd-gateway.ts';
+import { etcdCall, etcdToken } from '../../src/topology/etcd-gateway.ts';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
 import { nodePassword, patroniAuthorization } from '../../src/cluster/secrets.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
-import { shardIndexForValue } from '../../src/catalog/shard-ranges.ts';
+import { shardIndexForValue } from '../../src/topology/shard-ranges.ts';
 import { connectNode, withClient } from '../../src/cluster/connect.ts';
 import { waitFor } from '../../src/cluster/processes.ts';
 

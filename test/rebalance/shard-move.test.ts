@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
-import { shardIndexForValue, shardRanges } from '../../src/catalog/shard-ranges.ts';
+import { shardIndexForValue, shardRanges } from '../../src/topology/shard-ranges.ts';
 import { onPrimary, type AdminContext } from '../../src/rebalance/admin.ts';
 import { createMove } from '../../src/rebalance/move-catalog.ts';
 import { runMove } from '../../src/rebalance/shard-move.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, withClient } from '../../src/cluster/connect.ts';
-import { hyperbolicShardIndex, radiusOf } from '../../src/catalog/hyperbolic.ts';
+import { hyperbolicShardIndex, radiusOf } from '../../src/topology/hyperbolic.ts';
 
 // The seed's hierarchical shard mapping: a table distributed with
 // distribution_method => 'hyperbolic' keeps the points of each tenth of the

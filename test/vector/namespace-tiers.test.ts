@@ -4,8 +4,8 @@ import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, withClient } from '../../src/cluster/connect.ts';
 import { seededGaussian, normalize, nearby, vectorLiteral } from '../../src/util/vectors.ts';
-import { shardIndexForValue } from '../../src/catalog/shard-ranges.ts';
-import { compositeKey } from '../../src/catalog/snapshot.ts';
+import { shardIndexForValue } from '../../src/topology/shard-ranges.ts';
+import { compositeKey } from '../../src/topology/snapshot.ts';
 import { cosineDistance } from '../clients/support.ts';
 
 // Namespaces of every size share the same shards. Small ones are searched exactly;

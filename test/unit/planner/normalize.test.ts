@@ -4,7 +4,7 @@ import { initParser, parseSql } from '../../../src/planner/sql-ast.ts';
 import { planStatement } from '../../../src/planner/planner.ts';
 import { normalizeStatement } from '../../../src/planner/normalize.ts';
 import { PlanCache } from '../../../src/planner/plan-cache.ts';
-import { CatalogSnapshot, type TableInfo } from '../../../src/catalog/snapshot.ts';
+import { CatalogSnapshot, type TableInfo } from '../../../src/topology/snapshot.ts';
 import { seededRandom } from '../../support/random.ts';
 
 // The lexer that lets statements differing only in their constants share a plan

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionTransaction } from '../../../src/executor/transaction.ts';
-import type { BackendConnection } from '../../../src/executor/backend-connection.ts';
+import type { BackendConnection } from '../../../src/backend/backend-connection.ts';
 import type { Coordinator } from '../../../src/server/coordinator.ts';
 
 // hnsw.ef_search of a routed search comes from the HNSW profile (at least LIMIT),

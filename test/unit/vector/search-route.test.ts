@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initParser, parseSql } from '../../../src/planner/sql-ast.ts';
 import { planStatement } from '../../../src/planner/planner.ts';
-import { CatalogSnapshot, type TableInfo, type NamespaceTier } from '../../../src/catalog/snapshot.ts';
+import { CatalogSnapshot, type TableInfo, type NamespaceTier } from '../../../src/topology/snapshot.ts';
 import { DEFAULT_CONFIG } from '../../../src/config/config.ts';
 import { routeSearch, efSearchFor, type VectorSearchOptions } from '../../../src/vector/search-route.ts';
 import type { DistributedPlan } from '../../../src/planner/plan.ts';

@@ -1,6 +1,6 @@
 import type { Frame } from '../protocol/frames.ts';
 import { decodeBackend, encodeRowDescription, type FieldDescription } from '../protocol/backend.ts';
-import type { GroupPool } from './pool.ts';
+import type { GroupPool } from '../backend/pool.ts';
 
 /** OIDs below this are assigned at initdb and equal on every node (FirstNormalObjectId). */
 const FIRST_NORMAL_OID = 16384;

@@ -2,14 +2,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import type pg from 'pg';
-import { hashtext } from '../../src/catalog/hashtext.ts';
+import { hashtext } from '../../src/topology/hashtext.ts';
 import {
   namespaceShardIdSql,
   shardIndexForHash,
   shardIndexForValue,
   shardRanges,
   type HashRange,
-} from '../../src/catalog/shard-ranges.ts';
+} from '../../src/topology/shard-ranges.ts';
 import { startScratchPostgres, type ScratchPostgres } from '../support/scratch-postgres.ts';
 import { seededRandom } from '../support/random.ts';
 

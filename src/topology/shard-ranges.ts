@@ -89,7 +89,7 @@ COMMENT ON FUNCTION namespace_shard_id(text, int) IS
 'whose range holds hashtext(p_namespace). As in Citus, shard i of p_shard_count owns the i-th of '
 'p_shard_count equal contiguous ranges of the int32 hash space (the last shard also owns the '
 'remainder up to 2147483647), instead of the seed''s (hashtext(p_namespace) & 2147483647) % p_shard_count. '
-'Must agree with shardIndexForValue in dpg''s src/catalog/shard-ranges.ts.';
+'Must agree with shardIndexForValue in dpg''s src/topology/shard-ranges.ts.';
 `;
 }
 

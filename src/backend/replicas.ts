@@ -1,18 +1,25 @@
-import type { NodeInfo } from '../catalog/snapshot.ts';
 import type { BackendTarget } from './backend-connection.ts';
 import { GroupPool, type PoolOptions } from './pool.ts';
 
 /** config query_router.read_from: where reads outside transaction blocks go. */
 export type ReadFrom = 'primary' | 'replica' | 'any';
 
+/** A node of a group as the router knows it (topology's ReplicaNode has these and more). */
+export interface ReplicaNode {
+  name: string;
+  groupId: number;
+  host: string;
+  port: number;
+}
+
 /** What the router needs of the coordinator. */
 export interface ReplicaHost {
-  workerGroups(): { groupId: number; nodes: NodeInfo[] }[];
+  workerGroups(): { groupId: number; nodes: ReplicaNode[] }[];
   /** The group's primary as last known (null during a failover). */
   leaderName(groupId: number): string | null;
   primaryPool(groupId: number): GroupPool;
   /** Credentials of `role` (a client's), or the coordinator's own without one. */
-  target(node: NodeInfo, role?: string): BackendTarget;
+  target(node: ReplicaNode, role?: string): BackendTarget;
   log(line: string): void;
 }
 
@@ -86,7 +93,7 @@ export class ReplicaRouter {
     this.caughtUp.delete(node);
   }
 
-  private poolFor(node: NodeInfo, role?: string): GroupPool {
+  private poolFor(node: ReplicaNode, role?: string): GroupPool {
     const key = role === undefined ? node.name : `${node.name}\u0000${role}`;
     let pool = this.pools.get(key);
     if (!pool) {
@@ -106,7 +113,7 @@ export class ReplicaRouter {
     }
   }
 
-  private async sample(groupId: number, nodes: NodeInfo[]): Promise<void> {
+  private async sample(groupId: number, nodes: ReplicaNode[]): Promise<void> {
     const leader = this.host.leaderName(groupId);
     const standbys = nodes.filter((n) => n.name !== leader);
     if (!leader || standbys.length === 0) return;

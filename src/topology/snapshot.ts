@@ -22,7 +22,7 @@ export interface TableInfo {
   kind: 'distributed' | 'reference';
   /** The distribution column (lower-case, as stored); null for reference tables. */
   distributionColumn: string | null;
-  /** 'hash': hashtext() ranges (Citus'); 'hyperbolic': the seed's shard by radius (catalog/hyperbolic.ts). */
+  /** 'hash': hashtext() ranges (Citus'); 'hyperbolic': the seed's shard by radius (topology/hyperbolic.ts). */
   distributionMethod: 'hash' | 'hyperbolic';
   colocationId: number | null;
   shardCount: number;

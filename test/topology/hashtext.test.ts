@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import type pg from 'pg';
-import { hashtext, hashBytes } from '../../src/catalog/hashtext.ts';
+import { hashtext, hashBytes } from '../../src/topology/hashtext.ts';
 import { startScratchPostgres, type ScratchPostgres } from '../support/scratch-postgres.ts';
 import { seededRandom } from '../support/random.ts';
 

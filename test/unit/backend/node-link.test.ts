@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BackendConnection, ConnectFailedError } from '../../../src/executor/backend-connection.ts';
+import { BackendConnection, ConnectFailedError } from '../../../src/backend/backend-connection.ts';
 
 // The coordinator's side of a link to a node, against fake nodes: it never gives its
 // password to a server that asks for it in cleartext (or as MD5), and a link meant to be

@@ -1,4 +1,4 @@
-import type { NodeInfo } from '../catalog/snapshot.ts';
+import type { NodeInfo } from './snapshot.ts';
 import { b64, etcdToken, prefixEnd, unb64, type EtcdLogin } from './etcd-gateway.ts';
 
 /**
