@@ -2,9 +2,19 @@ import { decodeBackend } from '../protocol/backend.ts';
 import { fillShard, type DistributedPlan } from '../planner/plan.ts';
 import { PARTIALS_PLACEHOLDER, finishCombineSql, type AggregateSpec } from '../planner/aggregate-select.ts';
 import { writeRequests } from './worker-request.ts';
-import { WorkerResultStream, type ResultStream } from './result-stream.ts';
-import type { ExecutionContext } from './run-plan.ts';
+import { WorkerResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';
+import type { Bindings } from './bindings.ts';
+import type { BackendConnection } from '../backend/backend-connection.ts';
+import type { TypeMap } from '../topology/type-map.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
+
+/** What combining needs of a statement's execution: its transaction's connections and where notices go. */
+export interface CombineContext {
+  transaction: { connection(groupId: number): Promise<BackendConnection> };
+  onNotice: NoticeSink;
+  bindings: Bindings;
+  coordinator: { readonly typeMaps: ReadonlyMap<number, TypeMap>; typeName(oid: number): Promise<string>; readonly heldRowsMaxBytes: number };
+}
 
 /** A text array literal ({"a","b",NULL}) holding values in their text output form. */
 function arrayLiteral(values: (string | null)[]): string {
@@ -16,7 +26,7 @@ function arrayLiteral(values: (string | null)[]): string {
  * (text format), then the combine query on the control group over those rows,
  * passed as one array parameter per column.
  */
-export async function runAggregate(ctx: ExecutionContext, plan: DistributedPlan, spec: AggregateSpec, byGroup: Map<number, number[]>): Promise<ResultStream> {
+export async function runAggregate(ctx: CombineContext, plan: DistributedPlan, spec: AggregateSpec, byGroup: Map<number, number[]>): Promise<ResultStream> {
   const { bindings, coordinator } = ctx;
   // Every group's partial rows are held until the combine query: within a bound.
   let held = 0;

@@ -16,18 +16,8 @@ import { writeRequests, combineTags, type WorkerRequest } from './worker-request
 import { failureKind, NotAppliedError } from '../backend/failover.ts';
 import { routeSearch, efSearchFor, type SearchRoute } from '../vector/search-route.ts';
 
-/** Parameter values and formats of one execution (empty for the simple query protocol). */
-export interface Bindings {
-  extended: boolean;
-  params: (Buffer | null)[];
-  paramFormats: number[];
-  paramTypes: number[];
-  resultFormats: number[];
-  /** Number of visible result columns, needed only to give hidden merge columns the text format. */
-  visibleColumns?: () => Promise<number>;
-  /** Parameter types as the control group infers them (for the combine query of an aggregate). */
-  describedParameterTypes?: () => Promise<number[]>;
-}
+export type { Bindings } from './bindings.ts';
+import type { Bindings } from './bindings.ts';
 
 export interface ExecutionContext {
   coordinator: Coordinator;

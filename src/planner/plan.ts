@@ -1,7 +1,25 @@
 import type { TableInfo } from '../topology/snapshot.ts';
 import type { KeyValue } from './shard-key.ts';
 import type { ClientError } from '../shared/errors.ts';
-import type { AggregateSpec } from './aggregate-select.ts';
+
+/**
+ * A SELECT with aggregates, GROUP BY or DISTINCT over several shards, computed in
+ * two steps as Citus does: every shard computes partial results (per group: counts,
+ * sums, minima, maxima; avg as sum and count), and the control group combines them
+ * with one more query over the partial rows, which also applies HAVING, ORDER BY,
+ * LIMIT and the output expressions. PostgreSQL itself computes every final value,
+ * so types and formatting are PostgreSQL's.
+ */
+export interface AggregateSpec {
+  /** Query run on each shard, relation placeholders still in it; returns columns c0..c(n-1). */
+  workerTemplate: string;
+  workerColumns: number;
+  /**
+   * The combine query; PARTIALS_PLACEHOLDER stands for the FROM item that the
+   * executor fills with `unnest($k::type[], ...)` over the partial rows.
+   */
+  combineTemplate: string;
+}
 
 /**
  * What the coordinator does with one SQL statement. Plans depend only on the SQL

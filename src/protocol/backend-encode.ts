@@ -1,4 +1,4 @@
-import type { BackendMessage, FieldDescription } from './backend.ts';
+import type { BackendMessage, FieldDescription } from './backend-messages.ts';
 import { checkCount, cstringBytes, MessageWriter } from './message-writer.ts';
 import { AuthenticationCode, BackendCode } from './message-codes.ts';
 import { NOTICE_FIELD_CODES, type NoticeFields } from '../shared/notice-fields.ts';

@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.ts';
-import type { FrontendMessage } from './frontend.ts';
+import type { FrontendMessage } from './frontend-messages.ts';
 import { checkCount, cstringBytes, MessageWriter } from './message-writer.ts';
 import { CANCEL_REQUEST_CODE, FrontendCode, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from './message-codes.ts';
 
