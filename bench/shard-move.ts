@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config/config.ts';
 import { buildLayout } from '../src/cluster/layout.ts';
+import { layoutAdminContext } from '../src/cluster/connect.ts';
 import { readClusterState, workerGroupIdsOf } from '../src/cluster/state.ts';
 import { readSecrets, userUrl } from '../src/cluster/secrets.ts';
 import { onPrimary, type AdminContext } from '../src/rebalance/admin.ts';
@@ -37,7 +38,7 @@ if (!state) throw new Error(`no cluster in ${loaded.dataDir}`);
 const layout = buildLayout(loaded.config, loaded.dataDir, state.nodesRoot, state.coordinators, workerGroupIdsOf(state));
 const secrets = readSecrets(layout.secretsFile)!;
 const url = userUrl(loaded.config.users, secrets, undefined, layout.host, layout.clientPort, loaded.config.cluster.database);
-const admin: AdminContext = { layout, secrets, database: loaded.config.cluster.database, indexBuildMemory: loaded.config.vector.index_build_memory, threshold: 0.2, log: (line) => console.log(`  ${line}`) };
+const admin: AdminContext = layoutAdminContext(layout, secrets, { database: loaded.config.cluster.database, indexBuildMemory: loaded.config.vector.index_build_memory, threshold: 0.2, log: (line) => console.log(`  ${line}`) });
 
 const client = new pg.Client(url);
 await client.connect();

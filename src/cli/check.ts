@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { ClusterLayout } from '../cluster/layout.ts';
 import type { ClusterSecrets } from '../cluster/secrets.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
-import { groupLeaders } from '../catalog/bootstrap.ts';
+import { groupLeaders } from '../cluster/bootstrap.ts';
 import { readCatalogSnapshot } from '../topology/catalog-reader.ts';
 import type { TableInfo } from '../topology/snapshot.ts';
 import { quoteIdentifier } from '../shared/quoting.ts';

@@ -18,7 +18,7 @@ import { upCluster, ClusterStartError } from '../cluster/up.ts';
 import { stopCluster } from '../cluster/down.ts';
 import { clusterStatus, formatStatus } from '../cluster/status.ts';
 import { connectNode, withClient } from '../cluster/connect.ts';
-import { groupLeaders, refreshNodeRoles, BootstrapError } from '../catalog/bootstrap.ts';
+import { groupLeaders, refreshNodeRoles, BootstrapError } from '../cluster/bootstrap.ts';
 import { MissingSystemUserError } from '../cluster/system-user.ts';
 import { adminContext, moveShardCommand, rebalanceCommand, addGroupCommand, removeGroupCommand, splitShardCommand, mergeShardsCommand, MoveUsageError, type MoveFlags } from './move-commands.ts';
 import { ClientError } from '../shared/errors.ts';

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { buildLayout, type ClusterLayout } from '../cluster/layout.ts';
 import { readClusterState, workerGroupIdsOf } from '../cluster/state.ts';
 import { ClientError } from '../shared/errors.ts';
-import { addGroup, removeGroup } from '../rebalance/scale.ts';
+import { addGroup, removeGroup } from '../cluster/scale.ts';
 import { createMerge, createSplit, equalSplitPoints } from '../rebalance/shard-split.ts';
 import { readSecrets } from '../cluster/secrets.ts';
 import { onPrimary, type AdminContext } from '../rebalance/admin.ts';
+import { layoutAdminContext } from '../cluster/connect.ts';
 import { createMove, unfinishedMoves } from '../rebalance/move-catalog.ts';
 import { runMove, rollbackMove, type MoveOptions, type MoveProgress, type MoveResult } from '../rebalance/shard-move.ts';
 import { rebalance, type RebalanceOptions, type RebalanceResult } from '../rebalance/rebalancer.ts';
@@ -37,20 +38,19 @@ export class MoveUsageError extends Error {}
 export function adminContext(loaded: LoadedConfig, layout: ClusterLayout, log: (line: string) => void): AdminContext {
   const secrets = readSecrets(layout.secretsFile);
   if (!secrets) throw new MoveUsageError(`no cluster in ${layout.dataDir}: run 'npx dpg up' first`);
-  return {
-    layout,
-    secrets,
+  return layoutAdminContext(layout, secrets, {
     database: loaded.config.cluster.database,
     indexBuildMemory: loaded.config.vector.index_build_memory,
     threshold: loaded.config.distribution.shard_rebalancing.threshold,
     log,
-  };
+  });
 }
 
 /** A group given as its id (2) or its name (as in dpg status). */
 function groupArg(admin: AdminContext, flag: string, value: string): number {
-  const group = admin.layout.groups.find((g) => String(g.id) === value || g.name === value);
-  if (!group) throw new MoveUsageError(`--${flag} ${JSON.stringify(value)}: no such group; worker groups are ${admin.layout.groups.filter((g) => g.kind === 'worker').map((g) => `${g.id} (${g.name})`).join(', ')}`);
+  const groups = admin.nodes.groups();
+  const group = groups.find((g) => String(g.id) === value || g.name === value);
+  if (!group) throw new MoveUsageError(`--${flag} ${JSON.stringify(value)}: no such group; worker groups are ${groups.filter((g) => g.kind === 'worker').map((g) => `${g.id} (${g.name})`).join(', ')}`);
   if (group.kind !== 'worker') throw new MoveUsageError(`--${flag} ${value}: ${group.name} is the control group, which holds no shards`);
   return group.id;
 }

@@ -1,11 +1,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHmac, randomBytes } from 'node:crypto';
 
-/**
- * The coordinator's own role on every node: it owns the database and alone writes
- * dpg_catalog; its password is in the secrets file and is never given to clients.
- */
-export const INTERNAL_ROLE = 'dpg_coordinator';
+export { INTERNAL_ROLE } from '../shared/roles.ts';
+import { INTERNAL_ROLE } from '../shared/roles.ts';
 
 /** The group role of every configured client role (pg_hba.conf names it: +dpg_clients). */
 export const CLIENTS_ROLE = 'dpg_clients';

@@ -13,7 +13,7 @@ import { enableLogicalDecoding, patroniConfig, writePatroniConfig, patroniConfig
 import { readProcessRecord, isAlive, portIsFree, waitFor, postmasterPid, stopPid } from './processes.ts';
 import { postgresInstalled } from './postgres-binaries.ts';
 import { vectorExtensionInstalled } from './setup.ts';
-import { bootstrapCluster, grantSeedTables, isolateNamespaces, prepareGroups, createSeedSchema, upgradeCatalog, upgradeSeedSchema } from '../catalog/bootstrap.ts';
+import { bootstrapCluster, grantSeedTables, isolateNamespaces, prepareGroups, createSeedSchema, upgradeCatalog, upgradeSeedSchema } from './bootstrap.ts';
 import { cacheUrl, ensureRedis, REDIS_PROCESS } from './redis.ts';
 import { coordinatorConfigChanged, startCoordinator, waitForCoordinator, writeCoordinatorConfig } from './coordinator-process.ts';
 import { HAPROXY_PROCESS, startHaproxy, haproxyInstalled } from './haproxy.ts';

@@ -1,17 +1,40 @@
 import pg from 'pg';
-import type { ClusterLayout, GroupLayout, NodeLayout } from '../cluster/layout.ts';
-import type { ClusterSecrets } from '../cluster/secrets.ts';
-import { connectNode, groupLeader } from '../cluster/connect.ts';
 import { ClientError } from '../shared/errors.ts';
+
+/** A node as moves and the rebalancer reach it: its PostgreSQL address. */
+export interface AdminNode {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface AdminGroup {
+  id: number;
+  name: string;
+  kind: 'control' | 'worker';
+  nodes: AdminNode[];
+}
+
+/**
+ * Where the cluster's nodes are and which is each group's primary. The coordinator
+ * answers from the catalog (dpg_catalog.nodes) and its leader tracker; the dpg CLI from
+ * the cluster it started. Nothing here knows how the processes were laid out.
+ */
+export interface NodeDirectory {
+  groups(): AdminGroup[];
+  /** The group's primary now; null while it has none (a failover under way). */
+  primary(groupId: number): Promise<AdminNode | null>;
+}
 
 /**
  * What shard moves and the rebalancer run with: superuser connections to each group's
- * current primary (found through Patroni), in the cluster's database. The `dpg` CLI and
- * the coordinator (for citus_move_shard_placement and its siblings) both build one.
+ * current primary, in the cluster's database. The `dpg` CLI and the coordinator (for
+ * citus_move_shard_placement and its siblings) both build one.
  */
 export interface AdminContext {
-  layout: ClusterLayout;
-  secrets: ClusterSecrets;
+  nodes: NodeDirectory;
+  /** The PostgreSQL superuser's password on every node (the secrets file). */
+  superuserPassword: string;
   database: string;
   /** maintenance_work_mem for the index builds on the target (vector.index_build_memory). */
   indexBuildMemory: string;
@@ -20,32 +43,50 @@ export interface AdminContext {
   log: (line: string) => void;
 }
 
-
-export function groupLayout(admin: AdminContext, groupId: number): GroupLayout {
-  const group = admin.layout.groups.find((g) => g.id === groupId);
-  if (!group) throw new ClientError('22023', `there is no group ${groupId} in this cluster (groups: ${admin.layout.groups.map((g) => g.id).join(', ')})`);
+export function adminGroup(admin: AdminContext, groupId: number): AdminGroup {
+  const groups = admin.nodes.groups();
+  const group = groups.find((g) => g.id === groupId);
+  if (!group) throw new ClientError('22023', `there is no group ${groupId} in this cluster (groups: ${groups.map((g) => g.id).join(', ')})`);
   return group;
 }
 
-/** The group's primary as Patroni names it; a group in failover is waited for, up to `waitMs`. */
-export async function primaryNode(admin: AdminContext, groupId: number, waitMs = 30_000): Promise<NodeLayout> {
-  const group = groupLayout(admin, groupId);
+/** The group's primary; a group in failover is waited for, up to `waitMs`. */
+export async function primaryNode(admin: AdminContext, groupId: number, waitMs = 30_000): Promise<AdminNode> {
+  const group = adminGroup(admin, groupId);
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const leader = await groupLeader(group);
+    const leader = await admin.nodes.primary(groupId);
     if (leader) return leader;
     if (Date.now() > deadline) throw new ClientError('08006', `group ${group.name} has no primary; see 'npx dpg status'`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
-/** A superuser connection to the group's primary, in the cluster's database. */
-export async function connectPrimary(admin: AdminContext, groupId: number): Promise<pg.Client> {
-  const node = await primaryNode(admin, groupId);
-  const client = await connectNode(node, admin.secrets, admin.database);
+/** A superuser connection to one node, in the cluster's database. */
+export async function connectAdmin(admin: AdminContext, node: AdminNode): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: node.host,
+    port: node.port,
+    user: 'postgres',
+    password: admin.superuserPassword,
+    database: admin.database,
+    connectionTimeoutMillis: 5000,
+    application_name: 'dpg-admin',
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
   // A connection that breaks must not crash the process: the next query on it fails instead.
   client.on('error', () => {});
   return client;
+}
+
+/** A superuser connection to the group's primary, in the cluster's database. */
+export async function connectPrimary(admin: AdminContext, groupId: number): Promise<pg.Client> {
+  return connectAdmin(admin, await primaryNode(admin, groupId));
 }
 
 /** Runs `work` with a connection to the group's primary, closing it after. */

@@ -8,7 +8,7 @@ import { indexNames, readShardTable, retireTablesSql, type ShardTableDefinition 
 import { preparedExists } from './replication-objects.ts';
 import { copyTableRows } from './copy-rows.ts';
 import { crashPoint, sleep, type MoveOptions } from './move-options.ts';
-import { INTERNAL_ROLE } from '../cluster/secrets.ts';
+import { INTERNAL_ROLE } from '../shared/roles.ts';
 
 export class CutoverRetry extends Error {}
 

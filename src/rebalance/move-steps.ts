@@ -66,7 +66,7 @@ export async function setup(admin: AdminContext, control: pg.Client, move: MoveR
       }
       if (logged.length > 0) {
         await source.query(`CREATE PUBLICATION ${name} FOR TABLE ${logged.map((d) => `public.${quoteIdent(d.name)}`).join(', ')}`);
-        const conninfo = `host=${sourceNode.host} port=${sourceNode.pgPort} dbname=${admin.database} user=postgres password=${admin.secrets.superuserPassword} application_name=${name}`;
+        const conninfo = `host=${sourceNode.host} port=${sourceNode.port} dbname=${admin.database} user=postgres password=${admin.superuserPassword} application_name=${name}`;
         // synchronous_commit local: each applied transaction is flushed at once, so the
         // subscription confirms its position without waiting for the WAL writer.
         await target.query(

@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import { connectNode } from '../cluster/connect.ts';
-import { groupLayout, primaryNode, type AdminContext } from './admin.ts';
+import { adminGroup, connectAdmin, primaryNode, type AdminContext } from './admin.ts';
 import { quoteLiteral } from '../shared/quoting.ts';
 
 /**
@@ -83,11 +82,10 @@ export async function moveDebris(client: pg.Client): Promise<string[]> {
  */
 export async function dropStaleStandbySlots(admin: AdminContext, groupId: number): Promise<void> {
   const primary = await primaryNode(admin, groupId);
-  for (const node of groupLayout(admin, groupId).nodes.filter((n) => n.name !== primary.name)) {
+  for (const node of adminGroup(admin, groupId).nodes.filter((n) => n.name !== primary.name)) {
     let client;
     try {
-      client = await connectNode(node, admin.secrets, admin.database);
-      client.on('error', () => {});
+      client = await connectAdmin(admin, node);
     } catch (error) {
       admin.log(`could not reach standby ${node.name} to drop stale move slots there (${(error as Error).message}); they are dropped by the next move's cleanup`);
       continue;

@@ -31,7 +31,7 @@ import { ReplicaRouter, type ReadFrom } from '../backend/replicas.ts';
 import { ClientError } from '../shared/errors.ts';
 import { AbortedByRecoveryError, PlacementsChangedError } from '../backend/failover.ts';
 import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
-import type { AdminContext } from '../rebalance/admin.ts';
+import type { AdminContext, NodeDirectory } from '../rebalance/admin.ts';
 import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
 import { scheduledRebalance } from '../rebalance/rebalancer.ts';
 
@@ -103,7 +103,7 @@ export interface CoordinatorOptions {
    * (citus_move_shard_placement, rebalance_table_shards, the scheduled rebalance); absent:
    * those functions are refused.
    */
-  admin?: AdminContext;
+  admin?: Omit<AdminContext, 'nodes'>;
   rebalance?: { strategy: RebalanceStrategy; maxMoves: number };
   /** Reads from standbys (config query_router); absent: every read goes to the primary. */
   replicaReads?: { readFrom: ReadFrom; maxLagMs: number };
@@ -293,7 +293,7 @@ export class Coordinator {
           tables: () => [...this.snapshot.tables.values()],
           pool: (groupId) => this.pool(groupId),
           log: (line) => this.log(line),
-          rebalance: this.options.admin && this.options.rebalance ? () => scheduledRebalance(this.options.admin!, this.options.rebalance!) : undefined,
+          rebalance: this.options.admin && this.options.rebalance ? () => scheduledRebalance(this.admin!, this.options.rebalance!) : undefined,
         },
         this.options.maintenance,
         this.options.vector.indexBuildMemory,
@@ -820,7 +820,38 @@ export class Coordinator {
 
   /** Superuser access for shard moves and the rebalancer; null when the coordinator was started without it. */
   get admin(): AdminContext | null {
-    return this.options.admin ?? null;
+    return this.options.admin ? { ...this.options.admin, nodes: this.nodeDirectory } : null;
+  }
+
+  /**
+   * The nodes as moves and the rebalancer find them: the catalog's (dpg_catalog.nodes,
+   * wherever they run), each group's primary from the leader tracker; never the local
+   * process layout.
+   */
+  private readonly nodeDirectory: NodeDirectory = {
+    groups: () =>
+      [...this.snapshot.groups.values()].map((group) => ({
+        id: group.id,
+        name: group.name,
+        kind: group.kind,
+        nodes: this.groupNodes(group.id).map((n) => ({ name: n.name, host: n.host, port: n.port })),
+      })),
+    primary: async (groupId) => {
+      const group = this.snapshot.groups.get(groupId);
+      if (!group) return null;
+      try {
+        const leader = await this.leaderOf(groupId, group.name, this.groupNodes(groupId));
+        return { name: leader.name, host: leader.host, port: leader.port };
+      } catch {
+        return null;
+      }
+    },
+  };
+
+  /** A group's nodes in the catalog (the control group's from the options until the catalog names them). */
+  private groupNodes(groupId: number): NodeInfo[] {
+    const nodes = this.snapshot.nodes.filter((n) => n.groupId === groupId);
+    return nodes.length > 0 || groupId !== 0 ? nodes : this.options.control.nodes.map((n) => ({ ...n, groupId: 0 }));
   }
 
   get rebalanceDefaults(): { strategy: RebalanceStrategy; maxMoves: number } {

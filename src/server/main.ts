@@ -94,8 +94,7 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
         }
       : undefined,
     admin: {
-      layout,
-      secrets,
+      superuserPassword: secrets.superuserPassword,
       database: config.cluster.database,
       indexBuildMemory: config.vector.index_build_memory,
       threshold: config.distribution.shard_rebalancing.threshold,

@@ -5,9 +5,9 @@ import pg from 'pg';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { runDpg } from '../support/dpg-cli.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { buildLayout } from '../../src/cluster/layout.ts';
+import { buildLayout, type ClusterLayout } from '../../src/cluster/layout.ts';
 import { readClusterState, workerGroupIdsOf } from '../../src/cluster/state.ts';
-import { groupLeader } from '../../src/cluster/connect.ts';
+import { groupLeader, layoutAdminContext } from '../../src/cluster/connect.ts';
 import { onPrimary, type AdminContext } from '../../src/rebalance/admin.ts';
 import { moveDebris } from '../../src/rebalance/replication-objects.ts';
 import { scheduledRebalance } from '../../src/rebalance/rebalancer.ts';
@@ -18,11 +18,14 @@ import { scheduledRebalance } from '../../src/rebalance/rebalancer.ts';
 let cluster: TestCluster;
 let client: pg.Client;
 
-function admin(): AdminContext {
+function layoutNow(): ClusterLayout {
   const loaded = loadConfig({ path: cluster.configFile });
   const state = readClusterState(join(loaded.dataDir, 'cluster.json'))!;
-  const layout = buildLayout(loaded.config, loaded.dataDir, state.nodesRoot, state.coordinators, workerGroupIdsOf(state));
-  return { layout, secrets: cluster.secrets, database: 'distributed_postgres_cluster', indexBuildMemory: '256MB', threshold: 0.2, log: () => {} };
+  return buildLayout(loaded.config, loaded.dataDir, state.nodesRoot, state.coordinators, workerGroupIdsOf(state));
+}
+
+function admin(): AdminContext {
+  return layoutAdminContext(layoutNow(), cluster.secrets, { database: 'distributed_postgres_cluster', indexBuildMemory: '256MB', threshold: 0.2, log: () => {} });
 }
 
 async function shardsPerGroup(): Promise<Map<number, number>> {
@@ -37,7 +40,7 @@ async function referenceCopies(): Promise<Map<number, string[]>> {
   const context = admin();
   const shard = (await client.query(`SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'tags'::regclass`)).rows[0].shardid;
   const copies = new Map<number, string[]>();
-  for (const group of context.layout.groups.filter((g) => g.kind === 'worker')) {
+  for (const group of context.nodes.groups().filter((g) => g.kind === 'worker')) {
     const rows = await onPrimary(context, group.id, async (c) => (await c.query(`SELECT name FROM tags_${shard} ORDER BY name`)).rows.map((r) => r.name as string));
     copies.set(group.id, rows);
   }
@@ -164,7 +167,7 @@ test('dpg remove-group drains the last group onto the others, stops it, and a gr
 });
 
 test('dpg remove-group --group 1 removes a group that is not the last: the others keep their ids and ports, and add-group takes the freed id', async () => {
-  const before = admin().layout.groups.find((g) => g.id === 2)!.nodes.map((n) => n.pgPort);
+  const before = layoutNow().groups.find((g) => g.id === 2)!.nodes.map((n) => n.pgPort);
   const unknown = await runDpg(['remove-group', '--config', cluster.configFile, '--group', '7'], { cwd: cluster.dir });
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--group "7": no such group; worker groups are 1 \(worker1\), 2 \(worker2\)/);
@@ -177,7 +180,7 @@ test('dpg remove-group --group 1 removes a group that is not the last: the other
   assert.equal((await client.query(`SELECT count(*)::int AS n FROM pg_dist_node WHERE groupid = 1`)).rows[0].n, 0);
   const state = readClusterState(join(cluster.dir, 'data', 'cluster.json'))!;
   assert.deepEqual(workerGroupIdsOf(state), [2]);
-  assert.deepEqual(admin().layout.groups.find((g) => g.id === 2)!.nodes.map((n) => n.pgPort), before, 'group 2 keeps its ports');
+  assert.deepEqual(layoutNow().groups.find((g) => g.id === 2)!.nodes.map((n) => n.pgPort), before, 'group 2 keeps its ports');
   assert.equal(await groupLeader(buildLayout(loadConfig({ path: cluster.configFile }).config, join(cluster.dir, 'data'), state.nodesRoot, 1, [1]).groups[1]!), null, 'group 1 is stopped');
   // Everything is still there and writable; dpg up and dpg status know the cluster with its gap.
   assert.equal((await client.query(`SELECT count(*)::int AS n FROM memory_entries WHERE key LIKE 'pre-%'`)).rows[0].n, 1600);

@@ -9,7 +9,7 @@ import { createMove } from '../../src/rebalance/move-catalog.ts';
 import { runMove } from '../../src/rebalance/shard-move.ts';
 import { moveDebris } from '../../src/rebalance/replication-objects.ts';
 import { existingTables } from '../../src/rebalance/shard-ddl.ts';
-import { connectNode, groupLeader } from '../../src/cluster/connect.ts';
+import { connectNode, groupLeader, layoutAdminContext } from '../../src/cluster/connect.ts';
 import { patroniAuthorization } from '../../src/cluster/secrets.ts';
 
 // Online shard moves on a real cluster: 2 worker groups of a primary and a synchronous
@@ -155,7 +155,7 @@ before(async () => {
       "replication: { tables: { critical: ['memory_entries', 'patterns', 'graph_nodes', 'graph_edges', 'trajectories', 'notes'], audit: ['pattern_history'], ephemeral: ['sessions', 'scratch'] } }",
     ],
   });
-  admin = { layout: cluster.layout, secrets: cluster.secrets, database: 'distributed_postgres_cluster', indexBuildMemory: '256MB', threshold: 0.2, log: () => {} };
+  admin = layoutAdminContext(cluster.layout, cluster.secrets, { database: 'distributed_postgres_cluster', indexBuildMemory: '256MB', threshold: 0.2, log: () => {} });
   client = new pg.Client(cluster.url);
   await client.connect();
   await client.query('CREATE TABLE scratch (namespace text NOT NULL, k text NOT NULL, v text, PRIMARY KEY (namespace, k))');

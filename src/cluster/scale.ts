@@ -3,23 +3,23 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { DpgConfig } from '../config/config.ts';
 import { MAX_WORKER_GROUPS } from '../config/config.ts';
-import { readClusterState, setWorkerGroupIds, workerGroupIdsOf, writeClusterState } from '../cluster/state.ts';
-import { upCluster } from '../cluster/up.ts';
-import { groupLeader } from '../cluster/connect.ts';
-import { patroniNamespace, patroniProcessName } from '../cluster/patroni.ts';
-import { forgetProcess, isAlive, listProcessRecords, postmasterPid, stopPid } from '../cluster/processes.ts';
-import { buildLayout, type ClusterLayout, type GroupLayout } from '../cluster/layout.ts';
-import { prepareGroupDatabase, refreshNodeRoles, registerGroup } from '../catalog/bootstrap.ts';
-import { clientUsers } from '../cluster/secrets.ts';
-import { etcdLogins } from '../cluster/etcd-auth.ts';
+import { readClusterState, setWorkerGroupIds, workerGroupIdsOf, writeClusterState } from './state.ts';
+import { upCluster } from './up.ts';
+import { groupLeader } from './connect.ts';
+import { patroniNamespace, patroniProcessName } from './patroni.ts';
+import { forgetProcess, isAlive, listProcessRecords, postmasterPid, stopPid } from './processes.ts';
+import { buildLayout, type ClusterLayout, type GroupLayout } from './layout.ts';
+import { prepareGroupDatabase, refreshNodeRoles, registerGroup } from './bootstrap.ts';
+import { clientUsers, readSecrets } from './secrets.ts';
+import { etcdLogins } from './etcd-auth.ts';
 import { b64, etcdCall, etcdToken, prefixEnd, type EtcdLogin } from '../topology/etcd-gateway.ts';
 import { CATALOG_CHANNEL } from '../topology/catalog-reader.ts';
 import { ClientError } from '../shared/errors.ts';
-import { connectPrimary, onPrimary, type AdminContext } from './admin.ts';
+import { connectPrimary, onPrimary, type AdminContext } from '../rebalance/admin.ts';
 import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
-import { readShardTable, dropTablesSql, type ShardTableDefinition } from './shard-ddl.ts';
-import { copyTableRows } from './copy-rows.ts';
-import { rebalance, type RebalanceOptions, type RebalanceResult } from './rebalancer.ts';
+import { readShardTable, dropTablesSql, type ShardTableDefinition } from '../rebalance/shard-ddl.ts';
+import { copyTableRows } from '../rebalance/copy-rows.ts';
+import { rebalance, type RebalanceOptions, type RebalanceResult } from '../rebalance/rebalancer.ts';
 
 /**
  * Scaling out and in: `dpg add-group` starts a new worker group (its Patroni nodes, the
@@ -71,7 +71,7 @@ export async function addGroup(config: DpgConfig, dataDir: string, options: Omit
   if (!leader) throw new ClientError('08006', `the new group ${group.name} has no primary; see 'npx dpg status'`);
   await prepareGroupDatabase(leader, up.secrets, config.cluster.database, clientUsers(config.users, up.secrets));
   const admin = options.admin(up.layout);
-  const copied = await registerWithReferenceTables(admin, group);
+  const copied = await registerWithReferenceTables(admin, up.layout, group);
   options.log(`group ${group.name} registered with ${copied.tables} reference tables (${copied.rows} rows; reference writes paused ${copied.pauseMs.toFixed(0)} ms)`);
   const rebalanced = options.rebalance ? await rebalance(admin, options.rebalance) : null;
   return { group, referenceTables: copied.tables, copiedRows: copied.rows, pauseMs: copied.pauseMs, rebalanced };
@@ -84,7 +84,7 @@ async function registeredWorkerGroups(adminFor: ScaleOptions['admin'], config: D
 }
 
 /** Locks every existing copy of the reference tables against writes, copies them to the new group, and registers it. */
-async function registerWithReferenceTables(admin: AdminContext, group: GroupLayout): Promise<{ tables: number; rows: number; pauseMs: number }> {
+async function registerWithReferenceTables(admin: AdminContext, layout: ClusterLayout, group: GroupLayout): Promise<{ tables: number; rows: number; pauseMs: number }> {
   const control = await connectPrimary(admin, 0);
   const held: pg.Client[] = [];
   try {
@@ -145,7 +145,7 @@ async function registerWithReferenceTables(admin: AdminContext, group: GroupLayo
     // Durable on the new group's synchronous standby before the catalog points there.
     await target.query(`BEGIN; SET LOCAL synchronous_commit = remote_apply; SELECT pg_logical_emit_message(true, 'dpg_add_group', ${quoteLiteral(group.name)}); COMMIT`);
     await control.query('BEGIN');
-    await registerGroup(control, admin.layout, group);
+    await registerGroup(control, layout, group);
     for (const reference of references) await control.query('INSERT INTO dpg_catalog.placements (shardid, group_id) VALUES ($1, $2)', [reference.shardid, group.id]);
     await control.query('UPDATE dpg_catalog.reference_epoch SET epoch = epoch + 1');
     await control.query(`NOTIFY ${CATALOG_CHANNEL}`);
@@ -181,6 +181,8 @@ export async function removeGroup(config: DpgConfig, dataDir: string, options: S
   const group = layout.groups.find((g) => g.id === groupId && g.kind === 'worker');
   if (!group) throw new ClientError('22023', `group ${groupId} is not a worker group of this cluster (worker groups: ${ids.join(', ')})`);
   const admin = options.admin(layout);
+  const secrets = readSecrets(layout.secretsFile);
+  if (!secrets) throw new ClientError('55000', `no cluster secrets in ${layout.secretsFile}`);
   options.log(`draining ${group.name}: its shards move to the other worker groups`);
   const drained = await rebalance(admin, { ...options.rebalance, drain: [group.id], maxMoves: Number.MAX_SAFE_INTEGER });
   await onPrimary(admin, 0, async (control) => {
@@ -202,7 +204,7 @@ export async function removeGroup(config: DpgConfig, dataDir: string, options: S
   options.log(`${group.name} is out of the catalog; stopping it`);
   await stopGroup(layout, group);
   // Patroni's keys of the group: a group added later under the same name must bootstrap anew.
-  await deleteEtcdPrefix(layout.etcd.endpoints, `${patroniNamespace(state.clusterId)}${group.name}/`, etcdLogins(admin.secrets).patroni);
+  await deleteEtcdPrefix(layout.etcd.endpoints, `${patroniNamespace(state.clusterId)}${group.name}/`, etcdLogins(secrets).patroni);
   for (const node of group.nodes) rmSync(node.dir, { recursive: true, force: true });
   setWorkerGroupIds(state, ids.filter((g) => g !== group.id));
   writeClusterState(stateFile, state);

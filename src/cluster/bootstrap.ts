@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { hnswProfileFor, type DpgConfig } from '../config/config.ts';
-import { coordinatorPort, type ClusterLayout, type GroupLayout, type NodeLayout } from '../cluster/layout.ts';
-import { CLIENTS_ROLE, INTERNAL_ROLE, nodePassword, type ClientUser, type ClusterSecrets } from '../cluster/secrets.ts';
-import { connectNode, groupLeader, withClient } from '../cluster/connect.ts';
-import { groupMembers } from '../cluster/patroni.ts';
-import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS, SHELL_TRIGGER, shellTriggerSql } from './catalog-schema.ts';
-import { SEED_COLUMNS, SEED_TABLES, tableDDL } from './seed-schema.ts';
+import { coordinatorPort, type ClusterLayout, type GroupLayout, type NodeLayout } from './layout.ts';
+import { CLIENTS_ROLE, INTERNAL_ROLE, nodePassword, type ClientUser, type ClusterSecrets } from './secrets.ts';
+import { connectNode, groupLeader, withClient } from './connect.ts';
+import { groupMembers } from './patroni.ts';
+import { CATALOG_SCHEMA_SQL, CATALOG_UPGRADE_SQL, CATALOG_VIEWS, SHELL_TRIGGER, shellTriggerSql } from '../catalog/catalog-schema.ts';
+import { SEED_COLUMNS, SEED_TABLES, tableDDL } from '../catalog/seed-schema.ts';
 import { namespaceShardIdSql } from '../topology/shard-ranges.ts';
-import { syncNamespaceIsolation } from './namespace-isolation.ts';
+import { syncNamespaceIsolation } from '../catalog/namespace-isolation.ts';
 import { hyperbolicShardIdSql } from '../topology/hyperbolic.ts';
 import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';
 
