@@ -1,4 +1,13 @@
-import type { Coordinator } from '../server/coordinator.ts';
+import type { GroupPool } from '../backend/pool.ts';
+
+/** What the recovery loop needs of the coordinator: its pools per group (as itself, or as a client's role) and its log. */
+export interface RecoveryHost {
+  readonly pools: ReadonlyMap<number, GroupPool>;
+  pool(groupId: number, role?: string): GroupPool;
+  /** The node password of a configured client role; null when the role is no longer configured. */
+  nodePasswordOf(role: string): string | null;
+  log(line: string): void;
+}
 import type { BackendConnection } from '../backend/backend-connection.ts';
 import { MOVE_GID, MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
 
@@ -14,7 +23,7 @@ const PART = /^(dpg_[a-z0-9]+_[0-9a-f]+)_g(\d+|c)$/;
  * decides) and the parts are rolled back. Old records whose parts are all gone are
  * deleted.
  */
-export async function recoverPreparedTransactions(coordinator: Coordinator, graceSeconds: number): Promise<{ committed: number; rolledBack: number }> {
+export async function recoverPreparedTransactions(coordinator: RecoveryHost, graceSeconds: number): Promise<{ committed: number; rolledBack: number }> {
   let committed = 0;
   let rolledBack = 0;
   const control = coordinator.pool(0);
@@ -96,7 +105,7 @@ async function resolveMoveCutover(control: BackendConnection, worker: BackendCon
   }
 }
 
-async function finishAs(coordinator: Coordinator, groupId: number, role: string, sql: string): Promise<boolean> {
+async function finishAs(coordinator: RecoveryHost, groupId: number, role: string, sql: string): Promise<boolean> {
   if (coordinator.nodePasswordOf(role) === null) {
     coordinator.log(`recovery: ${sql} needs role ${role}, which is no longer a configured user; finish it as a superuser`);
     return false;

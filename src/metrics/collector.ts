@@ -1,4 +1,5 @@
-import type { Coordinator } from '../server/coordinator.ts';
+import type { GroupPool } from '../backend/pool.ts';
+import type { CatalogSnapshot } from '../topology/snapshot.ts';
 import { findGroupLeader } from '../topology/leaders.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import { MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
@@ -11,7 +12,14 @@ import { MOVE_LOCK_CLASS } from '../rebalance/move-catalog.ts';
  * that have not ended. It runs on its
  * own pooled connections, one statement per group, every interval (the seed: 15 s).
  */
-export async function collectClusterMetrics(coordinator: Coordinator, m: CoordinatorMetrics): Promise<void> {
+/** What the collector reads from the coordinator: the catalog, a pool per group; it records rows per shard there. */
+export interface CollectorHost {
+  readonly snapshot: CatalogSnapshot;
+  pool(groupId: number): GroupPool;
+  readonly shardRows: Map<string, number>;
+}
+
+export async function collectClusterMetrics(coordinator: CollectorHost, m: CoordinatorMetrics): Promise<void> {
   const snapshot = coordinator.snapshot;
   const shardNames = new Map<number, { shardId: string; table: string; name: string }[]>();
   for (const table of snapshot.tables.values()) {
