@@ -1,6 +1,6 @@
 import { deparseSync } from 'pgsql-deparser';
 import { dataRowValues, encodeNoticeResponse } from '../protocol/backend.ts';
-import type { Coordinator } from '../server/coordinator.ts';
+import type { ExecutorHost } from './host.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
 import { CatalogSnapshot, type Durability, type TableInfo } from '../topology/snapshot.ts';
 import { fillShard, type DistributedPlan, type InsertPlan, type ReferenceWritePlan, type ControlPlan, type LimitSpec } from '../planner/plan.ts';
@@ -20,7 +20,7 @@ export type { Bindings } from './bindings.ts';
 import type { Bindings } from './bindings.ts';
 
 export interface ExecutionContext {
-  coordinator: Coordinator;
+  coordinator: ExecutorHost;
   transaction: SessionTransaction;
   onNotice: NoticeSink;
   bindings: Bindings;

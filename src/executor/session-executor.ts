@@ -3,8 +3,7 @@ import { encodeFrontend, SYNC } from '../protocol/frontend.ts';
 import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend } from '../protocol/backend.ts';
 import type { FrontendMessage } from '../protocol/frontend.ts';
-import type { Coordinator } from '../server/coordinator.ts';
-import type { ClientSession } from '../server/client-session.ts';
+import type { ExecutorHost, ExecutorSession } from './host.ts';
 import { ClientError, SqlState, errorFields } from '../shared/errors.ts';
 import type { PlannedStatement } from '../planner/plan-cache.ts';
 import { withCurrentTables, type SessionConfigCall, type DistributedPlan, type Plan, type SessionSettingPlan, type TransactionPlan } from '../planner/plan.ts';
@@ -70,8 +69,8 @@ export class SessionExecutor {
   private copyIn: { copy: CopyIn | CopyRelay; simple: boolean; invalidation: Invalidation | null } | null = null;
 
   constructor(
-    private readonly coordinator: Coordinator,
-    private readonly session: ClientSession,
+    private readonly coordinator: ExecutorHost,
+    private readonly session: ExecutorSession,
   ) {
     this.transaction = new SessionTransaction(coordinator, session.processId, session.user);
   }

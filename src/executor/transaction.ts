@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { BackendConnection } from '../backend/backend-connection.ts';
 import type { GroupPool } from '../backend/pool.ts';
 import { discardSessionStateSql, ServerError } from '../backend/backend-connection.ts';
-import type { Coordinator } from '../server/coordinator.ts';
+import type { ExecutorHost } from './host.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { failureKind, OutcomeUnknownError } from '../backend/failover.ts';
@@ -86,7 +86,7 @@ export class SessionTransaction {
    * nodes (undefined: the coordinator's own role, for tools and tests).
    */
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: ExecutorHost,
     private readonly sessionId = 1,
     readonly role?: string,
   ) {}

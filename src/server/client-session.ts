@@ -8,7 +8,8 @@ import { encodeBackend, encodeErrorResponse, readyForQuery, type NoticeFields } 
 import { ScramServerSession, SCRAM_MECHANISM, ScramError } from '../protocol/scram.ts';
 import { ClientOutput } from './output.ts';
 import { ClientError, SqlState, errorFields } from '../shared/errors.ts';
-import type { Coordinator } from './coordinator.ts';
+import type { ExecutorHost } from '../executor/host.ts';
+import type { ScramVerifier } from '../protocol/scram.ts';
 import type { SecureContext } from 'node:tls';
 import { SessionExecutor } from '../executor/session-executor.ts';
 
@@ -32,6 +33,29 @@ export enum SessionState {
  */
 const MAX_AUTHENTICATION_MESSAGE_BYTES = 65535;
 
+
+/**
+ * What a client session needs of the coordinator that accepted it, besides what its
+ * executor needs: the client slots, authentication, cancel keys, the parameters reported
+ * at startup. The frontend owns this interface; the Coordinator implements it.
+ */
+export interface SessionHost extends ExecutorHost {
+  readonly database: string;
+  readonly maxClients: number;
+  readonly authenticationTimeoutMs: number;
+  /** What SSLRequest upgrades a connection with; null: no TLS ('N'). */
+  readonly tlsContext: SecureContext | null;
+  readonly tlsRequired: boolean;
+  sessionCount(): number;
+  sessionAuthenticated(session: ClientSession): Promise<boolean>;
+  sessionClosed(session: ClientSession, authenticated: boolean): void;
+  sessionReleased(processId: number): void;
+  cancel(processId: number, secretKey: number): void;
+  verifierFor(user: string): string | null;
+  mockVerifierFor(user: string): ScramVerifier;
+  parameterStatus(startup: Record<string, string>): [string, string][];
+}
+
 export class ClientSession {
   state = SessionState.AwaitingStartup;
   readonly processId: number;
@@ -41,7 +65,7 @@ export class ClientSession {
   database = '';
   startupParameters: Record<string, string> = {};
   private readonly reader = new FrameReader({ startup: true, maxMessageBytes: MAX_AUTHENTICATION_MESSAGE_BYTES });
-  /** Took a client slot (see Coordinator.sessionAuthenticated). */
+  /** Took a client slot (see SessionHost.sessionAuthenticated). */
   private authenticated = false;
   private authenticationTimer: NodeJS.Timeout | null;
   readonly output: ClientOutput;
@@ -68,7 +92,7 @@ export class ClientSession {
 
   constructor(
     socket: Socket,
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: SessionHost,
     processId: number,
   ) {
     this.socket = socket;

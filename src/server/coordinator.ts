@@ -6,7 +6,7 @@ import { PROCESS_SLOTS, type ProcessGroupMember } from './process-group.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { collectClusterMetrics } from '../metrics/collector.ts';
 import pg from 'pg';
-import { ClientSession } from './client-session.ts';
+import { ClientSession, type SessionHost } from './client-session.ts';
 import { makeScramVerifier, mockScramVerifier, scramSaltFor, type ScramVerifier } from '../protocol/scram.ts';
 import { randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -115,7 +115,7 @@ export interface CoordinatorOptions {
 }
 
 /** The PostgreSQL endpoint: accepts clients, keeps the catalog, the pools and the plan cache. */
-export class Coordinator {
+export class Coordinator implements SessionHost {
   readonly database: string;
   readonly maxClients: number;
   /**
