@@ -1,27 +1,12 @@
 import pg from 'pg';
 import type { ClusterLayout, GroupLayout, NodeLayout } from './layout.ts';
-import type { AdminContext, AdminNode, NodeDirectory } from '../rebalance/admin.ts';
+import { connectSuperuser, type AdminContext, type AdminNode, type NodeDirectory } from '../rebalance/admin.ts';
 import type { ClusterSecrets } from './secrets.ts';
 import { groupMembers } from './patroni.ts';
 
 /** An administrative connection to one node, as the PostgreSQL superuser over TCP. */
-export async function connectNode(node: NodeLayout, secrets: ClusterSecrets, database = 'postgres'): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: node.host,
-    port: node.pgPort,
-    user: 'postgres',
-    password: secrets.superuserPassword,
-    database,
-    connectionTimeoutMillis: 5000,
-    application_name: 'dpg-admin',
-  });
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => {});
-    throw error;
-  }
-  return client;
+export function connectNode(node: NodeLayout, secrets: ClusterSecrets, database = 'postgres'): Promise<pg.Client> {
+  return connectSuperuser(node.host, node.pgPort, secrets.superuserPassword, database);
 }
 
 /** The node Patroni currently names leader of the group, or null when the group has none. */

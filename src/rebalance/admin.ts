@@ -62,23 +62,21 @@ export async function primaryNode(admin: AdminContext, groupId: number, waitMs =
   }
 }
 
-/** A superuser connection to one node, in the cluster's database. */
-export async function connectAdmin(admin: AdminContext, node: AdminNode): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: node.host,
-    port: node.port,
-    user: 'postgres',
-    password: admin.superuserPassword,
-    database: admin.database,
-    connectionTimeoutMillis: 5000,
-    application_name: 'dpg-admin',
-  });
+/** An administrative connection to one node, as the PostgreSQL superuser over TCP. */
+export async function connectSuperuser(host: string, port: number, password: string, database: string): Promise<pg.Client> {
+  const client = new pg.Client({ host, port, user: 'postgres', password, database, connectionTimeoutMillis: 5000, application_name: 'dpg-admin' });
   try {
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
     throw error;
   }
+  return client;
+}
+
+/** A superuser connection to one node, in the cluster's database. */
+export async function connectAdmin(admin: AdminContext, node: AdminNode): Promise<pg.Client> {
+  const client = await connectSuperuser(node.host, node.port, admin.superuserPassword, admin.database);
   // A connection that breaks must not crash the process: the next query on it fails instead.
   client.on('error', () => {});
   return client;
