@@ -28,7 +28,7 @@ import type { VectorSearchOptions } from '../vector/search-route.ts';
 import { NamespaceTierManager } from '../vector/tier-manager.ts';
 import { ResultCache } from '../executor/result-cache.ts';
 import { ReplicaRouter, type ReadFrom } from '../backend/replicas.ts';
-import { ClientError } from '../shared/errors.ts';
+import { ClientError, SqlState } from '../shared/errors.ts';
 import { AbortedByRecoveryError, PlacementsChangedError } from '../backend/failover.ts';
 import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
 import type { AdminContext, NodeDirectory } from '../rebalance/admin.ts';
@@ -749,8 +749,10 @@ export class Coordinator implements SessionHost {
     this.sessions.set(processId, session);
     this.unauthenticated.add(session);
     if (this.unauthenticated.size > this.maxUnauthenticated) {
+      // The oldest gives way (a socket left idle must not lock new clients out), with the
+      // answer PostgreSQL gives past its connection limit, not a silent close.
       const oldest = this.unauthenticated.values().next().value as ClientSession;
-      oldest.close();
+      oldest.fatal(new ClientError(SqlState.tooManyConnections, `sorry, too many clients already (${this.maxUnauthenticated} connections are starting up at once: the oldest gives way)`));
     }
   }
 

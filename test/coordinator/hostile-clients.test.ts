@@ -234,6 +234,31 @@ test(`sockets that never authenticate do not take the ${MAX_CLIENTS} client slot
   await selectOneMs();
 });
 
+test('the oldest unauthenticated socket, pushed out by 100 newer ones, gets 53300 before it is closed (not a silent close)', async () => {
+  const oldest = new RawClient();
+  await oldest.connected();
+  oldest.socket.write(encodeFrontend({ type: 'Startup', protocolVersion: 196608, parameters: { user: cluster.secrets.appUser, database: DATABASE } }));
+  await oldest.next('Authentication');
+  const newer: RawClient[] = [];
+  try {
+    // max(100, max_client_connections) connections may be starting up at once: one more pushes the oldest out.
+    for (let i = 0; i < 100; i++) {
+      const client = new RawClient();
+      newer.push(client);
+      await client.connected();
+    }
+    const error = await oldest.next('ErrorResponse');
+    assert.ok(error && error.type === 'ErrorResponse', 'an ErrorResponse before the close');
+    assert.equal(error.fields.code, '53300');
+    assert.equal(error.fields.severity, 'FATAL');
+    assert.match(error.fields.message ?? '', /too many clients already/);
+    await oldest.closedAt;
+  } finally {
+    for (const client of newer) client.close();
+  }
+  await selectOneMs();
+});
+
 test('SCRAM mock authentication: an unknown user gets a salt of its own, the same on every attempt, as a real user does', async () => {
   const known = [await offeredSalt(cluster.secrets.appUser), await offeredSalt(cluster.secrets.appUser)];
   const unknown = [await offeredSalt('no_such_user'), await offeredSalt('no_such_user')];
