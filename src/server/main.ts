@@ -24,22 +24,16 @@ import { nodeTlsFiles, tlsFiles } from '../cluster/certificates.ts';
 export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, secrets: ClusterSecrets, instance: CoordinatorLayout): Promise<void> {
   const index = processGroupIndex();
   const logger = createLogger({ coordinator: instance.index, ...(index === null ? {} : { process: index }) });
-  const stamp = (line: string) => logger.info(line);
+  const log = (line: string) => logger.info(line);
   if (config.coordinator.processes > 1 && cluster.isPrimary) {
     const group = await runProcessGroup({
       processes: config.coordinator.processes,
       host: layout.host,
       metricsPort: instance.metricsPort,
       maxClients: config.coordinator.max_client_connections,
-      log: stamp,
+      log,
     });
-    const stop = async (signal: string) => {
-      stamp(`${signal}: stopping ${config.coordinator.processes} coordinator processes`);
-      await group.stop();
-      process.exit(0);
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    stopOnSignals(log, () => group.stop());
     return;
   }
   const pools = config.pools;
@@ -128,16 +122,20 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
   });
   const running = coordinator;
   await running.start();
-  const stop = async (signal: string) => {
-    running.log(`${signal}: stopping`);
-    await running.stop().catch(() => {});
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  stopOnSignals(log, () => running.stop().catch(() => {}));
   // A bug in one session must not take the endpoint down: log it and go on.
   process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception'));
   process.on('unhandledRejection', (error) => logger.error({ err: error }, 'unhandled rejection'));
+}
+
+/** SIGTERM or SIGINT: `stop`, then exit 0. */
+function stopOnSignals(log: (line: string) => void, stop: () => Promise<void>): void {
+  const handle = (signal: string) => {
+    log(`${signal}: stopping`);
+    void stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => handle('SIGTERM'));
+  process.once('SIGINT', () => handle('SIGINT'));
 }
 
 /** The client endpoint's certificate and key, read once at start; null when TLS is off. */

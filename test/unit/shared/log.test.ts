@@ -5,19 +5,23 @@ import { fileURLToPath } from 'node:url';
 
 const LOG_MODULE = fileURLToPath(new URL('../../../src/shared/log.ts', import.meta.url));
 
-/** Runs a few log calls in a child process (the logger writes to fd 2) and returns its stderr lines as JSON. */
+/** Runs `script` (with createLogger imported) in a child process: the logger writes to its fd 2. */
+function runWithLogger(script: string, level: string | undefined) {
+  return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { createLogger } from ${JSON.stringify(LOG_MODULE)};\n${script}`], {
+    encoding: 'utf8',
+    env: { ...process.env, DPG_LOG_LEVEL: level ?? '' },
+  });
+}
+
+/** A few log calls in a child process, its stderr lines as JSON. */
 function logLines(level: string | undefined): Record<string, unknown>[] {
   const script = `
-    import { createLogger } from ${JSON.stringify(LOG_MODULE)};
     const logger = createLogger({ coordinator: 1, process: 0 });
     logger.info('catalog loaded');
     logger.warn('catalog reconnect failed');
     logger.child({ session: 17, user: 'alice' }).error({ statement: 'SELECT 1', err: new Error('boom') }, 'statement failed: internal error');
   `;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    env: { ...process.env, DPG_LOG_LEVEL: level ?? '' },
-  });
+  const result = runWithLogger(script, level);
   assert.equal(result.status, 0, result.stderr);
   return result.stderr.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
@@ -48,10 +52,7 @@ test('DPG_LOG_LEVEL sets the least level written', () => {
 });
 
 test('a DPG_LOG_LEVEL that is not a level is refused with what the levels are', () => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { createLogger } from ${JSON.stringify(LOG_MODULE)}; createLogger();`], {
-    encoding: 'utf8',
-    env: { ...process.env, DPG_LOG_LEVEL: 'loud' },
-  });
+  const result = runWithLogger('createLogger();', 'loud');
   assert.notEqual(result.status, 0);
   assert.match(result.stderr, /DPG_LOG_LEVEL="loud" is not a log level: use one of trace, debug, info, warn, error/);
 });
