@@ -184,6 +184,7 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<{ s
           return;
         case 'slot-acquire': {
           const granted = slotsTaken < options.maxClients;
+          if (!granted) options.log(`client slots: all ${options.maxClients} taken (${[...members.values()].map((m) => `process ${m.index}: ${m.slots}`).join(', ')})`);
           if (granted) {
             slotsTaken++;
             member.slots++;

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, chmodSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import assert from 'node:assert/strict';
 import { runDpg } from './dpg-cli.ts';
 import { loadConfig, PORT_SPAN } from '../../src/config/config.ts';
@@ -56,6 +56,7 @@ export async function startTestCluster(options: { basePort: number; shardCount?:
     await runDpg(['down', '--config', configFile], { cwd: dir });
     const markers = [layout.etcd.dir, coordinatorConfigFile(layout), redisDir(layout), join(layout.dataDir, 'haproxy'), join(layout.dataDir, 'fault-proxy-config.json'), ...layout.groups.flatMap((g) => g.nodes.map((n) => n.dir))];
     for (const pid of markers.flatMap((m) => pidsWithMarker(m))) process.kill(pid, 'SIGKILL');
+    if (process.env.DPG_TEST_KEEP_LOGS) cpSync(join(loaded.dataDir, 'logs'), join(process.env.DPG_TEST_KEEP_LOGS, basename(dir)), { recursive: true });
     rmSync(dir, { recursive: true, force: true });
   };
   if (up.code !== 0) {
