@@ -56,6 +56,13 @@ module.exports = {
       to: { path: '^src/(executor|server|cluster|rebalance|maintenance|metrics|cli|bench|chaos)/' },
     },
     {
+      name: 'execution-not-frontend',
+      comment: 'Execution (and the stages below it, metrics, vector search) never import the frontend: the client output they write to is the protocol stage\'s.',
+      severity: 'error',
+      from: { path: '^src/(executor|metrics|vector|catalog|config|util)/' },
+      to: { path: '^src/server/' },
+    },
+    {
       name: 'control-plane-not-frontend',
       comment: 'DDL propagation, the rebalancer, moves, tiers and maintenance use topology, backend and execution, never the frontend.',
       severity: 'error',

@@ -1,4 +1,6 @@
 import type { GroupPool } from '../backend/pool.ts';
+import { metrics } from '../metrics/metrics.ts';
+import type { Logger } from '../shared/log.ts';
 
 /** What the recovery loop needs of the coordinator: its pools per group (as itself, or as a client's role) and its log. */
 export interface RecoveryHost {
@@ -125,4 +127,20 @@ async function finishPrepared(connection: BackendConnection, sql: string): Promi
     if ((error as { sqlstate?: string }).sqlstate === '42704') return false;
     throw error;
   }
+}
+
+/** Runs recoverPreparedTransactions now and every `intervalSeconds`; returns what stops it. */
+export function startRecoveryLoop(host: RecoveryHost, options: { graceSeconds: number; intervalSeconds: number }, logger: Logger): () => void {
+  const run = () =>
+    recoverPreparedTransactions(host, options.graceSeconds)
+      .then(({ committed, rolledBack }) => {
+        metrics()?.twoPhaseCommits.inc({ outcome: 'recovered_commit' }, committed);
+        metrics()?.twoPhaseCommits.inc({ outcome: 'recovered_rollback' }, rolledBack);
+        if (committed + rolledBack > 0) host.log(`2PC recovery: committed ${committed}, rolled back ${rolledBack} prepared transactions`);
+      })
+      .catch((error) => logger.warn(`2PC recovery failed: ${(error as Error).message}`));
+  void run();
+  const timer = setInterval(run, options.intervalSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

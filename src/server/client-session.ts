@@ -6,12 +6,13 @@ import { ProtocolError } from '../protocol/errors.ts';
 import { decodeFrontend, decodeSASLInitialResponse, type FrontendMessage } from '../protocol/frontend.ts';
 import { encodeBackend, encodeErrorResponse, readyForQuery, type NoticeFields } from '../protocol/backend.ts';
 import { ScramServerSession, SCRAM_MECHANISM, ScramError } from '../protocol/scram.ts';
-import { ClientOutput } from './output.ts';
+import { ClientOutput } from '../protocol/client-output.ts';
 import { ClientError, SqlState, errorFields } from '../shared/errors.ts';
 import type { ExecutorHost } from '../executor/host.ts';
 import type { ScramVerifier } from '../protocol/scram.ts';
 import type { SecureContext } from 'node:tls';
 import { SessionExecutor } from '../executor/session-executor.ts';
+import type { Logger } from '../shared/log.ts';
 
 /**
  * The states of one client connection. Every message is handled by an exhaustive
@@ -35,11 +36,14 @@ const MAX_AUTHENTICATION_MESSAGE_BYTES = 65535;
 
 
 /**
- * What a client session needs of the coordinator that accepted it, besides what its
- * executor needs: the client slots, authentication, cancel keys, the parameters reported
- * at startup. The frontend owns this interface; the Coordinator implements it.
+ * What a client session needs of the frontend that accepted it (and its executor of the
+ * execution stage): the client slots, authentication, cancel keys, the parameters reported
+ * at startup. The frontend owns this interface; ClientFrontend (frontend.ts) implements it.
  */
-export interface SessionHost extends ExecutorHost {
+export interface SessionHost {
+  /** What the session's executor runs statements with. */
+  readonly execution: ExecutorHost;
+  readonly logger: Logger;
   readonly database: string;
   readonly maxClients: number;
   readonly authenticationTimeoutMs: number;
@@ -92,7 +96,7 @@ export class ClientSession {
 
   constructor(
     socket: Socket,
-    private readonly coordinator: SessionHost,
+    private readonly host: SessionHost,
     processId: number,
   ) {
     this.socket = socket;
@@ -105,7 +109,7 @@ export class ClientSession {
     this.authenticationTimer = setTimeout(() => {
       this.authenticationTimer = null;
       if (!this.authenticated) this.close();
-    }, coordinator.authenticationTimeoutMs);
+    }, host.authenticationTimeoutMs);
     this.authenticationTimer.unref();
     this.listen(socket);
   }
@@ -175,7 +179,7 @@ export class ClientSession {
       // Expected failures (a protocol violation, failed authentication) close this
       // connection with their own SQLSTATE; anything else is a bug, logged with context.
       if (!(error instanceof ProtocolError) && !(error instanceof ClientError)) {
-        this.coordinator.logger.error({ session: this.processId, user: this.user || null, err: error }, 'session failed: unexpected error');
+        this.host.logger.error({ session: this.processId, user: this.user || null, err: error }, 'session failed: unexpected error');
       }
       this.fatal(error);
     } finally {
@@ -244,7 +248,7 @@ export class ClientSession {
       case 'GSSENCRequest': {
         // A second request after TLS is up is out of place, as in PostgreSQL.
         if (this.encrypted) throw new ProtocolError(`unexpected ${message.type} on an encrypted connection`);
-        const context = message.type === 'SSLRequest' ? this.coordinator.tlsContext : null;
+        const context = message.type === 'SSLRequest' ? this.host.tlsContext : null;
         this.reader.expectStartup();
         if (context) {
           this.startTls(context);
@@ -256,7 +260,7 @@ export class ClientSession {
         return;
       }
       case 'CancelRequest':
-        this.coordinator.cancel(message.processId, message.secretKey);
+        this.host.cancel(message.processId, message.secretKey);
         this.close();
         return;
       case 'Startup': {
@@ -271,16 +275,16 @@ export class ClientSession {
         this.user = message.parameters.user ?? '';
         this.database = message.parameters.database ?? this.user;
         if (!this.user) throw new ClientError(SqlState.invalidAuthorization, 'no PostgreSQL user name specified in startup packet');
-        if (this.coordinator.tlsRequired && !this.encrypted) {
+        if (this.host.tlsRequired && !this.encrypted) {
           // PostgreSQL's answer when pg_hba.conf has only hostssl lines (28000).
           throw new ClientError(SqlState.invalidAuthorization, `no pg_hba.conf entry for user "${this.user}", database "${this.database}", no encryption: this coordinator requires TLS (tls.required); connect with sslmode=require or stronger`);
         }
-        if (this.coordinator.sessionCount() >= this.coordinator.maxClients) throw tooManyClients(this.coordinator.maxClients);
-        const verifier = this.coordinator.verifierFor(this.user);
+        if (this.host.sessionCount() >= this.host.maxClients) throw tooManyClients(this.host.maxClients);
+        const verifier = this.host.verifierFor(this.user);
         this.scramUserKnown = verifier !== null;
         // An unknown user still goes through SCRAM, with the salt a real user of that name
         // would have and keys nobody knows, so the answer does not reveal which user names exist.
-        this.scram = new ScramServerSession(verifier ?? this.coordinator.mockVerifierFor(this.user));
+        this.scram = new ScramServerSession(verifier ?? this.host.mockVerifierFor(this.user));
         this.state = SessionState.Authenticating;
         const mechanisms = Buffer.from(`${SCRAM_MECHANISM}\0\0`);
         this.output.write(encodeBackend({ type: 'Authentication', code: 10, data: mechanisms }));
@@ -315,20 +319,20 @@ export class ClientSession {
       if (error instanceof ScramError) throw new ProtocolError(error.message);
       throw error;
     }
-    if (this.database !== this.coordinator.database) {
-      throw new ClientError(SqlState.invalidCatalogName, `database "${this.database}" does not exist (this coordinator serves "${this.coordinator.database}")`);
+    if (this.database !== this.host.database) {
+      throw new ClientError(SqlState.invalidCatalogName, `database "${this.database}" does not exist (this coordinator serves "${this.host.database}")`);
     }
-    if (!(await this.coordinator.sessionAuthenticated(this))) {
+    if (!(await this.host.sessionAuthenticated(this))) {
       if (this.state === SessionState.Closed) return;
-      throw tooManyClients(this.coordinator.maxClients);
+      throw tooManyClients(this.host.maxClients);
     }
     this.authenticated = true;
     if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
     this.authenticationTimer = null;
     this.reader.setMaxMessageBytes(DEFAULT_MAX_MESSAGE_BYTES);
     this.output.write(encodeBackend({ type: 'Authentication', code: 0, data: Buffer.alloc(0) }));
-    this.executor = new SessionExecutor(this.coordinator, this);
-    for (const [name, value] of this.coordinator.parameterStatus(this.startupParameters)) {
+    this.executor = new SessionExecutor(this.host.execution, this);
+    for (const [name, value] of this.host.parameterStatus(this.startupParameters)) {
       this.output.write(encodeBackend({ type: 'ParameterStatus', name, value }));
     }
     this.output.write(encodeBackend({ type: 'BackendKeyData', processId: this.processId, secretKey: this.secretKey }));
@@ -418,9 +422,9 @@ export class ClientSession {
     this.pendingBytes = 0;
     if (this.authenticationTimer) clearTimeout(this.authenticationTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.coordinator.sessionClosed(this, this.authenticated);
+    this.host.sessionClosed(this, this.authenticated);
     const executor = this.executor;
-    if (executor) void executor.close().finally(() => this.coordinator.sessionReleased(this.processId));
+    if (executor) void executor.close().finally(() => this.host.sessionReleased(this.processId));
     this.socket.end();
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionTransaction } from '../../../src/executor/transaction.ts';
 import type { BackendConnection } from '../../../src/backend/backend-connection.ts';
-import type { Coordinator } from '../../../src/server/coordinator.ts';
+import type { ExecutorHost } from '../../../src/executor/host.ts';
 
 // hnsw.ef_search of a routed search comes from the HNSW profile (at least LIMIT),
 // unless the session chose its own: what the coordinator sends a worker connection.
@@ -18,7 +18,7 @@ function connection(sent: string[]): BackendConnection {
 }
 
 test('ef_search is set once per connection value, and not at all when the session set its own', async () => {
-  const t = new SessionTransaction({} as Coordinator);
+  const t = new SessionTransaction({} as ExecutorHost);
   const sent: string[] = [];
   const c = connection(sent);
   await t.useEfSearch(c, 60);
@@ -35,7 +35,7 @@ test('ef_search is set once per connection value, and not at all when the sessio
 });
 
 test('inside a transaction block it is SET LOCAL, unless the block set its own', async () => {
-  const t = new SessionTransaction({} as Coordinator);
+  const t = new SessionTransaction({} as ExecutorHost);
   const sent: string[] = [];
   const c = connection(sent);
   t.begin('BEGIN');
