@@ -1,7 +1,8 @@
 import type { DistributedPlan, Plan } from '../planner/plan.ts';
 import { resolveKeyValues, type KeyValue } from '../planner/shard-key.ts';
 import type { CacheScope, Invalidation } from './result-cache.ts';
-import { routingParams, type Bindings } from './run-plan.ts';
+import type { Bindings } from './run-plan.ts';
+import { routingParams } from '../physical/distributed-tasks.ts';
 
 function namespacesOf(values: KeyValue[] | null, bindings: Bindings): string[] | null {
   if (!values) return null;

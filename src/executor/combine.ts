@@ -1,5 +1,6 @@
 import { decodeBackend } from '../protocol/backend.ts';
-import { fillShard, type DistributedPlan } from '../planner/plan.ts';
+import type { DistributedPlan } from '../planner/plan.ts';
+import { fillShard } from '../physical/sql-template.ts';
 import { PARTIALS_PLACEHOLDER, finishCombineSql, type AggregateSpec } from '../planner/aggregate-select.ts';
 import { writeRequests } from './worker-request.ts';
 import { WorkerResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';

@@ -5,7 +5,7 @@ import type { ReplicaRouter } from '../backend/replicas.ts';
 import type { CatalogSnapshot, Durability, TableInfo } from '../topology/snapshot.ts';
 import type { TypeMap } from '../topology/type-map.ts';
 import type { PlanCache } from '../planner/plan-cache.ts';
-import type { VectorSearchOptions } from '../vector/search-route.ts';
+import type { VectorSearchOptions } from '../physical/search-route.ts';
 import type { AdminContext } from '../rebalance/admin.ts';
 import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
 import type { ResultCache } from './result-cache.ts';

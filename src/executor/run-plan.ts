@@ -2,10 +2,11 @@ import { deparseSync } from 'pgsql-deparser';
 import { dataRowValues, encodeNoticeResponse } from '../protocol/backend.ts';
 import type { ExecutorHost } from './host.ts';
 import { ClientError, SqlState } from '../shared/errors.ts';
-import { CatalogSnapshot, type Durability, type TableInfo } from '../topology/snapshot.ts';
-import { fillShard, type DistributedPlan, type InsertPlan, type ReferenceWritePlan, type ControlPlan, type LimitSpec } from '../planner/plan.ts';
-import { resolveKeyValues, type KeyValue } from '../planner/shard-key.ts';
-import { LIMIT_PLACEHOLDER } from '../planner/merge-select.ts';
+import type { Durability, TableInfo } from '../topology/snapshot.ts';
+import type { DistributedPlan, InsertPlan, ReferenceWritePlan, ControlPlan } from '../planner/plan.ts';
+import { fillShard } from '../physical/sql-template.ts';
+import { distributedTasks, groupOf as shardGroup, routingParams, type DistributedTasks } from '../physical/distributed-tasks.ts';
+import { resolveKeyValues } from '../planner/shard-key.ts';
 import { unwrapNode, walk } from '../planner/sql-ast.ts';
 import { participantGroup, type SessionTransaction } from './transaction.ts';
 import { WorkerResultStream, LocalResultStream, type ResultStream, type NoticeSink } from './result-stream.ts';
@@ -14,7 +15,6 @@ import { runAggregate } from './combine.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { writeRequests, combineTags, type WorkerRequest } from './worker-request.ts';
 import { failureKind, NotAppliedError } from '../backend/failover.ts';
-import { routeSearch, efSearchFor, type SearchRoute } from '../vector/search-route.ts';
 
 export type { Bindings } from './bindings.ts';
 import type { Bindings } from './bindings.ts';
@@ -26,61 +26,8 @@ export interface ExecutionContext {
   bindings: Bindings;
 }
 
-/**
- * The parameters that pick shards, as text (distribution columns are text; binary
- * text is its UTF-8 bytes). Only those are decoded: the others (a 384-dim vector)
- * are passed through untouched.
- */
-export function routingParams(bindings: Bindings, values: (KeyValue[] | null)[]): (string | null)[] {
-  const params: (string | null)[] = new Array(bindings.params.length);
-  for (const list of values) {
-    for (const value of list ?? []) {
-      if (value.kind !== 'param' && value.kind !== 'param-array') continue;
-      const raw = bindings.params[value.index - 1];
-      if (raw !== undefined) params[value.index - 1] = raw === null ? null : raw.toString('utf8');
-    }
-  }
-  return params;
-}
-
-/**
- * The shards a statement restricted to some distribution values needs: each value's
- * shard, or every shard for a split namespace; for a new row (INSERT), the one shard
- * it goes to (a split namespace's by composite key).
- */
-function shardsFor(snapshot: CatalogSnapshot, table: TableInfo, values: KeyValue[] | null, params: (string | null)[], newRow = false): number[] {
-  if (values === null) return table.shards.map((s) => s.index);
-  const resolved = resolveKeyValues(values, params);
-  if (resolved === 'unknown') return table.shards.map((s) => s.index);
-  const shards = new Set<number>();
-  for (const value of resolved) {
-    if (value === null) continue;
-    if (newRow) shards.add(snapshot.shardIndexForNewRow(table, value));
-    else for (const shard of snapshot.shardIndexesForValue(table, value)) shards.add(shard);
-  }
-  return [...shards].sort((a, b) => a - b);
-}
-
-/** A split namespace's rows are spread over every shard: a join pinned to it cannot run shard by shard. */
-function checkSplitJoin(snapshot: CatalogSnapshot, plan: DistributedPlan, params: (string | null)[]): void {
-  const distributed = plan.relations.filter((t) => t.kind === 'distributed');
-  if (distributed.length < 2 || !plan.keyValues) return;
-  const resolved = resolveKeyValues(plan.keyValues, params);
-  if (resolved === 'unknown') return;
-  for (const value of resolved) {
-    if (value === null) continue;
-    const split = distributed.find((t) => snapshot.namespaceTier(t.name, value)?.tier === 'split');
-    if (split) {
-      throw new ClientError(
-        SqlState.featureNotSupported,
-        `namespace ${JSON.stringify(value)} of ${split.name} is split across shards (too large for one); a statement joining it with other distributed tables is not supported`,
-      );
-    }
-  }
-}
-
 function groupOf(ctx: ExecutionContext, table: TableInfo, shardIndex: number): number {
-  return ctx.coordinator.snapshot.placementGroups(table, shardIndex)[0]!;
+  return shardGroup(ctx.coordinator.snapshot, table, shardIndex);
 }
 
 function request(sql: string, bindings: Bindings, resultFormats = bindings.resultFormats): WorkerRequest {
@@ -199,147 +146,50 @@ export async function runControl(ctx: ExecutionContext, plan: ControlPlan): Prom
 }
 
 export async function runDistributed(ctx: ExecutionContext, plan: DistributedPlan): Promise<ResultStream> {
-  const { bindings } = ctx;
-  const params = routingParams(bindings, [plan.keyValues, ...(plan.pinnedEach ?? [])]);
+  const { bindings, coordinator } = ctx;
+  const tasks = distributedTasks(plan, bindings, coordinator);
   const write = !plan.readOnly;
   if (write) ctx.transaction.statementDurability = strongestDurability(ctx, plan.relations.length > 0 ? plan.relations : [plan.anchor]);
   else ctx.transaction.statementReplicaOk = true;
-  if (plan.anchor.kind === 'reference') {
-    // Every worker group holds the reference table; read it from the first.
-    const groupId = ctx.coordinator.snapshot.placementGroups(plan.anchor, 0)[0]!;
-    return runOnGroup(ctx, groupId, [request(fillShard(plan.template, plan.relations, 0), bindings)], write);
-  }
-  let shards: number[];
-  if (plan.pinnedEach) {
-    const distributed = plan.relations.filter((t) => t.kind === 'distributed');
-    const sets = plan.pinnedEach.map((values, i) => shardsFor(ctx.coordinator.snapshot, distributed[i] ?? plan.anchor, values, params));
-    const first = sets[0]!;
-    if (!sets.every((s) => s.length === 1 && s[0] === first[0])) {
-      throw new ClientError(SqlState.featureNotSupported, 'the distributed tables of this statement are pinned to different shards and are not joined on their distribution column');
+  switch (tasks.kind) {
+    case 'single': {
+      if (!tasks.shard) return runOnGroup(ctx, tasks.groupId, [request(tasks.sql, bindings)], write);
+      metrics()?.statements.inc(['router']);
+      const label = { shardId: tasks.shard.shardId, queryType: plan.command.toLowerCase() };
+      const stream = await runOnGroup(ctx, tasks.groupId, [request(tasks.sql, bindings)], write, 0, label, tasks.efSearch);
+      return plan.vectorSearch ? timedVectorSearch(stream, tasks.shard.namespace, label.shardId) : stream;
     }
-    shards = first;
-  } else {
-    checkSplitJoin(ctx.coordinator.snapshot, plan, params);
-    shards = shardsFor(ctx.coordinator.snapshot, plan.anchor, plan.keyValues, params, plan.command === 'INSERT');
-    if (plan.command === 'INSERT' && plan.keyValues && resolveKeyValues(plan.keyValues, params) !== 'unknown' && shards.length === 0) {
-      throw new ClientError('23502', `the distribution column ${plan.anchor.distributionColumn} of ${plan.anchor.name} cannot be NULL`);
-    }
+    case 'each-shard':
+      metrics()?.statements.inc(['multi_shard']);
+      return atomically(ctx, tasks.groups.length, async () => {
+        const streams = await Promise.all(tasks.groups.map(({ groupId, sqls }) => runOnGroup(ctx, groupId, sqls.map((sql) => request(sql, bindings)), true)));
+        return new ConcatResultStream(streams);
+      });
+    case 'aggregate':
+      metrics()?.statements.inc(['multi_shard']);
+      return runAggregate(ctx, plan, plan.aggregate!, tasks.byGroup);
+    case 'merge':
+      metrics()?.statements.inc(['multi_shard']);
+      return runMergedSelect(ctx, plan, tasks);
   }
-  // A contradiction (ns = 'a' AND ns = 'b') matches no row: any one shard answers it correctly.
-  if (shards.length === 0) shards = [0];
-  const route = plan.searched ? vectorRoute(ctx, plan, params) : null;
-  // A search on the shards' shared HNSW indexes: ef_search from their profile, and at least LIMIT + OFFSET.
-  const sharedEfSearch = !route && plan.vectorSearch && plan.command === 'SELECT' ? sharedIndexEfSearch(ctx, plan, shards) : null;
-  if (route && (route.perNamespace || route.queries.length > 1)) {
-    metrics()?.statements.inc(['multi_shard']);
-    const queries = new Map<number, { shard: number; sql: string }[]>();
-    for (const query of route.queries) {
-      const group = groupOf(ctx, plan.anchor, query.shard);
-      queries.set(group, [...(queries.get(group) ?? []), query]);
-    }
-    return runMergedSelect(ctx, plan, queries, { efSearch: route.efSearch, limitFactor: route.perNamespace ? ctx.coordinator.vectorSearch.candidateFactor : 1 });
-  }
-  if (shards.length === 1) {
-    const shard = route?.queries[0]?.shard ?? shards[0]!;
-    metrics()?.statements.inc(['router']);
-    const label = { shardId: plan.anchor.shards[shard]!.shardId, queryType: plan.command.toLowerCase() };
-    const sql = fillShard(route?.queries[0]?.sql ?? plan.template, plan.relations, shard);
-    const stream = await runOnGroup(ctx, groupOf(ctx, plan.anchor, shard), [request(sql, bindings)], write, 0, label, route?.efSearch ?? sharedEfSearch);
-    return plan.vectorSearch ? timedVectorSearch(stream, searchNamespace(plan, params), label.shardId) : stream;
-  }
-  metrics()?.statements.inc(['multi_shard']);
-  const byGroup = new Map<number, number[]>();
-  for (const shard of shards) {
-    const group = groupOf(ctx, plan.anchor, shard);
-    byGroup.set(group, [...(byGroup.get(group) ?? []), shard]);
-  }
-  if (plan.command !== 'SELECT') {
-    return atomically(ctx, byGroup.size, async () => {
-      const streams = await Promise.all(
-        [...byGroup].map(([group, groupShards]) =>
-          runOnGroup(ctx, group, groupShards.map((s) => request(fillShard(plan.template, plan.relations, s), bindings)), true),
-        ),
-      );
-      return new ConcatResultStream(streams);
-    });
-  }
-  if (plan.aggregate) return runAggregate(ctx, plan, plan.aggregate, byGroup);
-  if (plan.mergeError) throw plan.mergeError;
-  if (!plan.merge) throw new ClientError(SqlState.featureNotSupported, `${plan.mergeUnsupported} (the statement needs ${shards.length} shards; pin it to one with a condition on ${plan.anchor.distributionColumn})`);
-  const merge = plan.merge;
-  const queries = new Map([...byGroup].map(([group, groupShards]) => [group, groupShards.map((shard) => ({ shard, sql: merge.shardTemplate }))]));
-  return runMergedSelect(ctx, plan, queries, { efSearch: sharedEfSearch, limitFactor: 1 });
-}
-
-function wantedRows(ctx: ExecutionContext, plan: DistributedPlan): number | null {
-  if (!plan.merge) return null;
-  const { limit, offset } = resolveLimit(plan.merge.limit, ctx.bindings);
-  return limit === null ? null : limit + offset;
-}
-
-/** hnsw.ef_search for the shared indexes of some shards: their HNSW profile (by rows), at least the rows asked for. */
-function sharedIndexEfSearch(ctx: ExecutionContext, plan: DistributedPlan, shards: number[]): number | null {
-  const wanted = wantedRows(ctx, plan);
-  if (wanted === null) return null;
-  const rows = Math.max(0, ...shards.map((s) => ctx.coordinator.shardRows.get(plan.anchor.shards[s]!.shardId) ?? 0));
-  return efSearchFor(ctx.coordinator.vectorSearch, rows, wanted);
-}
-
-/**
- * A vector search's route by its namespaces' tiers (vector/search-route.ts), or null
- * when tiers do not apply (no namespace pin, or a statement over several pinned tables).
- */
-function vectorRoute(ctx: ExecutionContext, plan: DistributedPlan, params: (string | null)[]): SearchRoute | null {
-  if (plan.command !== 'SELECT' || !plan.keyValues) return null;
-  const values = resolveKeyValues(plan.keyValues, params);
-  if (values === 'unknown') return null;
-  const wanted = wantedRows(ctx, plan);
-  const table = plan.searched!.table;
-  return routeSearch(plan, ctx.coordinator.snapshot, values, wanted, (value) => CatalogSnapshot.shardIndexForValue(table, value), ctx.coordinator.vectorSearch);
 }
 
 /**
  * A SELECT over several shards (or several namespaces of a vector search): each group
- * runs its statements (a UNION ALL when there are several), each sorted and limited
- * to LIMIT + OFFSET (x limitFactor); the coordinator merges the sorted streams.
+ * runs its task's statement; the coordinator merges the sorted streams.
  */
-async function runMergedSelect(
-  ctx: ExecutionContext,
-  plan: DistributedPlan,
-  queriesByGroup: Map<number, { shard: number; sql: string }[]>,
-  options: { efSearch: number | null; limitFactor: number },
-): Promise<ResultStream> {
+async function runMergedSelect(ctx: ExecutionContext, plan: DistributedPlan, tasks: Extract<DistributedTasks, { kind: 'merge' }>): Promise<ResultStream> {
   const { bindings } = ctx;
   const merge = plan.merge!;
-  const { limit, offset } = resolveLimit(merge.limit, bindings);
-  const shardLimit = limit === null ? 'ALL' : String(limit + offset);
-  const queryLimit = limit === null ? 'ALL' : String(Math.ceil((limit + offset) * options.limitFactor));
   let resultFormats = bindings.resultFormats;
   if (bindings.extended && merge.hiddenColumns > 0 && resultFormats.some((f) => f !== 0)) {
     const visible = await bindings.visibleColumns!();
     const formatOf = (i: number) => (resultFormats.length === 1 ? resultFormats[0]! : (resultFormats[i] ?? 0));
     resultFormats = [...Array.from({ length: visible }, (_, i) => formatOf(i)), ...Array<number>(merge.hiddenColumns).fill(0)];
   }
-  const fill = (q: { shard: number; sql: string }) => fillShard(q.sql, plan.relations, q.shard).split(LIMIT_PLACEHOLDER).join(queryLimit);
-  const streams = await Promise.all(
-    [...queriesByGroup].map(([group, groupQueries]) => {
-      const queries = groupQueries.map(fill);
-      const sql =
-        queries.length === 1
-          ? queries[0]!
-          : `${queries.map((q) => `(${q})`).join('\nUNION ALL\n')}\n${merge.unionOrderBy}${limit === null ? '' : ` LIMIT ${shardLimit}`}`;
-      return runOnGroup(ctx, group, [request(sql, bindings, resultFormats)], false, merge.hiddenColumns, undefined, options.efSearch);
-    }),
-  );
-  const merged = new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, offset, limit, () => {}, Number(ctx.transaction.settingValue('extra_float_digits') ?? 1) >= 1);
+  const streams = await Promise.all(tasks.groups.map(({ groupId, sql }) => runOnGroup(ctx, groupId, [request(sql, bindings, resultFormats)], false, merge.hiddenColumns, undefined, tasks.efSearch)));
+  const merged = new MergedResultStream(streams, merge.sortKeys, merge.hiddenColumns, tasks.offset, tasks.limit, () => {}, Number(ctx.transaction.settingValue('extra_float_digits') ?? 1) >= 1);
   return plan.vectorSearch ? timedVectorSearch(merged, null, 'multi') : merged;
-}
-
-/** The one namespace a search is pinned to, for the metrics' namespace label. */
-function searchNamespace(plan: DistributedPlan, params: (string | null)[]): string | null {
-  if (!plan.keyValues) return null;
-  const values = resolveKeyValues(plan.keyValues, params);
-  return values !== 'unknown' && values.length === 1 ? values[0]! : null;
 }
 
 /** Counts a vector search in vector_search_duration_seconds and vector_search_results_total when its result is done. */
@@ -373,21 +223,6 @@ function timedVectorSearch(stream: ResultStream, namespace: string | null, shard
       return stream.empty;
     },
   };
-}
-
-function resolveLimit(spec: LimitSpec, bindings: Bindings): { limit: number | null; offset: number } {
-  const value = (v: { constant: number | null } | { param: number } | null): number | null => {
-    if (v === null) return null;
-    if ('constant' in v) return v.constant;
-    const raw = bindings.params[v.param - 1];
-    if (raw === undefined || raw === null) return null;
-    const format = bindings.paramFormats.length === 1 ? bindings.paramFormats[0] : bindings.paramFormats[v.param - 1];
-    if (format === 1) return raw.length === 8 ? Number(raw.readBigInt64BE(0)) : raw.length === 4 ? raw.readInt32BE(0) : raw.readInt16BE(0);
-    const n = Number(raw.toString('utf8'));
-    if (!Number.isInteger(n) || n < 0) throw new ClientError('2201W', `LIMIT must not be negative or fractional: ${raw.toString('utf8')}`);
-    return n;
-  };
-  return { limit: value(spec.limit), offset: value(spec.offset) ?? 0 };
 }
 
 export async function runInsert(ctx: ExecutionContext, plan: InsertPlan): Promise<ResultStream> {

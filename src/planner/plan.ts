@@ -161,7 +161,7 @@ export interface LimitSpec {
 
 /** How a SELECT spanning several shards is combined. */
 export interface MergeSpec {
-  /** SQL run on one shard, relation placeholders still in it (see `fillShard`); has ORDER BY and LIMIT limit+offset. */
+  /** SQL run on one shard, relation placeholders still in it (see physical/sql-template.ts); has ORDER BY and LIMIT limit+offset. */
   shardTemplate: string;
   /** Number of hidden sort columns appended to the target list, dropped before rows reach the client. */
   hiddenColumns: number;
@@ -186,7 +186,7 @@ export interface DistributedPlan {
   pinnedEach: KeyValue[][] | null;
   /** The statement with every relation replaced by a placeholder, filled per shard. */
   template: string;
-  /** Relation placeholders in the template, in the order `fillShard` expects. */
+  /** Relation placeholders in the template, in the order physical/sql-template.ts fills them. */
   relations: TableInfo[];
   /** For SELECT over several shards; null when the SELECT cannot be merged (then it must route to one shard). */
   merge: MergeSpec | null;
@@ -204,7 +204,7 @@ export interface DistributedPlan {
   /**
    * The distributed table whose vector column the ORDER BY ranks, and the name the
    * statement gives it: its namespaces' tiers pick how each shard runs the search
-   * (vector/search-route.ts).
+   * (physical/search-route.ts).
    */
   searched?: { table: TableInfo; ref: string; otherFilters: boolean };
 }
@@ -269,19 +269,6 @@ export interface UnsupportedPlan {
 /** Placeholder for relation k in a template; never a valid user identifier. */
 export function relationPlaceholder(k: number): string {
   return `__dpg_rel_${k}__`;
-}
-
-/**
- * Fills a template's relation placeholders for one shard index: distributed tables
- * become `<table>_<shardid>` of that index, reference tables their single shard.
- */
-export function fillShard(template: string, relations: TableInfo[], shardIndex: number): string {
-  let sql = template;
-  relations.forEach((table, k) => {
-    const shard = table.kind === 'reference' ? table.shards[0]! : table.shards[shardIndex]!;
-    sql = sql.split(relationPlaceholder(k)).join(`${table.name}_${shard.shardId}`);
-  });
-  return sql;
 }
 
 /**

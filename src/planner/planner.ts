@@ -11,7 +11,7 @@ import { planAggregateSelect } from './aggregate-select.ts';
 import { planInsert, planInsertSelect } from './insert.ts';
 import { planDdl } from './ddl.ts';
 import { planCopy } from './copy.ts';
-import { searchColumn, hasOtherFilters } from '../vector/search-variants.ts';
+import { searchColumn, hasOtherFilters } from './vector-search.ts';
 import { isDeterministic } from './volatility.ts';
 import { checkSetConfigCalls, checkSetStatement } from './lexing-settings.ts';
 import { checkPrivileged } from './privileged.ts';

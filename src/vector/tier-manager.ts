@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { CatalogSnapshot, type TableInfo } from '../topology/snapshot.ts';
 import { hnswProfileIn, type HnswProfile } from '../config/config.ts';
-import { recallFloor } from './search-route.ts';
+import { recallFloor } from '../physical/search-route.ts';
 import { pgSslOption, type BackendTarget } from '../backend/backend-connection.ts';
 import type { GroupPool } from '../backend/pool.ts';
 import { quoteIdent, quoteLiteral } from '../shared/quoting.ts';

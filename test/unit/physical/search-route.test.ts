@@ -4,7 +4,7 @@ import { initParser, parseSql } from '../../../src/planner/sql-ast.ts';
 import { planStatement } from '../../../src/planner/planner.ts';
 import { CatalogSnapshot, type TableInfo, type NamespaceTier } from '../../../src/topology/snapshot.ts';
 import { DEFAULT_CONFIG } from '../../../src/config/config.ts';
-import { routeSearch, efSearchFor, type VectorSearchOptions } from '../../../src/vector/search-route.ts';
+import { routeSearch, efSearchFor, type VectorSearchOptions } from '../../../src/physical/search-route.ts';
 import type { DistributedPlan } from '../../../src/planner/plan.ts';
 
 // How a namespace-scoped search runs on the shards, by the namespaces' tiers: pure

@@ -1,7 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initParser, parseSql, unwrapNode } from '../../../src/planner/sql-ast.ts';
-import { SearchVariants, searchColumn, hasOtherFilters } from '../../../src/vector/search-variants.ts';
+import { SearchVariants } from '../../../src/physical/search-variants.ts';
+import { searchColumn, hasOtherFilters } from '../../../src/planner/vector-search.ts';
 
 before(async () => {
   await initParser();
