@@ -76,8 +76,6 @@ export interface ExecutorSession {
   /** The role the client logged in as (its statements run as it on the nodes). */
   readonly user: string;
   readonly output: ClientOutput;
-  /** The next frame the client sent is a Sync (an implicit transaction may end with this statement). */
-  syncIsNext(): boolean;
 }
 
 /** The limits and defaults from config that statements run with. */

@@ -1,4 +1,4 @@
-import { encodeBackend, encodeCommandComplete, encodeErrorResponse, encodeNoticeResponse, encodeRowDescription, readyForQuery, PARSE_COMPLETE, BIND_COMPLETE, CLOSE_COMPLETE, NO_DATA, PORTAL_SUSPENDED, EMPTY_QUERY_RESPONSE } from '../protocol/backend.ts';
+import { encodeCommandComplete, encodeErrorResponse, encodeNoticeResponse, encodeRowDescription, readyForQuery, NO_DATA, PORTAL_SUSPENDED, EMPTY_QUERY_RESPONSE } from '../protocol/backend.ts';
 import { encodeFrontend, SYNC } from '../protocol/frontend.ts';
 import { BackendCode } from '../protocol/message-codes.ts';
 import { decodeBackend } from '../protocol/backend.ts';
@@ -22,30 +22,31 @@ import { readScope, writeInvalidation } from './cache-scope.ts';
 import { checkLexingSetting } from '../planner/lexing-settings.ts';
 import { quoteLiteral } from '../shared/quoting.ts';
 
-interface StatementDescription {
+/** What Describe of a prepared statement answers: parameter and result types (client OIDs). */
+export interface StatementDescription {
   parameterTypes: number[];
   /** RowDescription frame as the control group gives it (client OIDs), or null for NoData. */
   rowDescription: Buffer | null;
   columns: number;
 }
 
-interface PreparedStatementEntry {
-  sql: string;
-  /** null for an empty query string. */
-  planned: PlannedStatement | null;
-  paramTypes: number[];
-  description?: StatementDescription;
-  hooks?: Pick<Bindings, 'visibleColumns' | 'describedParameterTypes'>;
-}
-
-interface Portal {
-  statement: PreparedStatementEntry;
-  bindings: Bindings;
+/** What a portal of the extended protocol keeps of its statement's run between Executes. */
+export interface PortalCursor {
   stream: ResultStream | null;
   /** An Execute with a row limit stopped short: later tags count only their own rows. */
   suspended: boolean;
   /** The command tag once the portal ran to completion (Execute again returns nothing more). */
   completedTag: string | null;
+}
+
+/** What the session's protocol handling (the frontend) is told of by the executor. */
+export interface SessionProtocolHooks {
+  /** A transaction block ends (COMMIT, ROLLBACK): the portals with an open result close first. */
+  closeOpenPortals(): Promise<void>;
+  /** A COPY FROM STDIN started by the extended protocol failed: report it and skip to Sync. */
+  extendedFailed(error: unknown): void;
+  /** The session ends: every portal closes (after the statements still running were cancelled). */
+  closeAllPortals(): Promise<void>;
 }
 
 const SIMPLE: Bindings = { extended: false, params: [], paramFormats: [], paramTypes: [], resultFormats: [] };
@@ -55,16 +56,15 @@ const IDLE_IN_TRANSACTION_TIMEOUT = 'idle_in_transaction_session_timeout';
 const STARTUP_KEYS_NOT_SETTINGS = new Set(['user', 'database', 'client_encoding', 'replication', 'options']);
 
 /**
- * Runs one client session's statements: the simple query protocol, the extended
- * protocol's statements and portals, transactions and SET, on top of the planner
- * and the worker connections.
+ * Runs one client session's statements: a simple query's, and those the extended
+ * protocol (the frontend's ExtendedProtocol) runs in its portals; transactions, SET,
+ * COPY, failover retries and the result cache, on top of the planner and the worker
+ * connections.
  */
 export class SessionExecutor {
   readonly transaction: SessionTransaction;
-  private readonly statements = new Map<string, PreparedStatementEntry>();
-  private readonly portals = new Map<string, Portal>();
-  /** After an error in the extended protocol, messages are skipped until Sync. */
-  private skipUntilSync = false;
+  /** Set by the frontend once its protocol handling exists. */
+  hooks: SessionProtocolHooks = { closeOpenPortals: async () => {}, extendedFailed: (error) => this.writeError(error), closeAllPortals: async () => {} };
   /** A COPY FROM STDIN receiving data; `simple` when it came by the simple query protocol. */
   private copyIn: { copy: CopyIn | CopyRelay; simple: boolean; invalidation: Invalidation | null } | null = null;
 
@@ -84,15 +84,6 @@ export class SessionExecutor {
 
   private context(bindings: Bindings): ExecutionContext {
     return { coordinator: this.coordinator, transaction: this.transaction, onNotice: this.onNotice, bindings };
-  }
-
-  /** A prepared statement's describe hooks for its portals' bindings (made once per statement). */
-  private hooksOf(statement: PreparedStatementEntry): Pick<Bindings, 'visibleColumns' | 'describedParameterTypes'> {
-    statement.hooks ??= {
-      visibleColumns: async () => (await this.describeStatement(statement)).columns,
-      describedParameterTypes: async () => (await this.describeStatement(statement)).parameterTypes,
-    };
-    return statement.hooks;
   }
 
   /** Startup parameters other than user/database (application_name, DateStyle, options -c x=y) become session settings. */
@@ -148,7 +139,7 @@ export class SessionExecutor {
     this.output.flush();
   }
 
-  private plan(sql: string): Promise<PlannedStatement[]> {
+  plan(sql: string): Promise<PlannedStatement[]> {
     return this.coordinator.plans.planAsync(sql, this.coordinator.snapshot);
   }
 
@@ -156,7 +147,7 @@ export class SessionExecutor {
    * Runs one statement and writes its result. `portal` is set for the extended
    * protocol: an unfinished result stays in it for the next Execute.
    */
-  private async runStatement(planned: PlannedStatement, bindings: Bindings, options: { describe: boolean; maxRows: number }, portal: Portal | null): Promise<'done' | 'copy-in'> {
+  async runStatement(planned: PlannedStatement, bindings: Bindings, options: { describe: boolean; maxRows: number }, portal: PortalCursor | null): Promise<'done' | 'copy-in'> {
     const plan = planned.plan;
     if (this.transaction.status === 'E' && !(plan.kind === 'transaction' && (plan.action === 'commit' || plan.action === 'rollback' || plan.action === 'rollback-to'))) {
       throw new ClientError(SqlState.inFailedTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
@@ -406,7 +397,7 @@ export class SessionExecutor {
           this.warn('25P01', 'there is no transaction in progress');
           return 'COMMIT';
         }
-        await this.closePortalsAtEndOfBlock();
+        await this.hooks.closeOpenPortals();
         try {
           const tag = await t.commit();
           await this.blockEnded(tag === 'COMMIT');
@@ -419,7 +410,7 @@ export class SessionExecutor {
       case 'rollback':
         if (!t.inBlock) this.warn('25P01', 'there is no transaction in progress');
         else {
-          await this.closePortalsAtEndOfBlock();
+          await this.hooks.closeOpenPortals();
           await t.rollback();
           await this.blockEnded(false);
         }
@@ -491,113 +482,41 @@ export class SessionExecutor {
     }
   }
 
-  // ---- extended query protocol -----------------------------------------------
+  // ---- for the extended query protocol ---------------------------------------
 
-  async parse(name: string, sql: string, parameterTypes: number[]): Promise<void> {
-    if (this.skipUntilSync) return;
-    try {
-      if (name !== '' && this.statements.has(name)) throw new ClientError('42P05', `prepared statement "${name}" already exists`);
-      const planned = await this.plan(sql);
-      if (planned.length > 1) throw new ClientError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
-      this.statements.set(name, { sql, planned: planned[0] ?? null, paramTypes: parameterTypes });
-      this.output.write(PARSE_COMPLETE);
-    } catch (error) {
-      this.extendedError(error, sql);
-    }
-  }
-
-  async bind(message: Extract<FrontendMessage, { type: 'Bind' }>): Promise<void> {
-    if (this.skipUntilSync) return;
-    try {
-      const statement = this.statements.get(message.statement);
-      if (!statement) throw new ClientError(SqlState.invalidSqlStatementName, `prepared statement "${message.statement}" does not exist`);
-      if (message.portal !== '' && this.portals.has(message.portal)) throw new ClientError('42P03', `cursor "${message.portal}" already exists`);
-      await this.closePortal(message.portal);
-      this.portals.set(message.portal, {
-        statement,
-        bindings: {
-          extended: true,
-          params: message.parameters,
-          paramFormats: message.parameterFormats,
-          paramTypes: statement.paramTypes,
-          resultFormats: message.resultFormats,
-          ...this.hooksOf(statement),
-        },
-        stream: null,
-        suspended: false,
-        completedTag: null,
-      });
-      this.output.write(BIND_COMPLETE);
-    } catch (error) {
-      this.extendedError(error);
-    }
-  }
-
-  async describe(kind: 'S' | 'P', name: string): Promise<void> {
-    if (this.skipUntilSync) return;
-    try {
-      if (kind === 'S') {
-        const statement = this.statements.get(name);
-        if (!statement) throw new ClientError(SqlState.invalidSqlStatementName, `prepared statement "${name}" does not exist`);
-        const description = await this.describeStatement(statement);
-        this.output.write(encodeBackend({ type: 'ParameterDescription', typeOids: description.parameterTypes }));
-        this.output.write(description.rowDescription ?? NO_DATA);
-        return;
-      }
-      const portal = this.portals.get(name);
-      if (!portal) throw new ClientError(SqlState.invalidCursorName, `portal "${name}" does not exist`);
-      const planned = portal.statement.planned;
-      if (!planned || planned.plan.kind === 'transaction' || planned.plan.kind === 'set' || planned.plan.kind === 'local' || portal.completedTag !== null || this.transaction.status === 'E') {
-        // In a failed block nothing runs; the Execute that follows reports 25P02.
-        this.output.write(NO_DATA);
-        return;
-      }
-      if (!portal.stream) {
-        try {
-          portal.stream = await this.openFollowingFailover(planned.plan, portal.bindings);
-        } catch (error) {
-          this.afterError(error);
-          throw this.failoverError(planned.plan, error);
-        }
-      }
-      let description: Buffer | null;
+  /** A portal's RowDescription (null: NoData): its statement is opened, following a failover, and stays open for Execute. */
+  async portalDescription(plan: Plan, bindings: Bindings, portal: PortalCursor): Promise<Buffer | null> {
+    if (!portal.stream) {
       try {
-        description = await portal.stream.description();
+        portal.stream = await this.openFollowingFailover(plan, bindings);
       } catch (error) {
-        await portal.stream.close().catch(() => {});
-        portal.stream = null;
         this.afterError(error);
-        throw this.failoverError(planned.plan, error);
+        throw this.failoverError(plan, error);
       }
-      this.output.write(description ?? NO_DATA);
+    }
+    try {
+      return await portal.stream.description();
     } catch (error) {
-      this.extendedError(error);
+      await portal.stream.close().catch(() => {});
+      portal.stream = null;
+      this.afterError(error);
+      throw this.failoverError(plan, error);
     }
   }
 
   /** Parameter and result types of a statement, from the control group's shell tables (client OIDs). */
-  private async describeStatement(statement: PreparedStatementEntry): Promise<StatementDescription> {
-    if (statement.description) return statement.description;
-    const plan = statement.planned?.plan;
+  async describeStatement(sql: string, paramTypes: number[], plan: Plan | null): Promise<StatementDescription> {
     if (!plan || plan.kind === 'transaction' || plan.kind === 'set' || plan.kind === 'local' || plan.kind === 'empty' || plan.kind === 'ddl' || plan.kind === 'drop-index' || plan.kind === 'copy') {
-      statement.description = { parameterTypes: [], rowDescription: null, columns: 0 };
-      return statement.description;
+      return { parameterTypes: [], rowDescription: null, columns: 0 };
     }
     if (plan.kind === 'distribution-function') {
       // The function's own columns: a Describe must announce what Execute sends.
       const fields = functionResultFields(plan.name);
-      statement.description = { parameterTypes: [], rowDescription: encodeRowDescription(fields), columns: fields.length };
-      return statement.description;
+      return { parameterTypes: [], rowDescription: encodeRowDescription(fields), columns: fields.length };
     }
     if (plan.kind === 'unsupported') throw plan.error;
     const connection = await this.transaction.connection(0);
-    connection.write(
-      Buffer.concat([
-        encodeFrontend({ type: 'Parse', name: '', sql: statement.sql, parameterTypes: statement.paramTypes }),
-        encodeFrontend({ type: 'Describe', kind: 'S', name: '' }),
-        SYNC,
-      ]),
-    );
+    connection.write(Buffer.concat([encodeFrontend({ type: 'Parse', name: '', sql, parameterTypes: paramTypes }), encodeFrontend({ type: 'Describe', kind: 'S', name: '' }), SYNC]));
     let parameterTypes: number[] = [];
     let rowDescription: Buffer | null = null;
     let columns = 0;
@@ -614,42 +533,20 @@ export class SessionExecutor {
     } finally {
       if (!this.transaction.inBlock) this.transaction.endStatement();
     }
-    statement.description = { parameterTypes, rowDescription, columns };
-    return statement.description;
-  }
-
-  async execute(portalName: string, maxRows: number): Promise<void> {
-    if (this.skipUntilSync) return;
-    try {
-      const portal = this.portals.get(portalName);
-      if (!portal) throw new ClientError(SqlState.invalidCursorName, `portal "${portalName}" does not exist`);
-      if (!portal.statement.planned) {
-        this.output.write(EMPTY_QUERY_RESPONSE);
-        return;
-      }
-      if (portal.completedTag !== null) {
-        // Executing a finished portal again returns no rows, as PostgreSQL does.
-        this.output.write(encodeCommandComplete(portal.completedTag.replace(/\d+$/, '0')));
-        return;
-      }
-      const plan = portal.statement.planned.plan;
-      const writes = writesRows(plan);
-      if (writes && !this.transaction.inBlock && portal.stream === null && !this.session.syncIsNext()) {
-        // Statements before one Sync are one transaction in PostgreSQL: here too. A write
-        // commits on its own only when its Sync is already here (nothing else can join).
-        this.transaction.begin('BEGIN');
-        this.batchBlock = true;
-      }
-      await this.runStatement(portal.statement.planned, portal.bindings, { describe: false, maxRows }, portal);
-    } catch (error) {
-      this.extendedError(error);
-    }
+    return { parameterTypes, rowDescription, columns };
   }
 
   /** A transaction block dpg opened for a pipelined batch; it ends at Sync. */
   private batchBlock = false;
 
-  private async endBatchBlock(): Promise<void> {
+  /** Statements before one Sync are one transaction, as in PostgreSQL: a write of a batch opens it. */
+  openBatchBlock(): void {
+    this.transaction.begin('BEGIN');
+    this.batchBlock = true;
+  }
+
+  /** At Sync: the batch's block commits (or rolls back, after an error). */
+  async endBatchBlock(): Promise<void> {
     if (!this.batchBlock) return;
     this.batchBlock = false;
     // A COMMIT or ROLLBACK in the batch ended it already.
@@ -664,43 +561,6 @@ export class SessionExecutor {
     } catch (error) {
       this.writeError(error);
     }
-  }
-
-  async closeObject(kind: 'S' | 'P', name: string): Promise<void> {
-    if (this.skipUntilSync) return;
-    if (kind === 'S') this.statements.delete(name);
-    else await this.closePortal(name);
-    this.output.write(CLOSE_COMPLETE);
-  }
-
-  /** Portals end with their transaction, as in PostgreSQL (dpg has no WITH HOLD cursors). */
-  private async closePortalsAtEndOfBlock(): Promise<void> {
-    for (const [name, portal] of [...this.portals]) {
-      if (portal.stream) await this.closePortal(name);
-    }
-  }
-
-  private async closePortal(name: string): Promise<void> {
-    const portal = this.portals.get(name);
-    if (!portal) return;
-    this.portals.delete(name);
-    await portal.stream?.close().catch(() => {});
-  }
-
-  async sync(): Promise<void> {
-    this.skipUntilSync = false;
-    await this.endBatchBlock();
-    if (!this.transaction.inBlock) {
-      // The implicit transaction of this batch ends: its portals go, as in PostgreSQL.
-      for (const name of [...this.portals.keys()]) await this.closePortal(name);
-      this.transaction.endStatement();
-    }
-    this.output.write(readyForQuery(this.transaction.status));
-    this.output.flush();
-  }
-
-  async flush(): Promise<void> {
-    this.output.flush();
   }
 
   get inCopyIn(): boolean {
@@ -732,7 +592,7 @@ export class SessionExecutor {
       if (state.simple) {
         this.writeError(error);
         this.transaction.fail();
-      } else this.extendedError(error);
+      } else this.hooks.extendedFailed(error);
     }
     if (state.simple) {
       this.transaction.endStatement();
@@ -741,28 +601,8 @@ export class SessionExecutor {
     this.output.flush();
   }
 
-  /**
-   * A FunctionCall ('F'): PostgreSQL answers it like a simple query, with its result or an
-   * error and then ReadyForQuery, and ignores it while skipping to Sync after an error
-   * (SocketBackend in postgres.c). dpg does not run the fast-path interface (its function
-   * OIDs are one node's), so the answer is an error.
-   */
-  async functionCall(): Promise<void> {
-    if (this.skipUntilSync) return;
-    this.writeError(new ClientError(SqlState.featureNotSupported, 'the fast-path function call interface is not supported by dpg: call the function in a SELECT'));
-    this.transaction.fail();
-    this.output.write(readyForQuery(this.transaction.status));
-    this.output.flush();
-  }
-
-  private extendedError(error: unknown, statement?: string): void {
-    this.writeError(error, statement);
-    this.skipUntilSync = true;
-    this.transaction.fail();
-  }
-
   /** An ErrorResponse to the client; an internal error (a bug) is also logged, with the statement as PostgreSQL's log_min_error_statement does. */
-  private writeError(error: unknown, statement?: string): void {
+  writeError(error: unknown, statement?: string): void {
     const fields = errorFields(error);
     metrics()?.errors.inc({ sqlstate_class: (fields.code ?? 'XX').slice(0, 2) });
     if (fields.code === SqlState.internalError && !(error instanceof ClientError)) {
@@ -785,13 +625,13 @@ export class SessionExecutor {
     }
     if (this.copyIn) await this.copyIn.copy.abort();
     this.copyIn = null;
-    for (const name of [...this.portals.keys()]) await this.closePortal(name);
+    await this.hooks.closeAllPortals();
     await this.transaction.close();
   }
 }
 
 /** INSERT, UPDATE, DELETE, writes to reference tables, SELECT ... FOR UPDATE. */
-function writesRows(plan: Plan): boolean {
+export function writesRows(plan: Plan): boolean {
   return plan.kind === 'insert' || plan.kind === 'reference-write' || (plan.kind === 'distributed' && !plan.readOnly);
 }
 

@@ -12,6 +12,7 @@ import type { ExecutorHost } from '../executor/host.ts';
 import type { ScramVerifier } from '../protocol/scram.ts';
 import type { SecureContext } from 'node:tls';
 import { SessionExecutor } from '../executor/session-executor.ts';
+import { ExtendedProtocol } from './extended-protocol.ts';
 import type { Logger } from '../shared/log.ts';
 
 /**
@@ -76,6 +77,7 @@ export class ClientSession {
   private scram: ScramServerSession | null = null;
   private scramUserKnown = false;
   private executor: SessionExecutor | null = null;
+  private protocol: ExtendedProtocol | null = null;
   /** Frames are handled one at a time, in order, even when handling awaits. */
   /** Messages read but not handled yet: pending[pendingHead] is the next (a queue without O(n) shifts). */
   private pending: Frame[] = [];
@@ -331,7 +333,9 @@ export class ClientSession {
     this.authenticationTimer = null;
     this.reader.setMaxMessageBytes(DEFAULT_MAX_MESSAGE_BYTES);
     this.output.write(encodeBackend({ type: 'Authentication', code: 0, data: Buffer.alloc(0) }));
-    this.executor = new SessionExecutor(this.host.execution, this);
+    const executor = (this.executor = new SessionExecutor(this.host.execution, this));
+    const protocol = (this.protocol = new ExtendedProtocol(executor, this.output, () => this.syncIsNext()));
+    executor.hooks = { closeOpenPortals: () => protocol.closeOpenPortals(), extendedFailed: (error) => protocol.failed(error), closeAllPortals: () => protocol.close() };
     for (const [name, value] of this.host.parameterStatus(this.startupParameters)) {
       this.output.write(encodeBackend({ type: 'ParameterStatus', name, value }));
     }
@@ -345,6 +349,7 @@ export class ClientSession {
 
   private async handleReady(message: FrontendMessage): Promise<void> {
     const executor = this.executor!;
+    const protocol = this.protocol!;
     if (executor.inCopyIn && message.type !== 'CopyData' && message.type !== 'CopyDone' && message.type !== 'CopyFail') {
       // During COPY FROM STDIN, Flush and Sync are ignored (protocol-flow.html, COPY Operations); anything else is a violation.
       if (message.type === 'Flush' || message.type === 'Sync') return;
@@ -354,19 +359,19 @@ export class ClientSession {
       case 'Query':
         return executor.simpleQuery(message.sql);
       case 'Parse':
-        return executor.parse(message.name, message.sql, message.parameterTypes);
+        return protocol.parse(message.name, message.sql, message.parameterTypes);
       case 'Bind':
-        return executor.bind(message);
+        return protocol.bind(message);
       case 'Describe':
-        return executor.describe(message.kind, message.name);
+        return protocol.describe(message.kind, message.name);
       case 'Execute':
-        return executor.execute(message.portal, message.maxRows);
+        return protocol.execute(message.portal, message.maxRows);
       case 'Close':
-        return executor.closeObject(message.kind, message.name);
+        return protocol.closeObject(message.kind, message.name);
       case 'Sync':
-        return executor.sync();
+        return protocol.sync();
       case 'Flush':
-        return executor.flush();
+        return protocol.flush();
       case 'Terminate':
         this.close();
         return;
@@ -376,7 +381,7 @@ export class ClientSession {
         // Outside COPY these are ignored, as PostgreSQL does (a COPY that failed early).
         return executor.copyMessage(message);
       case 'FunctionCall':
-        return executor.functionCall();
+        return protocol.functionCall();
       case 'Startup':
       case 'SSLRequest':
       case 'GSSENCRequest':
@@ -396,7 +401,7 @@ export class ClientSession {
    * otherwise more of the batch may still be on its way (TCP cuts messages anywhere), and
    * everything before a Sync is one implicit transaction.
    */
-  syncIsNext(): boolean {
+  private syncIsNext(): boolean {
     return this.pendingCount > 0 && this.pending[this.pendingHead]!.code === 0x53;
   }
 
