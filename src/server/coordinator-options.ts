@@ -7,6 +7,7 @@ import type { RebalanceStrategy } from '../rebalance/rebalance-plan.ts';
 import type { Logger } from '../shared/log.ts';
 import type { EtcdLogin } from '../topology/etcd-gateway.ts';
 import type { Durability } from '../topology/snapshot.ts';
+import type { ExecutionSettings } from '../executor/host.ts';
 import type { ProcessGroupMember } from './process-group.ts';
 
 /** What a coordinator is started with (server/main.ts makes it from the cluster's config). */
@@ -86,4 +87,18 @@ export interface CoordinatorOptions {
   durability: Record<string, Durability>;
   /** Where the coordinator logs (structured, with levels); absent: a new one on stderr. */
   logger?: Logger;
+}
+
+/** The limits and defaults statements run with, from the options (defaults where absent). */
+export function executionSettings(options: CoordinatorOptions): ExecutionSettings {
+  return {
+    vectorSearch: { candidateFactor: options.vector.candidateFactor, profiles: options.vector.profiles },
+    heldRowsMaxBytes: options.heldRowsMaxBytes ?? 256 * 1024 * 1024,
+    insertSelectMaxBytes: options.insertSelectMaxBytes ?? 256 * 1024 * 1024,
+    failoverWaitMs: options.failoverWaitMs ?? 30_000,
+    defaultShardCount: options.defaultShardCount,
+    durability: options.durability,
+    rebalanceDefaults: options.rebalance ?? { strategy: 'by_disk_size', maxMoves: 100 },
+    admin: options.admin,
+  };
 }

@@ -13,12 +13,10 @@ import { ExecutionRuntime } from '../executor/host.ts';
 import { CommitLog } from '../executor/commit-log.ts';
 import { startRecoveryLoop } from '../executor/recovery.ts';
 import { ResultCache } from '../executor/result-cache.ts';
-import { NamespaceTierManager } from '../vector/tier-manager.ts';
-import { MaintenanceScheduler } from '../maintenance/scheduler.ts';
+import { startBackgroundWork } from '../maintenance/background.ts';
 import { RebalanceJobs, catalogNodeDirectory } from '../rebalance/jobs.ts';
-import { scheduledRebalance } from '../rebalance/rebalancer.ts';
 import { ClientFrontend } from './frontend.ts';
-import type { CoordinatorOptions } from './coordinator-options.ts';
+import { executionSettings, type CoordinatorOptions } from './coordinator-options.ts';
 
 export type { CoordinatorOptions } from './coordinator-options.ts';
 
@@ -45,9 +43,10 @@ export class Coordinator {
     const users = this.users;
     this.pools = new PoolRegistry({ internalUser: options.backendUser, internalPassword: options.backendPassword, pool: options.workerPool, nodePasswordOf: (role) => users.nodePasswordOf(role) });
     const snapshot = () => this.catalog.snapshot;
+    const settings = executionSettings(options);
     this.leaders = new LeaderTracker({
       watch: options.leaderWatch,
-      failoverWaitMs: options.failoverWaitMs ?? 30_000,
+      failoverWaitMs: settings.failoverWaitMs,
       groupIdOf: (scope) => (this.catalog.loaded ? [...snapshot().groups.values()].find((g) => g.name === scope)?.id : undefined),
       scopeOf: (groupId) => (this.catalog.loaded ? snapshot().groups.get(groupId)?.name : undefined),
       controlPool: () => this.pools.internal.get(0),
@@ -68,16 +67,6 @@ export class Coordinator {
       afterChange: () => void this.endpoint?.collect(),
       logger,
     });
-    const settings = {
-      vectorSearch: { candidateFactor: options.vector.candidateFactor, profiles: options.vector.profiles },
-      heldRowsMaxBytes: options.heldRowsMaxBytes ?? 256 * 1024 * 1024,
-      insertSelectMaxBytes: options.insertSelectMaxBytes ?? 256 * 1024 * 1024,
-      failoverWaitMs: options.failoverWaitMs ?? 30_000,
-      defaultShardCount: options.defaultShardCount,
-      durability: options.durability,
-      rebalanceDefaults: options.rebalance ?? { strategy: 'by_disk_size' as const, maxMoves: 100 },
-      admin: options.admin,
-    };
     const nodes = catalogNodeDirectory(snapshot, (groupId) => this.groups.nodesOf(groupId), (groupId, scope, groupNodes) => this.leaders.leaderOf(groupId, scope, groupNodes));
     const parts = { catalog: this.catalog, groups: this.groups, pools: this.pools, leaders: this.leaders, users, nodes, settings, logger };
     this.runtime = new ExecutionRuntime({ ...parts, commits: new CommitLog(() => this.pools.pool(0)), jobs: new RebalanceJobs(logger), plans: new PlanCache() });
@@ -130,23 +119,7 @@ export class Coordinator {
       const cache = (runtime.resultCache = new ResultCache(options.cache.url, options.cache.ttlSeconds, (line) => this.log(line)));
       this.stops.push(() => cache.close());
     }
-    if (background) {
-      const { exactSearchMaxRows, splitRows, indexBuildMemory, tierCheckIntervalSeconds: intervalSeconds, profiles } = options.vector;
-      const tables = () => [...runtime.snapshot.tables.values()];
-      const pool = (groupId: number) => runtime.pool(groupId);
-      const tiers = new NamespaceTierManager(
-        { snapshotTables: tables, pool, controlTarget: () => this.groups.primaryTarget(0, 'control'), catalogChanged: () => runtime.catalogChanged(), log: (line) => this.log(line) },
-        { exactSearchMaxRows, splitRows, indexBuildMemory, intervalSeconds, profiles },
-      );
-      tiers.start();
-      this.stops.push(() => tiers.stop());
-      if (options.maintenance) {
-        const rebalance = options.admin && options.rebalance ? () => scheduledRebalance(runtime.admin!, options.rebalance!) : undefined;
-        const maintenance = new MaintenanceScheduler({ tables, pool, log: (line) => this.log(line), rebalance }, options.maintenance, indexBuildMemory);
-        maintenance.start();
-        this.stops.push(() => maintenance.stop());
-      }
-    }
+    if (background) this.stops.push(startBackgroundWork(runtime, () => this.groups.primaryTarget(0, 'control'), options));
     if (options.metrics) {
       const sources = { maxClients: options.maxClients, sessions: () => this.frontend.sessionCount(), pools: this.pools, plans: runtime.plans, groupName: (id: number) => runtime.snapshot.groups.get(id)?.name ?? String(id) };
       const endpoint = (this.endpoint = await startCoordinatorMetrics({ host: options.host, ...options.metrics }, sources, runtime, () => this.readyState(), logger));
