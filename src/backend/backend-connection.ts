@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { connect as tlsConnect, checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { FrameReader, type Frame } from '../protocol/frames.ts';
 import { BackendCode } from '../protocol/message-codes.ts';
@@ -24,19 +22,6 @@ export interface BackendTarget {
    * that answers SSLRequest with 'N' is not connected to: the link was meant to be encrypted).
    */
   tls?: { ca: Buffer };
-  /**
-   * A folder where nodes of this host put their Unix sockets: a target on a loopback
-   * address whose socket (.s.PGSQL.<port>) is there is reached through it, without TCP
-   * and TLS (nothing crosses a network; only the postgres user may create sockets there).
-   */
-  socketDir?: string;
-}
-
-/** The Unix socket a target is reached through, or null for TCP (see BackendTarget.socketDir). */
-export function localSocketPath(target: Pick<BackendTarget, 'host' | 'port' | 'socketDir'>): string | null {
-  if (!target.socketDir || !(target.host === 'localhost' || target.host === '::1' || /^127\./.test(target.host))) return null;
-  const path = join(target.socketDir, `.s.PGSQL.${target.port}`);
-  return existsSync(path) ? path : null;
 }
 
 /** node-postgres' ssl option for a target (the coordinator's catalog listener, the tier manager). */
@@ -280,8 +265,7 @@ export class BackendConnection {
   }
 
   static async open(target: BackendTarget): Promise<BackendConnection> {
-    const socketPath = localSocketPath(target);
-    const socket = socketPath ? connect({ path: socketPath }) : connect({ host: target.host, port: target.port });
+    const socket = connect({ host: target.host, port: target.port });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
@@ -297,7 +281,7 @@ export class BackendConnection {
       });
     });
     let stream: Socket = socket;
-    if (target.tls && !socketPath) {
+    if (target.tls) {
       try {
         stream = await startTls(socket, target, target.tls.ca);
       } catch (error) {

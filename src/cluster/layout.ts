@@ -84,12 +84,6 @@ export interface ClusterLayout {
   etcd: EtcdLayout;
   groups: GroupLayout[];
   runDir: string;
-  /**
-   * Folder owned by the postgres user where every node of this host also puts its Unix
-   * socket (.s.PGSQL.<port>): the coordinators reach the nodes of their own host there
-   * (no TCP, no TLS); null when its path would be too long for a socket.
-   */
-  socketDir: string | null;
   secretsFile: string;
   stateFile: string;
 }
@@ -163,8 +157,6 @@ export function buildLayout(
     },
     groups,
     runDir: join(dataDir, 'run'),
-    // (A Unix socket's path is at most 107 bytes: the folder, '/.s.PGSQL.', a port and '.lock'.)
-    socketDir: join(nodesRoot, 'sockets').length <= 80 ? join(nodesRoot, 'sockets') : null,
     secretsFile: join(dataDir, 'secrets.json'),
     stateFile: join(dataDir, 'cluster.json'),
   };

@@ -74,8 +74,7 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
         rewind: { username: 'postgres', password: secrets.superuserPassword },
       },
       parameters: {
-        // Its own folder, and the host's shared socket folder the coordinators connect through.
-        unix_socket_directories: layout.socketDir ? `${node.dir},${layout.socketDir}` : node.dir,
+        unix_socket_directories: node.dir,
         logging_collector: 'on',
         log_directory: 'log',
         log_filename: 'postgresql.log',
@@ -91,9 +90,6 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
       // client roles (group dpg_clients), whose node passwords only coordinators know.
       // Anything else is refused (no line matches).
       pg_hba: [
-        // The coordinators of this host, through the shared socket folder (no network: the
-        // folder's owner, the postgres user, is the only one who can put a socket there).
-        `local all ${INTERNAL_ROLE},+${CLIENTS_ROLE} scram-sha-256`,
         'local all all peer',
         `host replication replicator 127.0.0.1/32 scram-sha-256`,
         `host all postgres,${INTERNAL_ROLE} 127.0.0.1/32 scram-sha-256`,
@@ -105,15 +101,9 @@ export function patroniConfig(config: DpgConfig, layout: ClusterLayout, group: G
 }
 
 /** Writes the node's folder and config, owned by the postgres user (Patroni runs as it). */
-export function writePatroniConfig(file: object, node: NodeLayout, user: SystemUser, certificates: { cert: string; key: string }, socketDir: string | null): void {
+export function writePatroniConfig(file: object, node: NodeLayout, user: SystemUser, certificates: { cert: string; key: string }): void {
   mkdirSync(node.dir, { recursive: true, mode: 0o700 });
   chownSync(node.dir, user.uid, user.gid);
-  if (socketDir) {
-    // Anyone may connect through it (and then authenticate); only the postgres user may put a socket there.
-    mkdirSync(socketDir, { recursive: true });
-    chownSync(socketDir, user.uid, user.gid);
-    chmodSync(socketDir, 0o755);
-  }
   // PostgreSQL reads its key only if the postgres user owns it and no one else may read it.
   for (const [from, name, mode] of [[certificates.cert, 'server.crt', 0o644], [certificates.key, 'server.key', 0o600]] as const) {
     const to = join(node.dir, name);

@@ -155,13 +155,13 @@ export async function upCluster(config: DpgConfig, dataDir: string, options: UpO
       if (!toStart.has(name)) {
         // A node of a cluster made by an earlier dpg: the same config (TLS, REST API password), taken by a reload.
         if (!patroniConfigCurrent(node, file)) {
-          writePatroniConfig(file, node, user, nodeCertificates, layout.socketDir);
+          writePatroniConfig(file, node, user, nodeCertificates);
           if (await reloadPatroni(node, secrets)) reloaded.push(name);
         }
         continue;
       }
       await stopOrphanedPostgres(node, log);
-      writePatroniConfig(file, node, user, nodeCertificates, layout.socketDir);
+      writePatroniConfig(file, node, user, nodeCertificates);
       startPatroni(layout.runDir, node, user);
       started.push(name);
     }

@@ -27,8 +27,6 @@ export interface CoordinatorOptions {
   backendUser: string;
   /** The CA of the nodes' certificates: every link to a node is TLS, verified (absent: cleartext). */
   nodeTls?: { ca: Buffer };
-  /** The folder where the nodes of this host put their Unix sockets: those nodes are reached through them (BackendTarget.socketDir). */
-  nodeSocketDir?: string;
   backendPassword: string;
   maxClients: number;
   /** A connection not authenticated this long after it opened is closed (PostgreSQL's authentication_timeout; default 60 s). */

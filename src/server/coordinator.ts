@@ -58,7 +58,7 @@ export class Coordinator {
       },
       logger,
     });
-    this.groups = new GroupBackends(this.pools, this.leaders, { controlNodes: options.control.nodes, database: options.database, tls: options.nodeTls, socketDir: options.nodeSocketDir, logger });
+    this.groups = new GroupBackends(this.pools, this.leaders, { controlNodes: options.control.nodes, database: options.database, tls: options.nodeTls, logger });
     this.catalog = new CatalogFollower({
       target: () => this.groups.primaryTarget(0, 'control'),
       beforePublish: (next) => this.groups.adopt(next),
@@ -104,7 +104,7 @@ export class Coordinator {
           workerGroups: () => runtime.snapshot.workerGroupIds().map((groupId) => ({ groupId, nodes: runtime.snapshot.nodes.filter((n) => n.groupId === groupId) })),
           leaderName: (groupId) => this.leaders.leaderName(groupId),
           primaryPool: (groupId) => runtime.pool(groupId),
-          target: (node, role) => ({ host: node.host, port: node.port, ...this.pools.credentials(role), database: options.database, tls: options.nodeTls, socketDir: options.nodeSocketDir }),
+          target: (node, role) => ({ host: node.host, port: node.port, ...this.pools.credentials(role), database: options.database, tls: options.nodeTls }),
           log: (line) => this.log(line),
         },
         options.replicaReads.readFrom,

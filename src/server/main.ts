@@ -59,10 +59,8 @@ export async function runCoordinator(config: DpgConfig, layout: ClusterLayout, s
     // Not the superuser, and not a client's role: it alone writes dpg_catalog.
     backendUser: INTERNAL_ROLE,
     backendPassword: nodePassword(secrets, INTERNAL_ROLE),
-    // Every TCP link to a node is TLS, verified against the nodes' CA (dpg up makes it with the cluster) ...
+    // Every link to a node is TLS, verified against the nodes' CA (dpg up makes it with the cluster).
     nodeTls: existsSync(nodeTlsFiles(layout).ca) ? { ca: readFileSync(nodeTlsFiles(layout).ca) } : undefined,
-    // ... except the nodes of this host, reached through their Unix sockets.
-    nodeSocketDir: layout.socketDir ?? undefined,
     maxClients: config.coordinator.max_client_connections,
     tls: tlsOptions(config, layout),
     authenticationTimeoutMs: config.coordinator.authentication_timeout_seconds * 1000,

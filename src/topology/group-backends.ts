@@ -27,7 +27,7 @@ export class GroupBackends {
   constructor(
     private readonly pools: PoolRegistry,
     private readonly leaders: LeaderTracker,
-    private readonly options: { controlNodes: readonly ControlNode[]; database: string; tls?: { ca: Buffer }; socketDir?: string; logger: Logger },
+    private readonly options: { controlNodes: readonly ControlNode[]; database: string; tls?: { ca: Buffer }; logger: Logger },
   ) {}
 
   /** The primary of a group as a connection target of the coordinator's own role. */
@@ -35,7 +35,7 @@ export class GroupBackends {
     // The control group's from the options: its primary is where the catalog is read.
     const nodes = groupId === 0 ? this.options.controlNodes.map((n) => ({ ...n, groupId: 0 })) : this.nodesOf(groupId);
     const leader = await this.leaders.leaderOf(groupId, scope, nodes);
-    return { host: leader.host, port: leader.port, ...this.pools.credentials(), database: this.options.database, primaryOnly: true, tls: this.options.tls, socketDir: this.options.socketDir };
+    return { host: leader.host, port: leader.port, ...this.pools.credentials(), database: this.options.database, primaryOnly: true, tls: this.options.tls };
   }
 
   /** A group's nodes in the catalog (the control group's from the options until the catalog names them). */

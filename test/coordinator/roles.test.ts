@@ -2,14 +2,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
-import { BackendConnection, localSocketPath } from '../../src/backend/backend-connection.ts';
-import { nodeTlsFiles } from '../../src/cluster/certificates.ts';
+import { statSync } from 'node:fs';
 import { etcdLogins } from '../../src/cluster/etcd-auth.ts';
 import { etcdCall, etcdToken } from '../../src/topology/etcd-gateway.ts';
 import { startTestCluster, assertConsistent, type TestCluster } from '../support/test-cluster.ts';
 import { connectNode, groupLeader, withClient } from '../../src/cluster/connect.ts';
-import { INTERNAL_ROLE, nodePassword, patroniAuthorization } from '../../src/cluster/secrets.ts';
+import { nodePassword, patroniAuthorization } from '../../src/cluster/secrets.ts';
 
 // PostgreSQL's privileges are the boundary: the coordinator runs each client's statements
 // as the client's own role (config users), which owns nothing of dpg's, cannot write
@@ -209,40 +207,20 @@ test("Patroni's unsafe REST endpoints ask for the cluster's password (restapi.au
   assert.equal(reload.status, 202, await reload.text());
 });
 
-test("the coordinator's links to every node are TLS (verified against the nodes' CA), or on its own host the node's Unix socket", async () => {
+test("the coordinator's links to every node are TLS (verified against the nodes' CA)", async () => {
   // Make sure each group has connections of the coordinator and of a client role.
   await admin.query('SELECT count(*) FROM shared_notes');
   await bob.query('SELECT count(*) FROM shared_notes');
   for (const group of cluster.layout.groups) {
     const leader = (await groupLeader(group))!;
     const links = await withClient(await connectNode(leader, cluster.secrets, DATABASE), async (c) =>
-      (await c.query(`SELECT a.usename::text AS role, s.ssl, a.client_addr IS NULL AS unix FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename IN ('dpg_coordinator', 'dpg_cluster', 'bob') AND a.pid <> pg_backend_pid()`)).rows,
+      (await c.query(`SELECT a.usename::text AS role, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename IN ('dpg_coordinator', 'dpg_cluster', 'bob') AND a.client_addr IS NOT NULL`)).rows,
     );
     assert.ok(links.some((l) => l.role === 'dpg_coordinator'), `${group.name}: ${JSON.stringify(links)}`);
-    // The coordinator runs on the nodes' host: its pools go through the shared socket folder.
-    assert.ok(links.some((l) => l.unix && l.role !== 'dpg_coordinator'), `${group.name}: client roles through the socket: ${JSON.stringify(links)}`);
-    assert.deepEqual(links.filter((l) => !l.unix && !l.ssl), [], `${group.name}: every TCP link encrypted`);
+    assert.deepEqual(links.filter((l) => !l.ssl), [], `${group.name}: every link encrypted`);
   }
 });
 
-test('a node link goes through the Unix socket only when the node has one in the socket folder; otherwise TCP with TLS', async () => {
-  const leader = (await groupLeader(cluster.layout.groups[1]!))!;
-  const ca = readFileSync(nodeTlsFiles(cluster.layout).ca);
-  const target = { host: leader.host, port: leader.pgPort, user: INTERNAL_ROLE, password: nodePassword(cluster.secrets, INTERNAL_ROLE), database: DATABASE, tls: { ca } };
-  assert.ok(cluster.layout.socketDir && localSocketPath({ ...target, socketDir: cluster.layout.socketDir }), 'the node has a socket in the folder');
-  const linkOf = async (socketDir: string | undefined) => {
-    const connection = await BackendConnection.open({ ...target, socketDir });
-    try {
-      const { rows } = await connection.simpleQuery('SELECT a.client_addr IS NULL, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.pid = pg_backend_pid()');
-      return rows[0];
-    } finally {
-      await connection.close();
-    }
-  };
-  assert.deepEqual(await linkOf(cluster.layout.socketDir), ['t', 'f'], 'socket, no TLS');
-  assert.deepEqual(await linkOf('/nonexistent-socket-folder'), ['f', 't'], 'no socket there: TCP with TLS');
-  assert.deepEqual(await linkOf(undefined), ['f', 't'], 'no folder: TCP with TLS');
-});
 test('rows the coordinator holds for one statement are bounded (coordinator.held_rows_max_mb): RETURNING of a write over several groups and aggregate partials get 54000, and nothing is written', async () => {
   await admin.query('CREATE TABLE held_rows (namespace text NOT NULL, id int NOT NULL, body text)');
   await admin.query("SELECT create_distributed_table('held_rows', 'namespace')");
